@@ -1,0 +1,103 @@
+"""The one settings object: read from WAGGLE_* environment variables and .env.
+
+Every part of WaggleBot (DAG tasks, Scrapy, the dashboard, the stack command)
+reads its configuration here. A missing or invalid value stops the program
+with a message naming the environment variable, never the value (it may be a
+secret).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "WAGGLE_"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = Path(os.environ.get(f"{ENV_PREFIX}ENV_FILE", REPO_ROOT / ".env"))
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # The app database (MariaDB). SQLAlchemy URL, e.g.
+    # mysql+mysqldb://wagglebot:PASSWORD@127.0.0.1:3307/wagglebot?charset=utf8mb4
+    db_url: SecretStr
+    # Where scripts, audio, videos and thumbnails are written.
+    media_root: Path = REPO_ROOT / "var" / "media"
+
+    # Airflow's REST API, as the dashboard uses it (a user-role account).
+    airflow_api_url: str = "http://127.0.0.1:8080"
+    airflow_username: str = "dashboard"
+    airflow_password: SecretStr | None = None
+
+    # Engine choices for the production stages.
+    llm_engine: Literal["transformers", "extractive"] = "extractive"
+    tts_engine: Literal["edge", "espeak"] = "espeak"
+    video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
+
+    # The local (non-Docker) stack: where it keeps its state, and its ports.
+    stack_home: Path = REPO_ROOT / "var"
+    airflow_dags_folder: Path = REPO_ROOT / "dags"
+    airflow_port: int = Field(8080, ge=1, le=65533)  # +1, +2: the log servers
+    dashboard_port: int = Field(8501, ge=1, le=65535)
+    airflow_parallelism: int = Field(4, ge=1, le=64)
+
+    @field_validator("db_url")
+    @classmethod
+    def _mariadb_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("mysql+mysqldb://", "mysql://", "mariadb+mysqldb://")):
+            raise ValueError("must be a mysql+mysqldb:// SQLAlchemy URL for MariaDB")
+        return value
+
+    @field_validator("media_root", "stack_home", "airflow_dags_folder")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as WAGGLE_* variables, for child processes (Airflow, Streamlit)."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and .env), or stop with a clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+        where = f" (environment or {ENV_FILE})"
+        raise ConfigError(
+            "invalid configuration" + where + ":\n  " + "\n  ".join(problems)
+        ) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()

@@ -1,0 +1,204 @@
+"""The app database schema (MariaDB, utf8mb4). Alembic migrations are generated from and
+checked against these models; nothing else creates tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.mysql import DATETIME, MEDIUMTEXT
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from wagglebot.states import PostStatus
+
+TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+NOW = text("CURRENT_TIMESTAMP(6)")
+NOW_ON_UPDATE = text("CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)")
+# Long bodies (a huge post) must fit: MEDIUMTEXT holds 16 MiB.
+LongText = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+# Microsecond timestamps, so stage timings and "oldest first" orderings are exact.
+Timestamp = DateTime().with_variant(DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(Timestamp, nullable=False, server_default=NOW)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(Timestamp, nullable=False, server_default=NOW_ON_UPDATE)
+
+
+class Stage(enum.StrEnum):
+    """The production stages, in the order a post goes through them."""
+
+    LLM = "llm"
+    TTS = "tts"
+    RENDER = "render"
+    UPLOAD = "upload"
+
+
+class StageOutcome(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # VARCHAR plus a CHECK: adding a member later is a small migration, not an ALTER of ENUM.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("site_code", "origin_id"),
+        Index(None, "site_code", "status"),
+        Index(None, "status", "created_at"),
+        Index(None, "status", "status_changed_at"),
+        Index(None, "status", "views"),
+        Index(None, "status", "likes"),
+        Index(None, "status", "posted_at"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    site_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    origin_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    url: Mapped[str] = mapped_column(String(1024), nullable=False)
+    title: Mapped[str] = mapped_column(String(512), nullable=False)
+    content: Mapped[str] = mapped_column(LongText, nullable=False)
+    images: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    # Counts the page does not show stay NULL, never 0.
+    views: Mapped[int | None] = mapped_column(Integer)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    comment_count: Mapped[int | None] = mapped_column(Integer)
+    posted_at: Mapped[datetime | None] = mapped_column(Timestamp)  # the site's post time
+
+    status: Mapped[PostStatus] = mapped_column(
+        _enum(PostStatus, "post_status"), nullable=False, server_default=PostStatus.COLLECTED
+    )
+    status_changed_at: Mapped[datetime] = _created()
+    attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="post", cascade="all, delete-orphan", passive_deletes=True
+    )
+    content_row: Mapped[Content | None] = relationship(
+        back_populates="post", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} {self.site_code}/{self.origin_id} {self.status}>"
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("post_id", "comment_key"),
+        Index(None, "post_id", "likes"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), nullable=False)
+    # The site's comment id when it has one ("id:123"), else "sha256:<content_hash>".
+    comment_key: Mapped[str] = mapped_column(String(80), nullable=False)
+    author: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    post: Mapped[Post] = relationship(back_populates="comments")
+
+
+class Content(Base):
+    """What production made of a post (1:1)."""
+
+    __tablename__ = "contents"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    summary_text: Mapped[str | None] = mapped_column(Text)  # the narration script
+    audio_path: Mapped[str | None] = mapped_column(String(1024))
+    video_path: Mapped[str | None] = mapped_column(String(1024))
+    upload_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # platform ids, urls
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    post: Mapped[Post] = relationship(back_populates="content_row")
+
+
+class StageRun(Base):
+    """One attempt of one stage on one post: when, how long, how it ended and why.
+
+    The Airflow identifiers let the dashboard link a failure to its task log.
+    """
+
+    __tablename__ = "stage_runs"
+    __table_args__ = (
+        UniqueConstraint("post_id", "stage", "attempt"),
+        Index(None, "outcome", "started_at"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), nullable=False)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), nullable=False)
+    attempt: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    outcome: Mapped[StageOutcome] = mapped_column(
+        _enum(StageOutcome, "stage_outcome"), nullable=False, server_default="running"
+    )
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    error: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str | None] = mapped_column(String(64))  # e.g. espeak-ng, libx264
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    task_id: Mapped[str | None] = mapped_column(String(250))
+    map_index: Mapped[int | None] = mapped_column(Integer)
+    try_number: Mapped[int | None] = mapped_column(SmallInteger)

@@ -1,0 +1,75 @@
+"""Command line for the local stack: up, down, status, logs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from wagglebot.config import ENV_FILE, ConfigError, load_settings
+from wagglebot.stack import ServiceError, Stack, ensure_env_file
+from wagglebot.stack.procs import log_tail
+
+
+def _up(stack: Stack) -> None:
+    t0 = time.monotonic()
+    stack.up(say=lambda msg: print(msg, flush=True))
+    s = stack.settings
+    print(
+        f"\nWaggleBot is up ({time.monotonic() - t0:.0f}s).\n"
+        f"  Airflow UI   {stack.airflow.url}   login: admin / {stack.airflow.admin_password()}\n"
+        f"               (generated, kept in {stack.airflow.passwords_file})\n"
+        f"  Dashboard    {stack.dashboard.url}\n"
+        f"  MariaDB      127.0.0.1:{stack.mariadb.port}, database {stack.mariadb.url.database}"
+        f" (URL in {ENV_FILE})\n"
+        f"  Media        {s.media_root}\n"
+        f"  Logs         {stack.procs.log_dir}\n"
+        f"  Stop with    ./wagglebot down"
+    )
+
+
+def _status(stack: Stack) -> int:
+    print(f"mariadb            {stack.mariadb.status()}")
+    for component, state in stack.airflow.status().items():
+        print(f"airflow-{component:<13}{state}")
+    healthy = stack.airflow.healthy()
+    print(f"airflow API        {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
+    print(f"dashboard          {stack.dashboard.status()}")
+    return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wagglebot", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "logs"])
+    parser.add_argument("service", nargs="?", help="for logs: e.g. mariadb, airflow-scheduler")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            for name in ensure_env_file():
+                print(f"generated {name} into {ENV_FILE}")
+        stack = Stack(load_settings())
+        if args.command == "up":
+            _up(stack)
+        elif args.command == "down":
+            swept = stack.down()
+            print("stopped" + (f" (and ended {swept} stray processes)" if swept else ""))
+        elif args.command == "status":
+            return _status(stack)
+        else:
+            names = (
+                [args.service]
+                if args.service
+                else sorted(p.stem for p in stack.procs.log_dir.glob("*.log"))
+            )
+            for name in names:
+                print(
+                    f"==> {stack.procs.logfile(name)} <==\n{log_tail(stack.procs.logfile(name))}\n"
+                )
+    except (ConfigError, ServiceError) as exc:
+        print(f"wagglebot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Airflow 3.3 as separate processes: api-server, scheduler, dag-processor, triggerer.
+
+SQLite metadata DB at an absolute path, LocalExecutor, SimpleAuthManager with
+an admin and a user-role account for the dashboard, an explicit JWT secret,
+DAGs unpaused at creation, and the pool ``gpu`` imported from
+deploy/airflow-pools.json (a task in a pool that does not exist never runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from wagglebot.config import REPO_ROOT, Settings
+from wagglebot.stack.procs import ProcessManager, ServiceError, log_tail
+
+POOLS_FILE = REPO_ROOT / "deploy" / "airflow-pools.json"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+ADMIN = "admin"
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def _secret_file(path: Path, make: str) -> str:
+    """Read a generated secret, creating it (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make)
+    return path.read_text().strip()
+
+
+class Airflow:
+    def __init__(self, procs: ProcessManager, settings: Settings) -> None:
+        self.procs = procs
+        self.settings = settings
+        self.home = procs.home / "airflow"
+        self.port = settings.airflow_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.passwords_file = self.home / "simple_auth_manager_passwords.json"
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _passwords(self) -> dict[str, str]:
+        """The admin's generated password and the dashboard's (from WAGGLE_AIRFLOW_PASSWORD)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        current = (
+            json.loads(self.passwords_file.read_text()) if self.passwords_file.exists() else {}
+        )
+        wanted = dict(current)
+        wanted.setdefault(ADMIN, secrets.token_urlsafe(12))
+        dash = self.settings.airflow_password
+        wanted[self.settings.airflow_username] = (
+            dash.get_secret_value()
+            if dash
+            else current.get(self.settings.airflow_username) or secrets.token_urlsafe(12)
+        )
+        if wanted != current:
+            tmp = self.passwords_file.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(wanted, fh)
+            tmp.replace(self.passwords_file)
+        return wanted
+
+    def admin_password(self) -> str:
+        return self._passwords()[ADMIN]
+
+    def env(self) -> dict[str, str]:
+        """The environment every Airflow process (and so every task) runs with."""
+        self._passwords()
+        log_dir = self.procs.log_dir / "airflow"
+        venv_bin = str(Path(sys.executable).parent)
+        users = f"{ADMIN}:admin,{self.settings.airflow_username}:user"
+        return {
+            **os.environ,
+            **self.settings.as_env(),
+            "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.settings.airflow_parallelism),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.settings.airflow_dags_folder),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__FERNET_KEY": _secret_file(self.home / "fernet_key", _fernet_key()),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            "AIRFLOW__API_AUTH__JWT_SECRET": _secret_file(
+                self.home / "jwt_secret", secrets.token_urlsafe(32)
+            ),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(log_dir),
+            "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(
+                log_dir / "dag_processor"
+            ),
+            # The scheduler's and triggerer's log servers sit just above the API port,
+            # so a second stack (the test suite's) never collides with this one.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.port + 1),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.port + 2),
+            # New DAG files show up within seconds rather than minutes.
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _cli(self, *args: str, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [airflow_bin(), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServiceError(
+                f"airflow {' '.join(args)} failed ({done.returncode}):\n"
+                f"{done.stdout[-1500:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def prepare(self) -> None:
+        """Migrate the metadata DB and import the pools (both idempotent)."""
+        self._cli("db", "migrate")
+        self._cli("pools", "import", str(POOLS_FILE))
+
+    def healthy(self) -> bool:
+        try:
+            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=3).json()
+        except (requests.RequestException, ValueError):
+            return False
+        parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+        return all(health.get(p, {}).get("status") == "healthy" for p in parts)
+
+    def start(self, timeout: float = 180.0) -> bool:
+        """Start every component that is not running; True if any started now."""
+        if all(self.procs.pid(f"airflow-{c}") for c in COMPONENTS) and self.healthy():
+            return False
+        self.prepare()
+        env = self.env()
+        ports = {"api-server": self.port, "scheduler": self.port + 1, "triggerer": self.port + 2}
+        for component in COMPONENTS:
+            argv = [airflow_bin(), component]
+            self.procs.start(
+                f"airflow-{component}", argv, env, port=ports.get(component), cwd=self.home
+            )
+        self.procs.wait_until("airflow-api-server", self._up_and_healthy, timeout, "healthy")
+        return True
+
+    def _up_and_healthy(self) -> bool:
+        for component in COMPONENTS:
+            name = f"airflow-{component}"
+            if self.procs.pid(name) is None:
+                log = self.procs.logfile(name)
+                raise ServiceError(
+                    f"{name} exited during start-up; last lines of {log}:\n" + log_tail(log)
+                )
+        return self.healthy()
+
+    def stop(self) -> list[str]:
+        # Scheduler first so nothing new is queued while the rest go down.
+        order = ("scheduler", "triggerer", "dag-processor", "api-server")
+        return [c for c in order if self.procs.stop(f"airflow-{c}", timeout=20)]
+
+    def status(self) -> dict[str, str]:
+        return {c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS}
+
+    # -- REST ----------------------------------------------------------------------------
+
+    def token(self, username: str = ADMIN, password: str | None = None) -> str:
+        password = password if password is not None else self.admin_password()
+        resp = requests.post(
+            f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=10
+        )
+        if resp.status_code not in (200, 201):
+            raise ServiceError(f"Airflow login as {username} failed: HTTP {resp.status_code}")
+        return resp.json()["access_token"]
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

@@ -1,0 +1,155 @@
+"""A private MariaDB server from Debian's packages: its own data directory, loopback only.
+
+On first start the data directory is created, then the app database and user
+(from WAGGLE_DB_URL) are made and the migrations applied. Starting again is a
+no-op apart from re-applying pending migrations.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import MySQLdb
+from sqlalchemy.engine import URL, make_url
+
+from wagglebot.db.migrate import upgrade
+from wagglebot.stack.procs import ProcessManager, ServiceError
+
+NAME = "mariadb"
+_IDENT = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not found:
+        raise ServiceError(
+            f"{name} not found: install Debian's mariadb-server (./wagglebot install)"
+        )
+    return found
+
+
+class MariaDB:
+    def __init__(self, procs: ProcessManager, db_url: str) -> None:
+        self.procs = procs
+        self.db_url = db_url
+        self.url: URL = make_url(db_url)
+        if self.url.host not in ("127.0.0.1", "localhost"):
+            raise ServiceError(
+                f"WAGGLE_DB_URL points at {self.url.host}; the local stack only runs a "
+                "MariaDB on 127.0.0.1 (use your own server's URL and skip the local one)"
+            )
+        for part in (self.url.database, self.url.username):
+            if not part or not _IDENT.match(part):
+                raise ServiceError(
+                    "WAGGLE_DB_URL needs a plain database and user name ([A-Za-z0-9_])"
+                )
+        self.port = self.url.port or 3306
+        self.datadir = procs.home / "mariadb"
+        self.socket = procs.run_dir / "mariadb.sock"
+        self.os_user = getpass.getuser()
+
+    def _argv(self) -> list[str]:
+        argv = [
+            _binary("mariadbd"),
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.procs.run_dir / 'mariadbd.pid'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--default-time-zone=+00:00",
+            "--innodb-buffer-pool-size=256M",
+            "--performance-schema=OFF",
+            "--max-connections=300",
+        ]
+        if os.geteuid() == 0:
+            argv.append("--user=root")  # mariadbd refuses to run as root without saying so
+        return argv
+
+    def _initialise(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            _binary("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+            f"--user={self.os_user}",
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300)
+        if done.returncode != 0:
+            shutil.rmtree(self.datadir, ignore_errors=True)  # let the next start retry cleanly
+            raise ServiceError(
+                f"mariadb-install-db failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+
+    def admin_connection(self) -> MySQLdb.Connection:
+        # unix_socket authentication as the OS user that initialised the data directory.
+        return MySQLdb.connect(unix_socket=str(self.socket), user=self.os_user, charset="utf8mb4")
+
+    def answers(self) -> bool:
+        try:
+            self.admin_connection().close()
+        except MySQLdb.Error:
+            return False
+        return True
+
+    def _provision(self) -> None:
+        db, user = self.url.database, self.url.username
+        password = self.url.password or ""
+        conn = self.admin_connection()
+        try:
+            cur = conn.cursor()
+            cur.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{db}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            for host in ("127.0.0.1", "localhost"):
+                cur.execute(
+                    "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password)
+                )
+                # Keep the password in step with WAGGLE_DB_URL if it was changed.
+                cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
+                cur.execute(f"GRANT ALL PRIVILEGES ON `{db}`.* TO %s@%s", (user, host))
+            conn.commit()
+        finally:
+            conn.close()
+
+    def start(self, timeout: float = 60.0) -> bool:
+        """Start (initialising on first use), provision and migrate. True if it started now."""
+        fresh = not (self.datadir / "mysql").is_dir()
+        if fresh:
+            self._initialise()
+        _, started = self.procs.start(NAME, self._argv(), dict(os.environ), port=self.port)
+        self.procs.wait_until(NAME, self.answers, timeout, "ready for connections")
+        self._provision()
+        upgrade(self.db_url)
+        return started
+
+    def stop(self) -> bool:
+        return self.procs.stop(NAME, timeout=30)
+
+    def status(self) -> str:
+        if self.procs.pid(NAME) is None:
+            return "stopped"
+        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
+
+    def drop_database(self) -> None:
+        """Drop the app database (tests and a deliberate reset only)."""
+        conn = self.admin_connection()
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{self.url.database}`")
+        finally:
+            conn.close()
+
+    @property
+    def path(self) -> Path:
+        return self.datadir

@@ -1,0 +1,201 @@
+"""Background services as process groups, with pid files and a marker that finds stragglers.
+
+Each service starts in a new session (its own process group) with its output
+appended to a log file; its pid file holds the pid and the process start time,
+so a reused pid is never mistaken for the service. ``stop`` gathers the whole
+process tree before signalling (children that started their own session are
+still in it), and every process also inherits ``WAGGLEBOT_STACK=<stack home>``
+so ``sweep`` can find stragglers. The variable alone is not enough: Airflow's
+setproctitle overwrites /proc/PID/environ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+MARKER = "WAGGLEBOT_STACK"
+
+
+class ServiceError(RuntimeError):
+    """A service failed to start or answer; the message carries its log tail."""
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log written)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class ProcessManager:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.run_dir = home / "run"
+        self.log_dir = home / "log"
+        self.marker = str(home)
+
+    def pidfile(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def logfile(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def _ours(self, proc: psutil.Process) -> bool:
+        try:
+            return proc.environ().get(MARKER) == self.marker
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+    def pid(self, name: str) -> int | None:
+        """The running service's pid, or None (a stale pid file is removed)."""
+        path = self.pidfile(name)
+        try:
+            pid_text, started = path.read_text().split()
+            proc = psutil.Process(int(pid_text))
+            if proc.status() != psutil.STATUS_ZOMBIE and f"{proc.create_time():.3f}" == started:
+                return proc.pid
+        except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
+            pass
+        path.unlink(missing_ok=True)
+        return None
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        port: int | None = None,
+        cwd: Path | None = None,
+    ) -> tuple[int, bool]:
+        """Start ``name`` unless it already runs; returns (pid, started_now).
+
+        ``port`` is the one it will listen on: if something else holds it, refuse
+        rather than start a second server that fails later with a vaguer error.
+        """
+        running = self.pid(name)
+        if running:
+            return running, False
+        if port is not None and port_in_use(port):
+            raise ServiceError(
+                f"cannot start {name}: 127.0.0.1:{port} is already in use ({port_owner(port)}); "
+                "stop that process or choose another port in .env"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.logfile(name).open("ab") as log:
+            log.write(f"\n==== {time.strftime('%F %T')} starting {name} ====\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                list(argv),
+                env={**env, MARKER: self.marker},
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started = psutil.Process(proc.pid).create_time()
+        self.pidfile(name).write_text(f"{proc.pid} {started:.3f}")
+        return proc.pid, True
+
+    def wait_until(self, name: str, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``check`` until true; fail with the log tail if the process dies or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if self.pid(name) is None:
+                raise ServiceError(
+                    f"{name} exited before {what}; last lines of {self.logfile(name)}:\n"
+                    + log_tail(self.logfile(name))
+                )
+            time.sleep(0.5)
+        raise ServiceError(
+            f"{name} did not become {what} within {timeout:.0f}s; last lines of "
+            f"{self.logfile(name)}:\n{log_tail(self.logfile(name))}"
+        )
+
+    def stop(self, name: str, timeout: float = 20.0) -> bool:
+        """SIGTERM the service's process group, SIGKILL what is left after ``timeout``."""
+        pid = self.pid(name)
+        if pid is None:
+            return False
+        tree = _tree(pid)
+        _signal_group(pid, signal.SIGTERM)
+        for proc in tree[1:]:
+            _signal(proc, signal.SIGTERM)
+        _, alive = psutil.wait_procs(tree, timeout=timeout)
+        _signal_group(pid, signal.SIGKILL)
+        for proc in alive:
+            _signal(proc, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+        self.pidfile(name).unlink(missing_ok=True)
+        return True
+
+    def stragglers(self) -> list[psutil.Process]:
+        me = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+        return [p for p in psutil.process_iter() if p.pid not in me and self._ours(p)]
+
+    def sweep(self, timeout: float = 10.0) -> int:
+        """End every process still carrying this stack's marker; returns how many there were."""
+        procs = self.stragglers()
+        for proc in procs:
+            proc.terminate()
+        _, alive = psutil.wait_procs(procs, timeout=timeout)
+        for proc in alive:
+            proc.kill()
+        return len(procs)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def port_owner(port: int) -> str:
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                proc = psutil.Process(conn.pid) if conn.pid else None
+                return f"pid {conn.pid}: {' '.join(proc.cmdline())[:120]}" if proc else "unknown"
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        pass
+    return "owner unknown"
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _signal(proc: psutil.Process, sig: signal.Signals) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        proc.send_signal(sig)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process, its descendants, and anything else in its process group."""
+    try:
+        root = psutil.Process(pid)
+        procs = {p.pid: p for p in [root, *root.children(recursive=True)]}
+    except psutil.NoSuchProcess:
+        return []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid not in procs and os.getpgid(proc.pid) == pid:
+                procs[proc.pid] = proc
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return list(procs.values())

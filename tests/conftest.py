@@ -1,0 +1,91 @@
+"""Shared fixtures: a private MariaDB for the session, started by the stack's own code.
+
+Airflow's settings are read at import time, so its home points at a temporary
+directory before anything imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wagglebot-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from sqlalchemy import Engine, delete  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from wagglebot.config import Settings  # noqa: E402
+from wagglebot.db import make_engine  # noqa: E402
+from wagglebot.db.models import Post  # noqa: E402
+from wagglebot.stack.mariadb import MariaDB  # noqa: E402
+from wagglebot.stack.procs import ProcessManager  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of ``count`` consecutive free loopback ports."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randint(20000, 40000)
+        socks = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free ports")
+
+
+def make_settings(home: Path, *, db_name: str = "wagglebot_test") -> Settings:
+    return Settings(
+        db_url=f"mysql+mysqldb://wb_test:t3st-pw@127.0.0.1:{free_ports()}/{db_name}?charset=utf8mb4",
+        stack_home=home,
+        media_root=home / "media",
+        airflow_port=free_ports(3),
+        dashboard_port=free_ports(),
+        airflow_password="dash-pw",
+        _env_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def mariadb(db_settings: Settings) -> Iterator[MariaDB]:
+    server = MariaDB(ProcessManager(db_settings.stack_home), db_settings.db_url.get_secret_value())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(mariadb: MariaDB) -> Iterator[Engine]:
+    eng = make_engine(mariadb.db_url, pool_size=20)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """A session factory on an empty app database (every test starts clean)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        session.execute(delete(Post))  # comments, contents and stage runs cascade
+    return factory

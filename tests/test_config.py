@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from wagglebot.config import ConfigError, Settings, load_settings
+
+URL = "mysql+mysqldb://u:sup3r-secret@127.0.0.1:3307/app?charset=utf8mb4"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("WAGGLE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(Settings.model_config, "env_file", tmp_path / "absent.env")
+
+
+def test_missing_db_url_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"WAGGLE_DB_URL: Field required"):
+        load_settings()
+
+
+def test_invalid_values_name_their_variables_and_hide_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WAGGLE_DB_URL", "postgresql://u:sup3r-secret@h/db")
+    monkeypatch.setenv("WAGGLE_AIRFLOW_PORT", "not-a-port")
+    monkeypatch.setenv("WAGGLE_TTS_ENGINE", "festival")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "WAGGLE_DB_URL: Value error, must be a mysql+mysqldb://" in message
+    assert "WAGGLE_AIRFLOW_PORT" in message
+    assert "WAGGLE_TTS_ENGINE" in message
+    assert "sup3r-secret" not in message
+
+
+def test_env_file_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"WAGGLE_DB_URL={URL}\nWAGGLE_AIRFLOW_PORT=9000\nWAGGLE_LLM_ENGINE=extractive\n")
+    monkeypatch.setitem(Settings.model_config, "env_file", env_file)
+    monkeypatch.setenv("WAGGLE_AIRFLOW_PORT", "9100")
+    settings = load_settings()
+    assert settings.db_url.get_secret_value() == URL
+    assert settings.airflow_port == 9100
+    assert settings.llm_engine == "extractive"
+
+
+def test_secrets_stay_out_of_repr_and_paths_are_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAGGLE_DB_URL", URL)
+    monkeypatch.setenv("WAGGLE_MEDIA_ROOT", "relative/media")
+    settings = load_settings()
+    assert "sup3r-secret" not in repr(settings)
+    assert settings.media_root.is_absolute()
+    assert settings.media_root.name == "media"
+
+
+def test_as_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAGGLE_DB_URL", URL)
+    monkeypatch.setenv("WAGGLE_AIRFLOW_PASSWORD", "pw")
+    original = load_settings()
+    env = original.as_env()
+    assert env["WAGGLE_DB_URL"] == URL
+    assert env["WAGGLE_AIRFLOW_PASSWORD"] == "pw"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == original

@@ -1,0 +1,181 @@
+"""The state machine: one place that moves posts, guarded against races on a real MariaDB."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from factories import add_posts
+from wagglebot.db.models import Post
+from wagglebot.states import (
+    ALLOWED_SOURCES,
+    IllegalTransition,
+    PostNotFound,
+    PostStatus,
+    can_move,
+    claim_approved,
+    transition,
+    transition_many,
+)
+
+S = PostStatus
+
+
+def test_the_mission_state_machine() -> None:
+    allowed = {(src, dst) for dst, srcs in ALLOWED_SOURCES.items() for src in srcs}
+    assert allowed == {
+        (S.COLLECTED, S.APPROVED),
+        (S.COLLECTED, S.DECLINED),
+        (S.APPROVED, S.PROCESSING),
+        (S.PROCESSING, S.RENDERED),
+        (S.PROCESSING, S.FAILED),
+        (S.PROCESSING, S.APPROVED),  # a sweep that died gives its posts back
+        (S.FAILED, S.APPROVED),  # retry
+        (S.RENDERED, S.UPLOADED),
+    }
+    assert not can_move(S.UPLOADED, S.APPROVED)
+    assert not can_move(S.DECLINED, S.PROCESSING)
+
+
+def test_a_post_walks_the_happy_path(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session)
+        for target in (S.APPROVED, S.PROCESSING, S.RENDERED, S.UPLOADED):
+            transition(session, pid, target)
+            session.commit()
+        post = session.get(Post, pid)
+        session.refresh(post)
+        assert post.status is S.UPLOADED
+        assert post.attempts == 1
+        assert post.status_changed_at > post.created_at
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [(S.COLLECTED, S.RENDERED), (S.DECLINED, S.APPROVED), (S.UPLOADED, S.PROCESSING),
+     (S.APPROVED, S.DECLINED), (S.RENDERED, S.COLLECTED)],
+)
+def test_illegal_moves_are_refused_and_change_nothing(
+    sessions: sessionmaker[Session], start: PostStatus, target: PostStatus
+) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session, status=start)
+        with pytest.raises(IllegalTransition) as info:
+            transition(session, pid, target)
+        session.commit()
+        assert f"post {pid} is {start}, cannot move to {target}" in str(info.value)
+        assert session.get(Post, pid).status is start
+
+
+def test_expected_source_narrows_the_move(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session, status=S.FAILED, last_error="boom")
+        # An "approve" button expects COLLECTED: it must not silently retry a FAILED post.
+        with pytest.raises(IllegalTransition, match="is FAILED"):
+            transition(session, pid, S.APPROVED, expected=S.COLLECTED)
+        with pytest.raises(ValueError, match="not a transition"):
+            transition(session, pid, S.APPROVED, expected=S.RENDERED)
+
+
+def test_failure_keeps_its_error_and_retry_clears_it(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session, status=S.PROCESSING)
+        with pytest.raises(ValueError, match="error text is required"):
+            transition(session, pid, S.FAILED)
+        transition(session, pid, S.FAILED, error="CUDA out of memory (tried to allocate 2 GiB)")
+        session.commit()
+        assert session.get(Post, pid).last_error.startswith("CUDA out of memory")
+        transition(session, pid, S.APPROVED)
+        session.commit()
+        session.expire_all()
+        post = session.get(Post, pid)
+        assert (post.status, post.last_error) == (S.APPROVED, None)
+
+
+def test_unknown_post(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session, pytest.raises(PostNotFound, match="post 999999999 does not"):
+        transition(session, 999_999_999, S.APPROVED)
+
+
+def test_transition_many_reports_each_refusal(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fresh = add_posts(session, 3)
+        [declined] = add_posts(session, status=S.DECLINED)
+        moved, refused = transition_many(session, [*fresh, declined], S.APPROVED, expected=S.COLLECTED)
+        session.commit()
+        assert moved == fresh
+        assert [(e.post_id, e.current) for e in refused] == [(declined, S.DECLINED)]
+
+
+def _race(workers: int, work) -> list:  # noqa: ANN001
+    barrier = threading.Barrier(workers)
+    results: list = [None] * workers
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_a_post_approved_from_many_places_at_once_is_approved_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    for _round in range(5):
+        with sessions() as session:
+            [pid] = add_posts(session)
+
+        def approve(pid: int = pid) -> str:
+            with sessions() as session:
+                try:
+                    transition(session, pid, S.APPROVED, expected=S.COLLECTED)
+                    session.commit()
+                    return "won"
+                except IllegalTransition as exc:
+                    session.rollback()
+                    return f"told: {exc.current}"
+
+        outcomes = Counter(_race(8, approve))
+        assert outcomes == {"won": 1, "told: APPROVED": 7}
+
+
+def test_concurrent_sweeps_never_claim_the_same_post(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        approved = add_posts(session, 60, status=S.APPROVED)
+        add_posts(session, 5, status=S.COLLECTED)  # never claimed
+
+    def sweep() -> list[int]:
+        claimed: list[int] = []
+        while True:
+            with sessions() as session:
+                batch = claim_approved(session, 4)
+            if not batch:
+                return claimed
+            claimed.extend(batch)
+
+    results = _race(6, sweep)
+    everything = [pid for batch in results for pid in batch]
+    assert sorted(everything) == sorted(approved)  # each exactly once
+    assert sum(1 for batch in results if batch) >= 2  # the sweeps really ran side by side
+    with sessions() as session:
+        posts = session.query(Post).filter(Post.id.in_(approved)).all()
+        assert {(p.status, p.attempts) for p in posts} == {(S.PROCESSING, 1)}
+
+
+def test_claim_takes_the_oldest_approval_first(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        first, second, third = add_posts(session, 3)
+        for pid in (second, third, first):
+            transition(session, pid, S.APPROVED)
+            session.commit()
+        assert list(claim_approved(session, 2)) == [second, third]
+        assert list(claim_approved(session, 2)) == [first]
+        assert list(claim_approved(session, 2)) == []
