@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from wagglebot.db import session_scope
 from wagglebot.db.queries import status_counts
 

@@ -18,14 +18,14 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wagglebot-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from sqlalchemy import Engine, delete  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.config import Settings  # noqa: E402
-from wagglebot.db import make_engine  # noqa: E402
-from wagglebot.db.models import Post  # noqa: E402
-from wagglebot.stack.mariadb import MariaDB  # noqa: E402
-from wagglebot.stack.procs import ProcessManager  # noqa: E402
+from wagglebot.config import Settings
+from wagglebot.db import make_engine
+from wagglebot.db.models import Post
+from wagglebot.stack.mariadb import MariaDB
+from wagglebot.stack.procs import ProcessManager
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -42,7 +42,9 @@ def test_env_file_is_read_and_environment_wins(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text(f"WAGGLE_DB_URL={URL}\nWAGGLE_AIRFLOW_PORT=9000\nWAGGLE_LLM_ENGINE=extractive\n")
+    env_file.write_text(
+        f"WAGGLE_DB_URL={URL}\nWAGGLE_AIRFLOW_PORT=9000\nWAGGLE_LLM_ENGINE=extractive\n"
+    )
     monkeypatch.setitem(Settings.model_config, "env_file", env_file)
     monkeypatch.setenv("WAGGLE_AIRFLOW_PORT", "9100")
     settings = load_settings()

@@ -9,11 +9,12 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from factories import add_posts
 from wagglebot.db.migrate import downgrade, upgrade
 from wagglebot.db.models import Base, Comment, Content, Post, StageRun
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.states import PostStatus
+
+from factories import add_posts
 
 
 def _diff(engine: Engine) -> list:
@@ -64,8 +65,15 @@ def test_korean_emoji_and_huge_bodies_round_trip(sessions: sessionmaker[Session]
     huge = ("가나다라마바사 🐝 " * 400_000)[:3_000_000]  # ~3 million characters
     with sessions() as session:
         [post_id] = add_posts(session, title=title, content=huge, images=["https://e.x/🐝.jpg"])
-        session.add(Comment(post_id=post_id, comment_key="id:1", content="ㅋㅋㅋ 👍",
-                            content_hash="0" * 64, author="익명"))
+        session.add(
+            Comment(
+                post_id=post_id,
+                comment_key="id:1",
+                content="ㅋㅋㅋ 👍",
+                content_hash="0" * 64,
+                author="익명",
+            )
+        )
         session.commit()
     with sessions() as session:
         post = session.get(Post, post_id)
@@ -97,8 +105,9 @@ def test_a_comment_is_unique_per_post_by_key(sessions: sessionmaker[Session]) ->
     with sessions() as session:
         [a, b] = add_posts(session, 2)
         for post_id in (a, b):
-            session.add(Comment(post_id=post_id, comment_key="sha256:ab", content="x",
-                                content_hash="ab"))
+            session.add(
+                Comment(post_id=post_id, comment_key="sha256:ab", content="x", content_hash="ab")
+            )
         session.commit()
         session.add(Comment(post_id=a, comment_key="sha256:ab", content="x", content_hash="ab"))
         with pytest.raises(IntegrityError):
@@ -108,11 +117,13 @@ def test_a_comment_is_unique_per_post_by_key(sessions: sessionmaker[Session]) ->
 def test_deleting_a_post_takes_its_rows_along(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         [post_id] = add_posts(session)
-        session.add_all([
-            Comment(post_id=post_id, comment_key="id:9", content="c", content_hash="h"),
-            Content(post_id=post_id, summary_text="대본", upload_meta={"youtube": {"id": "x"}}),
-            StageRun(post_id=post_id, stage="llm", attempt=1),
-        ])
+        session.add_all(
+            [
+                Comment(post_id=post_id, comment_key="id:9", content="c", content_hash="h"),
+                Content(post_id=post_id, summary_text="대본", upload_meta={"youtube": {"id": "x"}}),
+                StageRun(post_id=post_id, stage="llm", attempt=1),
+            ]
+        )
         session.commit()
         session.delete(session.get(Post, post_id))
         session.commit()

@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from factories import add_posts
 from wagglebot.db.models import Post
 from wagglebot.states import (
     ALLOWED_SOURCES,
@@ -20,6 +19,8 @@ from wagglebot.states import (
     transition,
     transition_many,
 )
+
+from factories import add_posts
 
 S = PostStatus
 
@@ -55,8 +56,13 @@ def test_a_post_walks_the_happy_path(sessions: sessionmaker[Session]) -> None:
 
 @pytest.mark.parametrize(
     ("start", "target"),
-    [(S.COLLECTED, S.RENDERED), (S.DECLINED, S.APPROVED), (S.UPLOADED, S.PROCESSING),
-     (S.APPROVED, S.DECLINED), (S.RENDERED, S.COLLECTED)],
+    [
+        (S.COLLECTED, S.RENDERED),
+        (S.DECLINED, S.APPROVED),
+        (S.UPLOADED, S.PROCESSING),
+        (S.APPROVED, S.DECLINED),
+        (S.RENDERED, S.COLLECTED),
+    ],
 )
 def test_illegal_moves_are_refused_and_change_nothing(
     sessions: sessionmaker[Session], start: PostStatus, target: PostStatus
@@ -104,13 +110,15 @@ def test_transition_many_reports_each_refusal(sessions: sessionmaker[Session]) -
     with sessions() as session:
         fresh = add_posts(session, 3)
         [declined] = add_posts(session, status=S.DECLINED)
-        moved, refused = transition_many(session, [*fresh, declined], S.APPROVED, expected=S.COLLECTED)
+        moved, refused = transition_many(
+            session, [*fresh, declined], S.APPROVED, expected=S.COLLECTED
+        )
         session.commit()
         assert moved == fresh
         assert [(e.post_id, e.current) for e in refused] == [(declined, S.DECLINED)]
 
 
-def _race(workers: int, work) -> list:  # noqa: ANN001
+def _race(workers: int, work) -> list:
     barrier = threading.Barrier(workers)
     results: list = [None] * workers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from wagglebot.db import make_engine
 from wagglebot.db.models import Base
 

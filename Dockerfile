@@ -1,0 +1,15 @@
+# The image every Airflow component, the GPU worker and the dashboard run from
+# (docker-compose.yaml). The app package is installed from include/ so DAGs,
+# tasks and the dashboard import the same `wagglebot`.
+FROM apache/airflow:3.3.2-python3.11
+
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /tmp/requirements.txt
+
+COPY --chown=airflow:root pyproject.toml /opt/wagglebot/pyproject.toml
+COPY --chown=airflow:root include /opt/wagglebot/include
+RUN pip install --no-cache-dir --no-deps -e /opt/wagglebot
+
+# Mount points for the named volumes, owned by the airflow user so the
+# volumes are created writable for it.
+RUN mkdir -p /opt/airflow/media /opt/airflow/secrets

@@ -1,0 +1,149 @@
+"""docker-compose.yaml, checked by Debian's compose parser (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+COMPOSE = shutil.which("docker-compose") or "docker-compose"
+
+
+def _config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [COMPOSE, "--env-file", str(env_file), "-f", str(REPO / "docker-compose.yaml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def _text(value: str | list[str]) -> str:
+    """A command in either compose notation (string or list) as one string."""
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def _targets(volumes: list) -> list[str]:
+    return [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in volumes]
+
+
+def _host_ip(port: str | dict) -> str:
+    return port["host_ip"] if isinstance(port, dict) else port.rsplit(":", 2)[0]
+
+
+@pytest.fixture(scope="module")
+def example_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """deploy/compose.env.example with every blank filled, as a user would."""
+    lines = (REPO / "deploy" / "compose.env.example").read_text().splitlines()
+    filled = [f"{ln}value-{i}" if ln.endswith("=") else ln for i, ln in enumerate(lines)]
+    path = tmp_path_factory.mktemp("compose") / "compose.env"
+    path.write_text("\n".join(filled) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def config(example_env: Path) -> dict:
+    done = _config(example_env)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_a_missing_secret_is_named(tmp_path: Path, example_env: Path) -> None:
+    partial = tmp_path / "partial.env"
+    partial.write_text(
+        "\n".join(
+            ln
+            for ln in example_env.read_text().splitlines()
+            if not ln.startswith("MARIADB_PASSWORD=")
+        )
+    )
+    done = _config(partial)
+    assert done.returncode != 0
+    assert "set MARIADB_PASSWORD in .env" in done.stderr
+
+
+def test_services(config: dict) -> None:
+    assert set(config["services"]) == {
+        "mariadb",
+        "postgres",
+        "redis",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "airflow-worker-gpu",
+        "dashboard",
+    }
+
+
+def test_images_are_pinned(config: dict) -> None:
+    images = {name: svc["image"] for name, svc in config["services"].items()}
+    assert re.fullmatch(r"mariadb:11\.\d+\.\d+", images["mariadb"])
+    assert re.fullmatch(r"postgres:16\.\d+(-\w+)?", images["postgres"])
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+(-\w+)?", images["redis"])
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
+    built = [n for n, s in config["services"].items() if "build" in s]
+    assert sorted(built) == sorted(
+        n for n in config["services"] if n.startswith(("airflow", "dash"))
+    )
+
+
+def test_only_the_gpu_worker_holds_the_gpu_and_takes_gpu_tasks(config: dict) -> None:
+    services = config["services"]
+    holders = [n for n, s in services.items() if "deploy" in s]
+    assert holders == ["airflow-worker-gpu"]
+    devices = services["airflow-worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert "--queues gpu --concurrency 1" in _text(services["airflow-worker-gpu"]["command"])
+    assert "--queues default" in _text(services["airflow-worker"]["command"])
+
+
+def test_init_migrates_both_databases_and_creates_the_pool(config: dict) -> None:
+    init = config["services"]["airflow-init"]
+    script = _text(init["command"])
+    for step in (
+        "airflow db migrate",
+        "airflow pools import /opt/airflow/deploy/airflow-pools.json",
+        "python -m wagglebot.db.migrate",
+    ):
+        assert step in script
+    mounts = config["services"]["airflow-scheduler"]["volumes"]
+    assert "/opt/airflow/deploy" in _targets(mounts)
+    for name in ("airflow-scheduler", "airflow-worker-gpu", "dashboard"):
+        wait = config["services"][name]["depends_on"]["airflow-init"]["condition"]
+        assert wait == "service_completed_successfully"
+
+
+def test_airflow_metadata_is_postgres_and_app_data_is_mariadb(config: dict) -> None:
+    env = config["services"]["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["WAGGLE_DB_URL"].startswith("mysql+mysqldb://wagglebot:")
+    assert "@mariadb:3306/wagglebot" in env["WAGGLE_DB_URL"]
+
+
+def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: dict) -> None:
+    published = {name: svc["ports"] for name, svc in config["services"].items() if svc.get("ports")}
+    assert set(published) == {"airflow-apiserver", "dashboard"}
+    for ports in published.values():
+        assert all(_host_ip(p) == "127.0.0.1" for p in ports)
+    dash_env = config["services"]["dashboard"]["environment"]
+    assert not [k for k in dash_env if k.startswith("AIRFLOW__")]
+    assert dash_env["WAGGLE_AIRFLOW_API_URL"] == "http://airflow-apiserver:8080"
+
+
+def test_no_secret_is_committed() -> None:
+    text = (REPO / "docker-compose.yaml").read_text()
+    pattern = r"^\s+[A-Z_]*(PASSWORD|SECRET|KEY)S?:\s*(\S+)"  # values, not *_FILE paths
+    for match in re.finditer(pattern, text, re.MULTILINE):
+        assert match.group(2).startswith("${"), match.group(0)
