@@ -46,11 +46,11 @@ def test_start_is_idempotent_and_stop_ends_the_whole_tree(tmp_path: Path) -> Non
     assert procs.start("svc", argv, dict(os.environ)) == (pid, False)
     assert procs.pid("svc") == pid
 
-    assert procs.stop("svc", timeout=5)
+    assert procs.stop("svc", timeout=5) == ["svc"]
     for gone in (pid, grandchild):
         assert not psutil.pid_exists(gone) or psutil.Process(gone).status() == "zombie"
     assert procs.pid("svc") is None
-    assert not procs.stop("svc")  # stopping twice is harmless
+    assert procs.stop("svc") == []  # stopping twice is harmless
 
 
 def test_a_stale_or_reused_pid_file_is_not_trusted(tmp_path: Path) -> None:

@@ -29,12 +29,12 @@ def _up(stack: Stack) -> None:
 
 
 def _status(stack: Stack) -> int:
-    print(f"mariadb            {stack.mariadb.status()}")
+    print(f"mariadb             {stack.mariadb.status()}")
     for component, state in stack.airflow.status().items():
-        print(f"airflow-{component:<13}{state}")
+        print(f"airflow-{component:<14}{state}")
     healthy = stack.airflow.healthy()
-    print(f"airflow API        {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
-    print(f"dashboard          {stack.dashboard.status()}")
+    print(f"airflow API         {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
+    print(f"dashboard           {stack.dashboard.status()}")
     return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
 
 

@@ -173,9 +173,10 @@ class Airflow:
         return self.healthy()
 
     def stop(self) -> list[str]:
-        # Scheduler first so nothing new is queued while the rest go down.
-        order = ("scheduler", "triggerer", "dag-processor", "api-server")
-        return [c for c in order if self.procs.stop(f"airflow-{c}", timeout=20)]
+        # The scheduler first, so nothing new is queued; then the rest together.
+        stopped = self.procs.stop("airflow-scheduler", timeout=20)
+        others = [f"airflow-{c}" for c in COMPONENTS if c != "scheduler"]
+        return stopped + self.procs.stop(*others, timeout=20)
 
     def status(self) -> dict[str, str]:
         return {c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS}

@@ -35,6 +35,8 @@ class Dashboard:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "minimal",
         ]
 
     def answers(self) -> bool:
@@ -50,7 +52,7 @@ class Dashboard:
         return started
 
     def stop(self) -> bool:
-        return self.procs.stop(NAME, timeout=10)
+        return bool(self.procs.stop(NAME, timeout=10))
 
     def status(self) -> str:
         if self.procs.pid(NAME) is None:

@@ -135,7 +135,7 @@ class MariaDB:
         return started
 
     def stop(self) -> bool:
-        return self.procs.stop(NAME, timeout=30)
+        return bool(self.procs.stop(NAME, timeout=30))
 
     def status(self) -> str:
         if self.procs.pid(NAME) is None:

@@ -126,22 +126,27 @@ class ProcessManager:
             f"{self.logfile(name)}:\n{log_tail(self.logfile(name))}"
         )
 
-    def stop(self, name: str, timeout: float = 20.0) -> bool:
-        """SIGTERM the service's process group, SIGKILL what is left after ``timeout``."""
-        pid = self.pid(name)
-        if pid is None:
-            return False
-        tree = _tree(pid)
-        _signal_group(pid, signal.SIGTERM)
-        for proc in tree[1:]:
-            _signal(proc, signal.SIGTERM)
-        _, alive = psutil.wait_procs(tree, timeout=timeout)
-        _signal_group(pid, signal.SIGKILL)
+    def stop(self, *names: str, timeout: float = 20.0) -> list[str]:
+        """SIGTERM each service's process tree and group together, SIGKILL what is left after
+        ``timeout``; returns the names that were running. Stopping several at once lets their
+        graceful shutdowns overlap.
+        """
+        running = {name: pid for name in names if (pid := self.pid(name)) is not None}
+        trees = {pid: _tree(pid) for pid in running.values()}
+        for pid, tree in trees.items():
+            _signal_group(pid, signal.SIGTERM)
+            for proc in tree[1:]:
+                _signal(proc, signal.SIGTERM)
+        everything = [proc for tree in trees.values() for proc in tree]
+        _, alive = psutil.wait_procs(everything, timeout=timeout)
+        for pid in trees:
+            _signal_group(pid, signal.SIGKILL)
         for proc in alive:
             _signal(proc, signal.SIGKILL)
         psutil.wait_procs(alive, timeout=5)
-        self.pidfile(name).unlink(missing_ok=True)
-        return True
+        for name in running:
+            self.pidfile(name).unlink(missing_ok=True)
+        return list(running)
 
     def stragglers(self) -> list[psutil.Process]:
         me = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
