@@ -181,17 +181,6 @@ class Airflow:
     def status(self) -> dict[str, str]:
         return {c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS}
 
-    # -- REST ----------------------------------------------------------------------------
-
-    def token(self, username: str = ADMIN, password: str | None = None) -> str:
-        password = password if password is not None else self.admin_password()
-        resp = requests.post(
-            f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=10
-        )
-        if resp.status_code not in (200, 201):
-            raise ServiceError(f"Airflow login as {username} failed: HTTP {resp.status_code}")
-        return resp.json()["access_token"]
-
 
 def _fernet_key() -> str:
     from cryptography.fernet import Fernet

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import MySQLdb
 from sqlalchemy.engine import URL, make_url
@@ -141,15 +140,3 @@ class MariaDB:
         if self.procs.pid(NAME) is None:
             return "stopped"
         return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
-
-    def drop_database(self) -> None:
-        """Drop the app database (tests and a deliberate reset only)."""
-        conn = self.admin_connection()
-        try:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{self.url.database}`")
-        finally:
-            conn.close()
-
-    @property
-    def path(self) -> Path:
-        return self.datadir
