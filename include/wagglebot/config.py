@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     airflow_username: str = "dashboard"
     airflow_password: SecretStr | None = None
 
+    # Crawling. Empty crawl_sites means every bundled site. crawl_base_urls points sites
+    # elsewhere (JSON object, e.g. {"nate_pann": "http://127.0.0.1:8700"}: the sample site).
+    crawl_sites: list[str] = []
+    crawl_base_urls: dict[str, str] = {}
+    crawl_contact: str = "https://github.com/wagglebot/wagglebot"
+
     # Engine choices for the production stages.
     llm_engine: Literal["transformers", "extractive"] = "extractive"
     tts_engine: Literal["edge", "espeak"] = "espeak"

@@ -1,0 +1,156 @@
+"""Site description + page HTML -> list entries and post items (parsel only, no Scrapy).
+
+A selector that matches nothing gives a missing value, never an exception: a
+redesigned page costs fields (counted by the spider), not the crawl.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from parsel import Selector, SelectorList
+
+from wagglebot.crawl.items import CommentItem, PostItem
+from wagglebot.crawl.parsing import clean_text, image_url, parse_count, parse_time, squash
+from wagglebot.crawl.sites import Site
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ListEntry:
+    origin_id: str
+    url: str
+    views: int | None = None
+    likes: int | None = None
+    comment_count: int | None = None
+
+
+@dataclass
+class Extraction:
+    """A post item plus the names of the fields whose selectors matched nothing."""
+
+    item: PostItem
+    missing: list[str] = field(default_factory=list)
+
+
+def _text(node: Selector | SelectorList, css: str | None) -> str | None:
+    if not css:
+        return None
+    parts = [p for p in node.css(css).getall() if p and p.strip()]
+    return " ".join(parts) if parts else None
+
+
+def origin_id(site: Site, url: str) -> str | None:
+    match = re.search(site.list.id_pattern, url)
+    if not match:
+        return None
+    return "_".join(g for g in match.groups() if g)
+
+
+def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry], int]:
+    """The posts linked from a list page, in page order, and how many rows matched."""
+    rows = Selector(text=html).css(site.list.row)
+    entries: dict[str, ListEntry] = {}
+    for row in rows:
+        href = row.css(site.list.link).get()
+        if not href:
+            continue
+        url = urljoin(page_url, href.strip())
+        oid = origin_id(site, url)
+        if not oid or oid in entries:
+            continue
+        entries[oid] = ListEntry(
+            origin_id=oid,
+            url=url,
+            views=parse_count(_text(row, site.list.views)),
+            likes=parse_count(_text(row, site.list.likes)),
+            comment_count=parse_count(_text(row, site.list.comment_count)),
+        )
+    return list(entries.values()), len(rows)
+
+
+def is_gone(site: Site, html: str) -> bool:
+    return bool(site.detail.gone and Selector(text=html).css(site.detail.gone))
+
+
+def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
+    page = Selector(text=html)
+    d = site.detail
+    missing: list[str] = []
+
+    def value(name: str, css: str | None) -> str | None:
+        found = _text(page, css)
+        if css and found is None:
+            missing.append(name)
+        return found
+
+    title = squash(value("title", d.title))
+    body_nodes = page.css(d.body)
+    if not body_nodes:
+        missing.append("body")
+    content = clean_text("\n".join(body_nodes.getall()))
+    images = []
+    for img in page.css(d.images) if d.images else []:
+        url = image_url(dict(img.attrib), entry.url, site.exclude_image_hosts)
+        if url:
+            images.append(url)
+
+    def count(name: str, css: str | None, fallback: int | None) -> int | None:
+        found = parse_count(value(name, css)) if css else None
+        return found if found is not None else fallback
+
+    item = PostItem(
+        site_code=site.site_code,
+        origin_id=entry.origin_id,
+        url=entry.url,
+        title=title,
+        content=content,
+        images=images,
+        views=count("views", d.views, entry.views),
+        likes=count("likes", d.likes, entry.likes),
+        comment_count=count("comment_count", d.comment_count, entry.comment_count),
+        posted_at=parse_time(value("posted_at", d.posted_at)),
+        comments=extract_comments(site, page, html),
+    )
+    return Extraction(item, missing)
+
+
+def extract_comments(site: Site, page: Selector, html: str) -> list[CommentItem]:
+    if site.comments_hook:
+        try:
+            return _hook(site.comments_hook)(html, site)
+        except Exception:  # a broken hook costs the post its comments, not the post
+            logger.exception("%s: comments hook %s failed", site.site_code, site.comments_hook)
+            return []
+    spec = site.comments
+    if spec is None:
+        return []
+    comments = []
+    for row in page.css(spec.row):
+        text = clean_text(" ".join(row.css(spec.text).getall()))
+        if not text:
+            continue
+        raw_id = _text(row, spec.id)
+        match = re.search(spec.id_pattern, raw_id) if raw_id else None
+        comments.append(
+            CommentItem(
+                content=text,
+                author=squash(_text(row, spec.author)) or None,
+                likes=parse_count(_text(row, spec.likes)),
+                origin_comment_id=match.group(1) if match else None,
+            )
+        )
+        if len(comments) >= spec.limit:
+            break
+    return comments
+
+
+def _hook(path: str) -> Callable[[str, Site], list[CommentItem]]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

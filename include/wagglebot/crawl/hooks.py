@@ -1,0 +1,96 @@
+"""Code hooks for what a site description's selectors cannot express.
+
+A site names a hook as ``comments_hook: "wagglebot.crawl.hooks:function"``; it is
+called with the decoded page HTML and the Site and returns the post's best
+comments. Like the selectors, a hook never raises on a page it does not
+understand: a missing or malformed blob costs the post its comments, not the post.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from wagglebot.crawl.items import CommentItem
+from wagglebot.crawl.parsing import clean_text, parse_count, squash
+from wagglebot.crawl.sites import Site
+
+BEST_COMMENTS = 5  # kept per post when the site description sets no limit
+
+# `var initialCommentData = {...};` in an inline <script> on ppomppu's view page.
+_PPOMPPU_BLOB = re.compile(r"\binitialCommentData\s*=\s*(?=\{)")
+
+
+def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
+    """Ppomppu's best comments, read from the inline ``initialCommentData`` JSON.
+
+    The view page embeds its first comment page as JSON: per comment the number
+    ``no`` (the site's comment id), the author ``name`` and the text ``memo`` as
+    HTML, and the likes in ``vote_btn.vote_count`` (a plain ``vote`` is accepted
+    too). The blob marks no best comments, so the best are the most liked: the top
+    five (or ``comments.limit`` where the site sets one), most liked first, ties in
+    page order. Comments with no text once cleaned (an image only) are skipped.
+    """
+    match = _PPOMPPU_BLOB.search(html or "")
+    if not match:
+        return []
+    try:
+        data, _ = json.JSONDecoder().raw_decode(html, match.end())
+    except (ValueError, RecursionError):
+        return []
+    rows = data.get("comments") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        return []
+    comments = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        text = clean_text(_string(row.get("memo")))
+        if not text:
+            continue
+        comments.append(
+            CommentItem(
+                content=text,
+                author=squash(clean_text(_string(row.get("name")))) or None,
+                likes=_likes(row),
+                origin_comment_id=_comment_id(row.get("no")),
+            )
+        )
+    limit = site.comments.limit if site is not None and site.comments else BEST_COMMENTS
+    # sorted() is stable, also with reverse=True: equal likes keep page order.
+    ranked = sorted(comments, key=lambda c: -1 if c.likes is None else c.likes, reverse=True)
+    return ranked[:limit]
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str):
+        return parse_count(value)
+    return None
+
+
+def _likes(row: dict[str, Any]) -> int | None:
+    button = row.get("vote_btn")
+    if isinstance(button, dict):
+        likes = _count(button.get("vote_count"))
+        if likes is not None:
+            return likes
+    return _count(row.get("vote"))
+
+
+def _comment_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return value.strip()
+    return None

@@ -1,0 +1,83 @@
+"""A crawl's figures from Scrapy's stats, and a plain-language cause when it found nothing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+BLOCKING_STATUSES = (401, 403, 429, 430, 503)
+
+
+@dataclass
+class CrawlReport:
+    site: str
+    new: int = 0
+    updated: int = 0
+    dropped: int = 0
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
+    gone: int = 0
+    errors: int = 0
+    list_pages: int = 0
+    list_rows: int = 0
+    detail_missing: dict[str, int] = field(default_factory=dict)
+    http_statuses: dict[str, int] = field(default_factory=dict)
+    robots_forbidden: int = 0
+    finish_reason: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def stored(self) -> int:
+        return self.new + self.updated
+
+    @classmethod
+    def from_stats(cls, site: str, stats: dict[str, Any]) -> CrawlReport:
+        def prefixed(prefix: str) -> dict[str, int]:
+            return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+
+        failed = sum(prefixed("wagglebot/request_failed/").values())
+        return cls(
+            site=site,
+            new=stats.get("wagglebot/posts_new", 0),
+            updated=stats.get("wagglebot/posts_updated", 0),
+            dropped=stats.get("item_dropped_count", 0),
+            dropped_reasons=prefixed("wagglebot/dropped/"),
+            gone=stats.get("wagglebot/posts_gone", 0),
+            errors=stats.get("log_count/ERROR", 0) + failed,
+            list_pages=stats.get("wagglebot/list_pages", 0),
+            list_rows=stats.get("wagglebot/list_rows", 0),
+            detail_missing=prefixed("wagglebot/missing/"),
+            http_statuses=prefixed("downloader/response_status_count/"),
+            robots_forbidden=stats.get("robotstxt/forbidden", 0),
+            finish_reason=stats.get("finish_reason"),
+            seconds=round(float(stats.get("elapsed_time_seconds", 0.0)), 2),
+        )
+
+    def likely_cause(self, list_selector: str) -> str | None:
+        """Why nothing was stored, as a person would want it said; None if posts were stored."""
+        if self.stored:
+            return None
+        blocked = {s: n for s, n in self.http_statuses.items() if int(s) in BLOCKING_STATUSES}
+        if self.robots_forbidden and not self.list_pages:
+            return f"robots.txt forbids the list pages ({self.robots_forbidden} requests refused)"
+        if blocked and not self.list_pages:
+            codes = ", ".join(f"HTTP {s} ×{n}" for s, n in sorted(blocked.items()))
+            return f"blocked or rate-limited by the site ({codes})"
+        if not self.http_statuses:
+            return "site unreachable: no response at all (DNS, connection refused or timeout)"
+        if not self.list_pages:
+            codes = ", ".join(f"HTTP {s} ×{n}" for s, n in sorted(self.http_statuses.items()))
+            return f"the list pages did not load ({codes})"
+        if not self.list_rows:
+            return (
+                f"layout changed: the list row selector {list_selector!r} matched nothing on "
+                f"{self.list_pages} list page(s)"
+            )
+        if self.dropped:
+            reasons = ", ".join(f"{r} ×{n}" for r, n in sorted(self.dropped_reasons.items()))
+            return f"every post was rejected ({reasons}): the detail page layout likely changed"
+        if self.robots_forbidden:
+            return f"robots.txt forbids the post pages ({self.robots_forbidden} requests refused)"
+        return "list rows matched but no post page yielded a post (deleted, blocked or changed)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

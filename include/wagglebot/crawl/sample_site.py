@@ -1,0 +1,126 @@
+"""The bundled sample site: saved-structure pages of every community, served on loopback.
+
+Each site under sample_site/<site_code>/ gets its own port (port_base + its
+index in sorted order), so pages keep the real sites' root-relative links and
+each site has its own robots.txt. routes.yaml maps a request's path and query
+to a response::
+
+    "/talk/ranking?page=1": {file: list_1.html}
+    "/talk/900004": {status: 404}
+    "/talk/900009": {sequence: [{status: 429, headers: {Retry-After: "1"}}, {file: p.html}]}
+
+Files are read on every request, so a test can change a page between crawls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from wagglebot.config import REPO_ROOT
+
+SAMPLE_ROOT = REPO_ROOT / "sample_site"
+DEFAULT_ROBOTS = b"User-agent: *\nAllow: /\n"
+
+
+def site_codes(root: Path = SAMPLE_ROOT) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/routes.yaml"))
+
+
+def base_urls(port_base: int, root: Path = SAMPLE_ROOT) -> dict[str, str]:
+    """Where each sample site answers, by site code."""
+    return {code: f"http://127.0.0.1:{port_base + i}" for i, code in enumerate(site_codes(root))}
+
+
+class _SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, site_dir: Path) -> None:
+        self.site_dir = site_dir
+        self.routes: dict[str, dict] = yaml.safe_load((site_dir / "routes.yaml").read_text())
+        self.hits: Counter[str] = Counter()
+        self.user_agents: set[str] = set()
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _SiteServer
+    server_version = "WaggleBotSampleSite/1.0"
+
+    def do_GET(self) -> None:
+        self.server.user_agents.add(self.headers.get("User-Agent", ""))
+        if self.path == "/robots.txt":
+            robots = self.server.site_dir / "robots.txt"
+            body = robots.read_bytes() if robots.exists() else DEFAULT_ROBOTS
+            return self._send(200, body, "text/plain")
+        route = self.server.routes.get(self.path)
+        if route is None:
+            return self._send(404, b"<html><body>Not found</body></html>", "text/html")
+        with self.server.lock:
+            hit = self.server.hits[self.path]
+            self.server.hits[self.path] += 1
+        if "sequence" in route:
+            steps = route["sequence"]
+            route = steps[min(hit, len(steps) - 1)]
+        body = (self.server.site_dir / route["file"]).read_bytes() if "file" in route else b""
+        content_type = route.get("content_type", "text/html; charset=utf-8")
+        self._send(route.get("status", 200), body, content_type, route.get("headers", {}))
+
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SampleSite:
+    """All sample sites, each on its own thread and port."""
+
+    def __init__(self, port_base: int, root: Path = SAMPLE_ROOT) -> None:
+        self.urls = base_urls(port_base, root)
+        self.servers = {
+            code: _SiteServer(int(url.rsplit(":", 1)[1]), root / code)
+            for code, url in self.urls.items()
+        }
+
+    def start(self) -> SampleSite:
+        for server in self.servers.values():
+            threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+    def hits(self, site_code: str) -> Counter[str]:
+        return self.servers[site_code].hits
+
+    def user_agents(self, site_code: str) -> set[str]:
+        return self.servers[site_code].user_agents
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the bundled sample community sites.")
+    parser.add_argument("--port-base", type=int, default=8700)
+    parser.add_argument("--root", type=Path, default=SAMPLE_ROOT)
+    args = parser.parse_args()
+    site = SampleSite(args.port_base, args.root).start()
+    for code, url in site.urls.items():
+        print(f"{code:12} {url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

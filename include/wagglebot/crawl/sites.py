@@ -1,0 +1,122 @@
+"""Declarative site descriptions: one YAML file per site under crawl/sites/.
+
+Adding a site is a YAML file (list page, row and link selectors, detail
+selectors, best comments) plus fixtures; a code hook only for what selectors
+cannot express (comments in inline JSON, say). Descriptions are validated when
+loaded, so a typo fails at once with the file and field named.
+
+Selectors are Scrapy CSS selectors. A field selector's matches are joined as
+text (``::text`` and ``::attr(x)`` work as usual); ``body`` and comment ``text``
+select elements whose HTML is cleaned to plain text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SITES_DIR = Path(__file__).with_name("sites")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListPage(_Strict):
+    url: str  # path (or absolute URL) with {page}
+    first_page: int = 1  # some boards count from 0
+    pages: int = Field(2, ge=1, le=50)
+    row: str
+    link: str  # selects the href, e.g. "a.title::attr(href)"
+    id_pattern: str  # regex on the absolute link; group 1 (and 2 ...) joined by "_"
+    # Counts the list shows, used when the detail page does not show them.
+    views: str | None = None
+    likes: str | None = None
+    comment_count: str | None = None
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        if re.compile(value).groups < 1:
+            raise ValueError("needs at least one capture group")
+        return value
+
+
+class DetailPage(_Strict):
+    title: str
+    body: str
+    images: str | None = None  # selects <img> elements
+    views: str | None = None
+    likes: str | None = None
+    comment_count: str | None = None
+    posted_at: str | None = None  # text holding the date; see parsing.parse_time
+    # The page says the post is gone (some sites answer 200 with a notice).
+    gone: str | None = None
+
+
+class Comments(_Strict):
+    row: str
+    text: str
+    author: str | None = None
+    likes: str | None = None
+    id: str | None = None  # selects the site's comment id
+    id_pattern: str = r"(\d+)"
+    limit: int = Field(5, ge=1, le=50)  # best comments kept per post
+
+
+class Site(_Strict):
+    site_code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    name: str
+    base_url: str
+    encoding: str | None = None  # only when the page mislabels itself
+    list: ListPage
+    detail: DetailPage
+    comments: Comments | None = None
+    # "module:function" taking (html, site) and returning list[CommentItem].
+    comments_hook: str | None = None
+    exclude_image_hosts: frozenset[str] = frozenset()
+    # Scrapy settings for this site only (slower delays for touchy sites).
+    settings: dict[str, int | float | str | bool] = {}
+
+    def list_url(self, page: int, base_url: str | None = None) -> str:
+        path = self.list.url.format(page=page)
+        if path.startswith(("http://", "https://")):
+            return path
+        return (base_url or self.base_url).rstrip("/") + path
+
+
+class SiteError(ValueError):
+    pass
+
+
+def load_site(path: Path) -> Site:
+    try:
+        site = Site.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        raise SiteError(f"{path.name}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        raise SiteError(f"{path.name}: " + "; ".join(problems)) from None
+    if site.site_code != path.stem:
+        raise SiteError(f"{path.name}: site_code {site.site_code!r} must match the file name")
+    return site
+
+
+@functools.cache
+def all_sites() -> dict[str, Site]:
+    """Every bundled site description, by site code."""
+    return {p.stem: load_site(p) for p in sorted(SITES_DIR.glob("*.yaml"))}
+
+
+def get_site(site_code: str) -> Site:
+    sites = all_sites()
+    if site_code not in sites:
+        raise SiteError(f"unknown site {site_code!r}; known: {', '.join(sites)}")
+    return sites[site_code]

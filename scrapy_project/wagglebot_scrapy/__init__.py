@@ -1,0 +1,1 @@
+"""WaggleBot's Scrapy project: one generic spider driven by the site descriptions."""

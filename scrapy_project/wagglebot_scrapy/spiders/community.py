@@ -1,0 +1,90 @@
+"""The one spider: list pages -> detail pages -> PostItem, as a site description says.
+
+scrapy crawl community -a site=nate_pann [-a base_url=http://127.0.0.1:8700] [-a pages=1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from wagglebot.crawl.extract import ListEntry, extract_list, extract_post, is_gone
+from wagglebot.crawl.items import PostItem
+from wagglebot.crawl.sites import get_site
+
+
+class CommunitySpider(scrapy.Spider):
+    name = "community"
+
+    def __init__(
+        self, site: str, base_url: str | None = None, pages: int | str | None = None, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.site = get_site(site)
+        self.base_url = (base_url or self.site.base_url).rstrip("/")
+        self.pages = int(pages) if pages else self.site.list.pages
+        self.seen: set[str] = set()
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        first = self.site.list.first_page
+        for page in range(first, first + self.pages):
+            yield scrapy.Request(
+                self.site.list_url(page, self.base_url),
+                callback=self.parse_list,
+                errback=self.failed,
+                cb_kwargs={"page": page},
+            )
+
+    def _text(self, response: Response) -> str:
+        if self.site.encoding:  # only for sites whose pages mislabel their charset
+            return response.body.decode(self.site.encoding, errors="replace")
+        return response.text
+
+    def parse_list(self, response: Response, page: int) -> Iterator[scrapy.Request]:
+        entries, rows = extract_list(self.site, self._text(response), response.url)
+        self.crawler.stats.inc_value("wagglebot/list_pages")
+        self.crawler.stats.inc_value("wagglebot/list_rows", rows)
+        if not rows:
+            self.logger.warning(
+                "list page %d (%s): selector %r matched no rows",
+                page,
+                response.url,
+                self.site.list.row,
+            )
+        for entry in entries:
+            if entry.origin_id in self.seen:  # the same post on two list pages
+                continue
+            self.seen.add(entry.origin_id)
+            yield response.follow(
+                entry.url, callback=self.parse_post, errback=self.failed, cb_kwargs={"entry": entry}
+            )
+
+    def parse_post(self, response: Response, entry: ListEntry) -> Iterator[PostItem]:
+        html = self._text(response)
+        if is_gone(self.site, html):
+            self.crawler.stats.inc_value("wagglebot/posts_gone")
+            return
+        extraction = extract_post(self.site, html, entry)
+        for field in extraction.missing:
+            self.crawler.stats.inc_value(f"wagglebot/missing/{field}")
+        yield extraction.item
+
+    def failed(self, failure: Failure) -> None:
+        """Count a failed request; none of them stops the crawl.
+
+        A deleted post (404/410) is news, not an error; robots.txt refusals are counted
+        by Scrapy itself; anything else (5xx after retries, network errors) is an error.
+        """
+        stats = self.crawler.stats
+        if failure.check(HttpError) and failure.value.response.status in (404, 410):
+            stats.inc_value("wagglebot/posts_gone")
+        elif failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return
+        else:
+            stats.inc_value(f"wagglebot/request_failed/{failure.type.__name__}")
+            self.logger.warning("request failed: %s", failure.getErrorMessage())

@@ -1,0 +1,234 @@
+"""Crawls as they really run: the runner in its own process, Scrapy over HTTP against the
+sample site on loopback, rows in the real MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wagglebot.crawl.sample_site import SampleSite, site_codes
+from wagglebot.db.models import Comment, Post
+from wagglebot.stack.mariadb import MariaDB
+from wagglebot.states import PostStatus, transition
+
+from conftest import REPO, free_ports
+from crawl_support import SAMPLE_DIR, SITES, expected, stored_posts
+
+
+@dataclass
+class Crawl:
+    rc: int
+    report: dict
+    log: str
+    seconds: float
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., SampleSite]]:
+    """Start the sample site from a copy that a test may edit first."""
+    started: list[SampleSite] = []
+
+    def start(edit: Callable[[Path], None] | None = None) -> SampleSite:
+        root = tmp_path / f"sample{len(started)}"
+        shutil.copytree(SAMPLE_DIR, root)
+        if edit:
+            edit(root)
+        site = SampleSite(free_ports(len(site_codes(root))), root).start()
+        started.append(site)
+        return site
+
+    yield start
+    for site in started:
+        site.stop()
+
+
+@pytest.fixture
+def crawl(mariadb: MariaDB) -> Callable[..., Crawl]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGGLE_")}
+    env |= {"WAGGLE_DB_URL": mariadb.db_url, "WAGGLE_ENV_FILE": "/dev/null"}
+
+    def run(site: SampleSite, site_code: str, *args: str, polite: bool = False) -> Crawl:
+        argv = [
+            sys.executable,
+            "-m",
+            "wagglebot_scrapy.run",
+            site_code,
+            "--base-url",
+            site.urls[site_code],
+            *args,
+        ]
+        if not polite:
+            argv.append("--impolite")
+        t0 = time.monotonic()
+        done = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=REPO
+        )
+        report = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
+        return Crawl(done.returncode, report, done.stderr, time.monotonic() - t0)
+
+    return run
+
+
+@pytest.mark.parametrize("site_code", SITES)
+def test_a_crawl_stores_exactly_the_expected_rows(
+    site_code: str,
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    site = serve()
+    want = expected(site_code, site.urls[site_code])
+    result = crawl(site, site_code)
+    assert result.rc == 0, result.log[-3000:]
+    whys = [d["why"] for d in want["dropped"]]
+    assert result.report["new"] == len(want["posts"])
+    assert result.report["updated"] == 0
+    assert result.report["gone"] == whys.count("http_404")
+    assert result.report["robots_forbidden"] == whys.count("robots_txt")
+    assert result.report["dropped"] == len(whys) - whys.count("http_404") - whys.count("robots_txt")
+    assert result.report["errors"] == 0
+    assert result.report["likely_cause"] is None
+    by_id = lambda post: post["origin_id"]  # noqa: E731 (arrival order is concurrency's)
+    with sessions() as session:
+        assert sorted(stored_posts(session, site_code), key=by_id) == sorted(
+            want["posts"], key=by_id
+        )
+
+
+def test_a_recrawl_refreshes_counts_keeps_status_and_duplicates_nothing(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    site = serve()
+    assert crawl(site, "nate_pann").rc == 0
+    with sessions() as session:
+        approved = session.scalar(select(Post.id).where(Post.origin_id == "375000001"))
+        transition(session, approved, PostStatus.APPROVED)
+        session.commit()
+        before = (
+            session.scalar(select(func.count(Post.id))),
+            session.scalar(select(func.count(Comment.id))),
+        )
+
+    root = Path(site.servers["nate_pann"].site_dir)
+    for name, old, new in [
+        ("post_375000001.html", "74,428", "80,001"),  # approved: counts move, text stays
+        ("post_375000001.html", "회사 탕비실 커피 때문에 생긴 일", "제목이 바뀐 글"),
+        ("post_375000001.html", ">1432<", ">1500<"),  # a comment's likes
+        ("post_375000002.html", "12,345", "13,000"),  # still collected: everything moves
+        ("post_375000002.html", "강아지가 처음 눈을 봤어요", "강아지가 처음 눈을 본 날"),
+    ]:
+        page = root / name
+        page.write_text(page.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+    second = crawl(site, "nate_pann")
+    assert second.rc == 0, second.log[-3000:]
+    assert (second.report["new"], second.report["updated"]) == (0, 4)
+    with sessions() as session:
+        after = (
+            session.scalar(select(func.count(Post.id))),
+            session.scalar(select(func.count(Comment.id))),
+        )
+        assert after == before
+        first = session.scalars(select(Post).where(Post.origin_id == "375000001")).one()
+        assert (first.status, first.views) == (PostStatus.APPROVED, 80001)
+        assert first.title == "회사 탕비실 커피 때문에 생긴 일"
+        assert max(c.likes for c in first.comments) == 1500
+        other = session.scalars(select(Post).where(Post.origin_id == "375000002")).one()
+        assert (other.status, other.views) == (PostStatus.COLLECTED, 13000)
+        assert other.title.startswith("강아지가 처음 눈을 본 날")
+
+
+def _edit_yaml(path: Path, change: Callable[[dict], None]) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_changed_layout_fails_loudly_and_names_the_selector(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    def redesign(root: Path) -> None:
+        for page in (root / "nate_pann").glob("list_*.html"):
+            page.write_text(
+                page.read_text(encoding="utf-8").replace("post_wrap", "post_list"), encoding="utf-8"
+            )
+
+    result = crawl(serve(redesign), "nate_pann")
+    assert result.rc == 3
+    assert result.report["likely_cause"] == (
+        "layout changed: the list row selector 'div.cntList ul.post_wrap > li:not(.ad_banner)' "
+        "matched nothing on 2 list page(s)"
+    )
+    assert "matched no rows" in result.log
+
+
+def test_a_blocked_site_is_reported_as_blocked(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    def block(root: Path) -> None:
+        _edit_yaml(
+            root / "nate_tok" / "routes.yaml",
+            lambda r: [r[k].update(status=403) for k in r if "ranking" in k],
+        )
+
+    result = crawl(serve(block), "nate_tok")
+    assert result.rc == 3
+    assert result.report["likely_cause"] == "blocked or rate-limited by the site (HTTP 403 ×2)"
+
+
+def test_retry_after_is_honoured(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    def throttle(root: Path) -> None:
+        def change(routes: dict) -> None:
+            page = routes["/talk/ranking/best?page=1"]
+            routes["/talk/ranking/best?page=1"] = {
+                "sequence": [{"status": 429, "headers": {"Retry-After": "2"}}, page]
+            }
+
+        _edit_yaml(root / "nate_tok" / "routes.yaml", change)
+
+    site = serve(throttle)
+    result = crawl(site, "nate_tok")
+    assert result.rc == 0, result.log[-3000:]
+    assert result.report["new"] == 3
+    assert site.hits("nate_tok")["/talk/ranking/best?page=1"] == 2
+    assert re.search(r"HTTP 429 on \S+: waiting 2\.0s as Retry-After asks", result.log)
+    assert result.seconds >= 2
+
+
+def test_polite_by_default(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    site = serve()
+    result = crawl(site, "nate_tok", polite=True)
+    assert result.rc == 0, result.log[-3000:]
+    # robots.txt, 2 list pages and 3 posts one at a time, at least 0.75 s apart
+    # (DOWNLOAD_DELAY 1.5 randomised to 0.5-1.5x, AutoThrottle starting at 2 s).
+    assert sum(site.hits("nate_tok").values()) == 5
+    assert result.report["seconds"] >= 4 * 0.75
+    [agent] = site.user_agents("nate_tok")
+    assert agent.startswith("WaggleBot/0.1 (+https://")
