@@ -53,6 +53,14 @@ def test_env_file_is_read_and_environment_wins(
     assert settings.llm_engine == "extractive"
 
 
+def test_the_api_url_follows_the_local_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAGGLE_DB_URL", URL)
+    monkeypatch.setenv("WAGGLE_AIRFLOW_PORT", "9123")
+    assert load_settings().airflow_api_url == "http://127.0.0.1:9123"
+    monkeypatch.setenv("WAGGLE_AIRFLOW_API_URL", "http://airflow-apiserver:8080")
+    assert load_settings().airflow_api_url == "http://airflow-apiserver:8080"
+
+
 def test_secrets_stay_out_of_repr_and_paths_are_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAGGLE_DB_URL", URL)
     monkeypatch.setenv("WAGGLE_MEDIA_ROOT", "relative/media")
@@ -65,7 +73,10 @@ def test_secrets_stay_out_of_repr_and_paths_are_absolute(monkeypatch: pytest.Mon
 def test_as_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAGGLE_DB_URL", URL)
     monkeypatch.setenv("WAGGLE_AIRFLOW_PASSWORD", "pw")
+    monkeypatch.setenv("WAGGLE_CRAWL_SITES", '["nate_pann", "ppomppu"]')
+    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", '{"ruliweb": "http://127.0.0.1:9"}')
     original = load_settings()
+    assert original.crawl_base_urls == {"ruliweb": "http://127.0.0.1:9"}
     env = original.as_env()
     assert env["WAGGLE_DB_URL"] == URL
     assert env["WAGGLE_AIRFLOW_PASSWORD"] == "pw"

@@ -204,3 +204,10 @@ def test_a_bad_site_description_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(SiteError, match=r"typo\.yaml: list\.row: Field required; list\.rwo: Extra"):
         load_site(typo)
+
+
+def test_brotli_is_installed_so_advertising_br_is_safe() -> None:
+    # A peer advertised `br` without brotli installed and got undecodable pages.
+    from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
+
+    assert b"br" in ACCEPTED_ENCODINGS

@@ -46,3 +46,24 @@ def test_an_unknown_pool_is_caught(tmp_path: Path) -> None:
     (tmp_path / "typo.py").write_text(text.replace('pool="gpu"', 'pool="gpus"'))
     bag = DagBag(dag_folder=str(tmp_path), known_pools=KNOWN_POOLS)
     assert "gpus" in " ".join(str(w.message) for w in bag.dag_warnings)
+
+
+HEAVY = ("scrapy", "torch", "transformers", "googleapiclient", "streamlit", "edge_tts")
+
+
+@pytest.mark.parametrize("dag_file", sorted((REPO / "dags").glob("*.py")), ids=lambda p: p.name)
+def test_parsing_a_dag_imports_nothing_heavy(dag_file: Path) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import importlib.util, json, sys, time\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(dag_file)!r})\n"
+        "t = time.perf_counter(); spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

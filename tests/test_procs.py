@@ -101,12 +101,18 @@ def test_env_file_is_generated_once_and_kept_private(
 ) -> None:
     monkeypatch.delenv("WAGGLE_DB_URL", raising=False)
     monkeypatch.delenv("WAGGLE_AIRFLOW_PASSWORD", raising=False)
+    monkeypatch.delenv("WAGGLE_CRAWL_TARGET", raising=False)
     env = tmp_path / ".env"
     env.write_text("WAGGLE_AIRFLOW_PORT=9000")
-    assert ensure_env_file(env) == ["WAGGLE_DB_URL", "WAGGLE_AIRFLOW_PASSWORD"]
+    assert ensure_env_file(env) == [
+        "WAGGLE_DB_URL",
+        "WAGGLE_AIRFLOW_PASSWORD",
+        "WAGGLE_CRAWL_TARGET",
+    ]
     first = env.read_text()
     assert first.startswith("WAGGLE_AIRFLOW_PORT=9000\n")
     assert "WAGGLE_DB_URL=mysql+mysqldb://wagglebot:" in first
+    assert "WAGGLE_CRAWL_TARGET=sample\n" in first
     assert ensure_env_file(env) == []
     assert env.read_text() == first
     assert env.stat().st_mode & 0o777 == 0o600

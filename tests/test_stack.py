@@ -7,7 +7,9 @@ one stops the stack and checks that nothing is left behind.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,11 +21,15 @@ from datetime import datetime
 import psutil
 import pytest
 import requests
+from sqlalchemy import text
 
+from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
+from wagglebot.db import make_engine
 from wagglebot.stack.procs import port_in_use
 
-from conftest import REPO, make_settings
+from conftest import REPO, free_ports, make_settings
+from crawl_support import SITES, expected
 
 
 @dataclass
@@ -54,6 +60,9 @@ class RunningStack:
         assert resp.status_code == 201, resp.text
         return resp.json()["access_token"]
 
+    def client(self) -> AirflowClient:
+        return AirflowClient(self.api, "dashboard", "dash-pw")
+
     def admin_token(self) -> str:
         import json
 
@@ -69,7 +78,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     for folder in (REPO / "dags", REPO / "tests" / "airflow_dags"):
         for dag_file in folder.glob("*.py"):
             shutil.copy(dag_file, dags)
-    settings = make_settings(home, db_name="wagglebot_stack")
+    settings = make_settings(home, db_name="wagglebot_stack").model_copy(
+        update={
+            "crawl_target": "sample",
+            "sample_site_port": free_ports(len(SITES)),
+            # ruliweb points at a port where nothing listens: that site must fail
+            # loudly while the others are collected.
+            "crawl_base_urls": {"ruliweb": f"http://127.0.0.1:{free_ports()}"},
+        }
+    )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("WAGGLE_", "AIRFLOW"))},
         **settings.as_env(),
@@ -80,7 +97,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     done = running.cli("up")
     running.up_output = done.stdout + done.stderr
     try:
-        assert done.returncode == 0, running.up_output
+        assert done.returncode == 1, running.up_output  # ruliweb failed, as arranged
         yield running
     finally:
         running.cli("down", timeout=120)
@@ -106,14 +123,14 @@ def test_status_reports_every_part_answering(stack: RunningStack) -> None:
         "dashboard",
     ):
         line = next(ln for ln in done.stdout.splitlines() if ln.startswith(part))
-        assert "running" in line, done.stdout
+        assert "running" in line or "serving 5 sites" in line, done.stdout
 
 
 def test_starting_twice_is_harmless(stack: RunningStack) -> None:
     pids = sorted(stack.settings.stack_home.glob("run/*.pid"))
     before = {p.name: p.read_text() for p in pids}
     t0 = time.monotonic()
-    done = stack.cli("up")
+    done = stack.cli("up", "--no-job")
     assert done.returncode == 0, done.stdout + done.stderr
     assert time.monotonic() - t0 < 30
     assert {p.name: p.read_text() for p in pids} == before
@@ -186,10 +203,86 @@ def test_the_gpu_pool_runs_one_task_at_a_time(stack: RunningStack) -> None:
     assert overlap("control", "gpu_a") or overlap("control", "gpu_b"), spans
 
 
+def test_up_runs_the_main_job_and_says_what_it_collected(stack: RunningStack) -> None:
+    out = stack.up_output
+    assert "Running the main job ..." in out
+    for site in SITES:
+        if site == "ruliweb":
+            continue
+        posts = len(expected(site, "http://x")["posts"])
+        assert re.search(rf"^  {site} +{posts} posts stored \(", out, re.M), out
+    assert re.search(r"^  ruliweb +FAILED: see its log in the Airflow UI", out, re.M), out
+    assert "crawl failed:" in out
+
+
+def _crawl_runs(client: AirflowClient) -> list[dict]:
+    return client.request("GET", "/dags/crawl_communities/dagRuns")["dag_runs"]
+
+
+def test_the_crawl_filled_the_database(stack: RunningStack) -> None:
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        query = text("SELECT site_code, COUNT(*) FROM posts GROUP BY site_code")
+        rows = {site: n for site, n in conn.execute(query)}
+    engine.dispose()
+    want = {s: len(expected(s, "http://x")["posts"]) for s in SITES if s != "ruliweb"}
+    assert rows == want
+
+
+def test_a_site_that_yields_nothing_fails_its_own_task_with_the_cause(
+    stack: RunningStack,
+) -> None:
+    client = stack.client()
+    run = next(r for r in _crawl_runs(client) if r["state"] == "failed")
+    tis = {
+        ti["rendered_map_index"]: ti
+        for ti in client.task_instances("crawl_communities", run["dag_run_id"])
+        if ti["task_id"] == "crawl_site"
+    }
+    assert {site: ti["state"] for site, ti in tis.items()} == {
+        s: ("failed" if s == "ruliweb" else "success") for s in SITES
+    }
+    ruliweb = tis["ruliweb"]
+    path = (
+        f"/dags/crawl_communities/dagRuns/{run['dag_run_id']}/taskInstances/crawl_site/"
+        f"logs/{ruliweb['try_number']}"
+    )
+    log = json.dumps(
+        client.request("GET", path, params={"map_index": ruliweb["map_index"]}), ensure_ascii=False
+    )
+    assert (
+        "ruliweb: the crawl stored no post. Likely cause: site unreachable: no response at all"
+    ) in log
+
+
+def test_params_are_checked_by_the_trigger(stack: RunningStack) -> None:
+    client = stack.client()
+    for bad in ({"sites": ["nope"]}, {"pages": 0}, {"pages": "two"}):
+        with pytest.raises(AirflowError, match="HTTP 400"):
+            client.trigger("crawl_communities", conf=bad)
+
+
+def test_a_manual_crawl_of_one_site_and_page(stack: RunningStack) -> None:
+    client = stack.client()
+    for active in client.active_runs("crawl_communities"):  # the hourly run may be going
+        client.wait("crawl_communities", active["dag_run_id"], timeout=300)
+    run = client.trigger("crawl_communities", conf={"sites": ["nate_tok"], "pages": 1})
+    final = client.wait("crawl_communities", run["dag_run_id"], timeout=300)
+    assert final["state"] == "success"
+    mapped = [
+        ti
+        for ti in client.task_instances("crawl_communities", run["dag_run_id"])
+        if ti["task_id"] == "crawl_site"
+    ]
+    assert [ti["rendered_map_index"] for ti in mapped] == ["nate_tok"]
+    figures = client.xcom("crawl_communities", run["dag_run_id"], "crawl_site", 0)
+    assert (figures["list_pages"], figures["new"], figures["updated"]) == (1, 0, 2)
+
+
 def test_down_ends_every_process_it_started(stack: RunningStack) -> None:
     run_dir = stack.settings.stack_home / "run"
     pids = [int(p.read_text().split()[0]) for p in run_dir.glob("*.pid") if p.stem != "mariadbd"]
-    assert len(pids) == 6  # mariadb, four Airflow components, dashboard
+    assert len(pids) == 7  # mariadb, sample site, four Airflow components, dashboard
     tree = set(pids)
     for pid in pids:
         tree |= {c.pid for c in psutil.Process(pid).children(recursive=True)}

@@ -9,11 +9,12 @@ secret).
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WAGGLE_"
@@ -40,16 +41,20 @@ class Settings(BaseSettings):
     # Where scripts, audio, videos and thumbnails are written.
     media_root: Path = REPO_ROOT / "var" / "media"
 
-    # Airflow's REST API, as the dashboard uses it (a user-role account).
-    airflow_api_url: str = "http://127.0.0.1:8080"
+    # Airflow's REST API, as the dashboard uses it (a user-role account). Defaults to the
+    # local stack's own API server (airflow_port).
+    airflow_api_url: str = ""
     airflow_username: str = "dashboard"
     airflow_password: SecretStr | None = None
 
-    # Crawling. Empty crawl_sites means every bundled site. crawl_base_urls points sites
-    # elsewhere (JSON object, e.g. {"nate_pann": "http://127.0.0.1:8700"}: the sample site).
+    # Crawling. Empty crawl_sites means every bundled site. crawl_target "sample" crawls
+    # the bundled sample site (served by the stack from sample_site_port up, one port per
+    # site); crawl_base_urls points single sites elsewhere (a JSON object) and wins over both.
     crawl_sites: list[str] = []
+    crawl_target: Literal["live", "sample"] = "live"
     crawl_base_urls: dict[str, str] = {}
     crawl_contact: str = "https://github.com/wagglebot/wagglebot"
+    sample_site_port: int = Field(8700, ge=1, le=65000)
 
     # Engine choices for the production stages.
     llm_engine: Literal["transformers", "extractive"] = "extractive"
@@ -76,6 +81,12 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @model_validator(mode="after")
+    def _local_api_by_default(self) -> Settings:
+        if not self.airflow_api_url:
+            object.__setattr__(self, "airflow_api_url", f"http://127.0.0.1:{self.airflow_port}")
+        return self
+
     def as_env(self) -> dict[str, str]:
         """The settings as WAGGLE_* variables, for child processes (Airflow, Streamlit)."""
         env = {}
@@ -84,6 +95,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif isinstance(value, list | dict | frozenset | set):
+                value = json.dumps(sorted(value) if isinstance(value, set | frozenset) else value)
             env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
         return env
 

@@ -17,7 +17,7 @@ from typing import Any
 
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "wagglebot_scrapy.settings")
 
-EXIT_NOTHING_STORED = 3
+from wagglebot.crawl.run_site import EXIT_NOTHING_STORED
 
 # For benchmarks and tests against the local sample site only.
 IMPOLITE = {
@@ -40,12 +40,12 @@ def crawl(
 
     from wagglebot.config import get_settings
     from wagglebot.crawl.report import CrawlReport
-    from wagglebot.crawl.sites import get_site
+    from wagglebot.crawl.sites import base_url_for, get_site
     from wagglebot_scrapy.spiders.community import CommunitySpider
 
     config = get_settings()
     site = get_site(site_code)
-    base_url = base_url or config.crawl_base_urls.get(site_code) or site.base_url
+    base_url = base_url or base_url_for(site, config)
     settings = get_project_settings()
     settings.set("USER_AGENT", settings["USER_AGENT_TEMPLATE"].format(contact=config.crawl_contact))
     settings.setdict(dict(site.settings), priority="spider")

@@ -41,6 +41,10 @@ DOWNLOAD_TIMEOUT = 20
 CLOSESPIDER_TIMEOUT = 1500
 CLOSESPIDER_PAGECOUNT = 200
 
+# Scrapy starts this many asyncio workers for every callback's output; the default 100
+# cost more than the parsing did (one item per post page, a page of links per list).
+CONCURRENT_ITEMS = 16
+
 ITEM_PIPELINES = {
     "wagglebot_scrapy.pipelines.ValidatePipeline": 100,
     "wagglebot_scrapy.pipelines.StorePipeline": 300,

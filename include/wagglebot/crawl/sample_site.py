@@ -40,8 +40,9 @@ def base_urls(port_base: int, root: Path = SAMPLE_ROOT) -> dict[str, str]:
 class _SiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, site_dir: Path) -> None:
+    def __init__(self, port: int, site_dir: Path, quiet: bool = False) -> None:
         self.site_dir = site_dir
+        self.quiet = quiet
         self.routes: dict[str, dict] = yaml.safe_load((site_dir / "routes.yaml").read_text())
         self.hits: Counter[str] = Counter()
         self.user_agents: set[str] = set()
@@ -52,6 +53,11 @@ class _SiteServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _SiteServer
     server_version = "WaggleBotSampleSite/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as real sites do (every reply has a length)
+    # Headers and body leave in one write with Nagle off: otherwise a client that waits
+    # for each reply (one request at a time) stalls ~40 ms on delayed ACKs per request.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self.server.user_agents.add(self.headers.get("User-Agent", ""))
@@ -72,6 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = route.get("content_type", "text/html; charset=utf-8")
         self._send(route.get("status", 200), body, content_type, route.get("headers", {}))
 
+    def log_message(self, format: str, *args: object) -> None:
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict | None = None
     ) -> None:
@@ -87,10 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
 class SampleSite:
     """All sample sites, each on its own thread and port."""
 
-    def __init__(self, port_base: int, root: Path = SAMPLE_ROOT) -> None:
+    def __init__(self, port_base: int, root: Path = SAMPLE_ROOT, quiet: bool = False) -> None:
         self.urls = base_urls(port_base, root)
         self.servers = {
-            code: _SiteServer(int(url.rsplit(":", 1)[1]), root / code)
+            code: _SiteServer(int(url.rsplit(":", 1)[1]), root / code, quiet)
             for code, url in self.urls.items()
         }
 

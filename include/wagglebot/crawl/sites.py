@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wagglebot.config import Settings
+
 SITES_DIR = Path(__file__).with_name("sites")
 
 
@@ -107,6 +109,22 @@ def load_site(path: Path) -> Site:
     if site.site_code != path.stem:
         raise SiteError(f"{path.name}: site_code {site.site_code!r} must match the file name")
     return site
+
+
+def base_url_for(site: Site, settings: Settings) -> str:
+    """Where to crawl a site: an explicit override, else the sample site or the real one."""
+    if site.site_code in settings.crawl_base_urls:
+        return settings.crawl_base_urls[site.site_code]
+    if settings.crawl_target == "sample":
+        from wagglebot.crawl.sample_site import base_urls
+
+        return base_urls(settings.sample_site_port)[site.site_code]
+    return site.base_url
+
+
+def site_codes() -> list[str]:
+    """The bundled sites' codes, from file names alone (cheap enough for DAG parsing)."""
+    return sorted(p.stem for p in SITES_DIR.glob("*.yaml"))
 
 
 @functools.cache

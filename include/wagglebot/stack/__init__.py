@@ -17,6 +17,7 @@ from wagglebot.stack.airflow import Airflow
 from wagglebot.stack.dashboard import Dashboard
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.stack.procs import ProcessManager, ServiceError
+from wagglebot.stack.sample_site import SampleSiteService
 
 __all__ = ["ServiceError", "Stack", "ensure_env_file"]
 
@@ -28,11 +29,15 @@ class Stack:
         self.mariadb = MariaDB(self.procs, settings.db_url.get_secret_value())
         self.airflow = Airflow(self.procs, settings)
         self.dashboard = Dashboard(self.procs, settings)
+        self.sample_site = SampleSiteService(self.procs, settings)
 
     def up(self, say: Callable[[str], None] = lambda _msg: None) -> None:
         self.settings.media_root.mkdir(parents=True, exist_ok=True)
         say("starting MariaDB ...")
         self.mariadb.start()
+        if self.settings.crawl_target == "sample":
+            say("starting the sample community site ...")
+            self.sample_site.start()
         say("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...")
         self.airflow.start()
         say("starting the dashboard ...")
@@ -42,6 +47,7 @@ class Stack:
         """Stop everything, MariaDB last; returns how many stragglers had to be swept."""
         self.dashboard.stop()
         self.airflow.stop()
+        self.sample_site.stop()
         self.mariadb.stop()
         return self.procs.sweep()
 
@@ -59,6 +65,8 @@ def ensure_env_file(path: Path = ENV_FILE) -> list[str]:
             "?charset=utf8mb4"
         ),
         "AIRFLOW_PASSWORD": lambda: secrets.token_urlsafe(12),
+        # A fresh install crawls the bundled sample site; set "live" for the real ones.
+        "CRAWL_TARGET": lambda: "sample",
     }
     added = []
     lines = []

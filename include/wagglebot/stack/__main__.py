@@ -8,12 +8,17 @@ import time
 
 from wagglebot.config import ENV_FILE, ConfigError, load_settings
 from wagglebot.stack import ServiceError, Stack, ensure_env_file
+from wagglebot.stack.main_job import AirflowError, run_main_job
 from wagglebot.stack.procs import log_tail
 
 
-def _up(stack: Stack) -> None:
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _up(stack: Stack, run_job: bool) -> int:
     t0 = time.monotonic()
-    stack.up(say=lambda msg: print(msg, flush=True))
+    stack.up(say=_say)
     s = stack.settings
     print(
         f"\nWaggleBot is up ({time.monotonic() - t0:.0f}s).\n"
@@ -24,8 +29,13 @@ def _up(stack: Stack) -> None:
         f" (URL in {ENV_FILE})\n"
         f"  Media        {s.media_root}\n"
         f"  Logs         {stack.procs.log_dir}\n"
-        f"  Stop with    ./wagglebot down"
+        f"  Stop with    ./wagglebot down",
+        flush=True,
     )
+    if not run_job:
+        return 0
+    print("\nRunning the main job ...", flush=True)
+    return 0 if run_main_job(s, _say) else 1
 
 
 def _status(stack: Stack) -> int:
@@ -35,6 +45,7 @@ def _status(stack: Stack) -> int:
     healthy = stack.airflow.healthy()
     print(f"airflow API         {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
     print(f"dashboard           {stack.dashboard.status()}")
+    print(f"sample-site         {stack.sample_site.status()}")
     return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
 
 
@@ -42,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wagglebot", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "logs"])
     parser.add_argument("service", nargs="?", help="for logs: e.g. mariadb, airflow-scheduler")
+    parser.add_argument("--no-job", action="store_true", help="up: only start the services")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -49,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"generated {name} into {ENV_FILE}")
         stack = Stack(load_settings())
         if args.command == "up":
-            _up(stack)
+            return _up(stack, run_job=not args.no_job)
         elif args.command == "down":
             swept = stack.down()
             print("stopped" + (f" (and ended {swept} stray processes)" if swept else ""))
@@ -65,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"==> {stack.procs.logfile(name)} <==\n{log_tail(stack.procs.logfile(name))}\n"
                 )
-    except (ConfigError, ServiceError) as exc:
+    except (ConfigError, ServiceError, AirflowError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)
         return 1
     return 0
