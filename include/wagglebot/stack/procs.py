@@ -204,3 +204,36 @@ def _tree(pid: int) -> list[psutil.Process]:
         except (ProcessLookupError, psutil.NoSuchProcess):
             continue
     return list(procs.values())
+
+
+class Service:
+    """One service of the stack: a process (group) on a port, up once ``answers()`` says so."""
+
+    name: str
+    stop_timeout = 10.0
+
+    def __init__(self, procs: ProcessManager, port: int, cwd: Path | None = None) -> None:
+        self.procs, self.port, self.cwd = procs, port, cwd
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def answers(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 60.0) -> bool:
+        """Start unless running, then wait until it answers; True if it started now."""
+        _, started = self.procs.start(
+            self.name, self.argv(), self.env(), port=self.port, cwd=self.cwd
+        )
+        self.procs.wait_until(self.name, self.answers, timeout, "answering")
+        return started
+
+    def stop(self) -> bool:
+        return bool(self.procs.stop(self.name, timeout=self.stop_timeout))
+
+    def running(self) -> bool:
+        return self.procs.pid(self.name) is not None

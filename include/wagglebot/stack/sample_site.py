@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import requests
 
 from wagglebot.config import REPO_ROOT, Settings
 from wagglebot.crawl.sample_site import base_urls
-from wagglebot.stack.procs import ProcessManager
-
-NAME = "sample-site"
+from wagglebot.stack.procs import ProcessManager, Service
 
 
-class SampleSiteService:
+class SampleSiteService(Service):
+    name = "sample-site"
+
     def __init__(self, procs: ProcessManager, settings: Settings) -> None:
-        self.procs = procs
-        self.port = settings.sample_site_port
+        super().__init__(procs, settings.sample_site_port, cwd=REPO_ROOT)
         self.urls = base_urls(self.port)
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "wagglebot.crawl.sample_site", "--port-base", str(self.port)]
 
     def answers(self) -> bool:
         try:
@@ -26,17 +27,8 @@ class SampleSiteService:
         except requests.RequestException:
             return False
 
-    def start(self, timeout: float = 30.0) -> bool:
-        argv = [sys.executable, "-m", "wagglebot.crawl.sample_site", "--port-base", str(self.port)]
-        _, started = self.procs.start(NAME, argv, dict(os.environ), port=self.port, cwd=REPO_ROOT)
-        self.procs.wait_until(NAME, self.answers, timeout, "serving")
-        return started
-
-    def stop(self) -> bool:
-        return bool(self.procs.stop(NAME, timeout=10))
-
     def status(self) -> str:
-        if self.procs.pid(NAME) is None:
+        if not self.running():
             return "stopped"
-        first, last = self.port, self.port + len(self.urls) - 1
-        return f"serving {len(self.urls)} sites on 127.0.0.1:{first}-{last}"
+        last = self.port + len(self.urls) - 1
+        return f"serving {len(self.urls)} sites on 127.0.0.1:{self.port}-{last}"
