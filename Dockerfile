@@ -3,6 +3,13 @@
 # tasks and the dashboard import the same `wagglebot`.
 FROM apache/airflow:3.3.2-python3.11
 
+# The offline TTS engine.
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
+USER airflow
+
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /tmp/requirements.txt
 

@@ -1,0 +1,1 @@
+"""The production stages (LLM script, TTS, render), each usable and testable on its own."""
