@@ -3,10 +3,10 @@
 # tasks and the dashboard import the same `wagglebot`.
 FROM apache/airflow:3.3.2-python3.11
 
-# The offline TTS engine.
+# The offline TTS engine, ffmpeg for the render, and a Korean font for the subtitles.
 USER root
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng \
+    && apt-get install -y --no-install-recommends espeak-ng ffmpeg fonts-nanum \
     && rm -rf /var/lib/apt/lists/*
 USER airflow
 

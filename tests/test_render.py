@@ -1,0 +1,158 @@
+"""The render stage through real ffmpeg, checked with ffprobe and decoded frames."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from wagglebot.stages.encoder import h264_encoder
+from wagglebot.stages.render import RenderError, render_short
+from wagglebot.stages.subtitles import ass_text, write_ass
+from wagglebot.stages.tts import Cue, Speech, espeak_speech
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", *args], check=True, timeout=120
+    )
+
+
+def _probe(path: Path) -> dict:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+def _gray_frame(video: Path, at: float) -> bytes:
+    """One decoded frame at `at` seconds, 1080x1920 8-bit gray."""
+    return subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-ss",
+            f"{at}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    out = tmp_path_factory.mktemp("voice") / "voice.wav"
+    return espeak_speech("안녕하세요. 오늘의 이야기는 탕비실 커피입니다!", out)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("images")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1440x2560", "-frames:v", "1", str(folder / "a.jpg"))
+    _ffmpeg("-f", "lavfi", "-i", "mandelbrot=s=1200x900", "-frames:v", "1", str(folder / "b.png"))
+    return [folder / "a.jpg", folder / "b.png"]
+
+
+def test_the_probe_picks_an_encoder_that_really_works() -> None:
+    choice = h264_encoder()
+    listed = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
+    ).stdout
+    if choice.name == "h264_nvenc":  # a GPU with NVENC engines
+        assert "succeeded" in choice.reason
+        return
+    assert choice.name == "libx264"
+    if "h264_nvenc" in listed:  # Debian's ffmpeg lists it even with no GPU
+        assert choice.reason.startswith("h264_nvenc test encode failed: ")
+        assert "Error initializing output stream" not in choice.reason  # the cause, not noise
+        with pytest.raises(RuntimeError, match="WAGGLE_VIDEO_ENCODER=h264_nvenc but the test"):
+            h264_encoder("h264_nvenc")
+    assert h264_encoder("libx264").name == "libx264"
+
+
+def test_a_short_with_pictures(speech: Speech, images: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "media" / "short.mp4"
+    rendered = render_short(speech.audio_path, speech.duration, speech.cues, images, out)
+    info = _probe(out)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", 1080, 1920)
+    assert video["r_frame_rate"] == "30/1"
+    assert video["pix_fmt"] == "yuv420p"
+    assert (audio["codec_name"], audio["channels"], audio["sample_rate"]) == ("aac", 2, "48000")
+    assert float(info["format"]["duration"]) == pytest.approx(speech.duration, abs=0.1)
+    head = out.read_bytes()[:200_000]
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")  # faststart
+    thumb = _probe(rendered.thumbnail_path)["streams"][0]
+    assert (thumb["width"], thumb["height"]) == (540, 960)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["short.jpg", "short.mp4"]
+    assert rendered.encoder.name in ("libx264", "h264_nvenc")
+
+    # The pictures move (a slow zoom), and the subtitle is drawn in its band while it is due.
+    first, later = _gray_frame(out, 0.1), _gray_frame(out, speech.cues[0].end - 0.1)
+    assert len(first) == 1080 * 1920
+    assert first != later
+
+
+def test_subtitles_are_burned_in_where_and_when_due(speech: Speech, tmp_path: Path) -> None:
+    out = tmp_path / "plain.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [], out)
+    cue = speech.cues[1]
+    frame = _gray_frame(out, (cue.start + cue.end) / 2)
+    band = frame[1080 * 1250 : 1080 * 1500]  # above MarginV=480 from the bottom
+    sky = frame[1080 * 100 : 1080 * 350]
+    white = sum(1 for px in band[::7] if px > 235)
+    assert white > 200  # white glyphs on the gradient
+    assert sum(1 for px in sky[::7] if px > 235) == 0
+    assert sum(1 for px in band[::7] if px < 20) > 100  # their black outline
+
+
+def test_music_is_ducked_under_the_voice(speech: Speech, tmp_path: Path) -> None:
+    music = tmp_path / "music.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:duration=1.5", str(music))  # loops
+    out = tmp_path / "music.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [], out, music=music)
+    info = _probe(out)
+    assert float(info["format"]["duration"]) == pytest.approx(speech.duration, abs=0.1)
+    assert any(s["codec_type"] == "audio" for s in info["streams"])
+
+
+def test_failures_say_why_and_leave_nothing(speech: Speech, tmp_path: Path) -> None:
+    out = tmp_path / "bad" / "short.mp4"
+    with pytest.raises(RenderError, match=r"ffmpeg failed .*missing\.jpg"):
+        render_short(
+            speech.audio_path, speech.duration, speech.cues, [tmp_path / "missing.jpg"], out
+        )
+    with pytest.raises(RenderError, match="timeout"):
+        render_short(speech.audio_path, speech.duration, speech.cues, [], out, timeout=0.5)
+    with pytest.raises(RenderError, match="no length"):
+        render_short(speech.audio_path, 0, speech.cues, [], out)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_crawled_text_cannot_inject_subtitle_markup(tmp_path: Path) -> None:
+    assert ass_text(r"{\pos(0,0)}안녕 \N 하세요") == "｛＼pos(0,0)｝안녕 ＼N 하세요"
+    ass = write_ass([Cue(0, 1.5, "{\\b1}굵게"), Cue(61.25, 3725.5, "끝")], tmp_path / "s.ass")
+    dialogue = [ln for ln in ass.read_text(encoding="utf-8").splitlines() if ln.startswith("Dia")]
+    assert dialogue == [
+        "Dialogue: 0,0:00:00.00,0:00:01.50,Default,,0,0,0,,｛＼b1｝굵게",
+        "Dialogue: 0,0:01:01.25,1:02:05.50,Default,,0,0,0,,끝",
+    ]
