@@ -44,7 +44,7 @@ def _shape(post, comments) -> dict:
         "posted_at": str(post.posted_at) if post.posted_at else None,
         "comments": [
             {
-                "key": c.key if isinstance(c.key, str) else c.comment_key,
+                "key": c.key,
                 "author": c.author,
                 "content": c.content,
                 "likes": c.likes,

@@ -6,9 +6,10 @@ import argparse
 import sys
 import time
 
+from wagglebot.airflow_api import AirflowError
 from wagglebot.config import ENV_FILE, ConfigError, load_settings
 from wagglebot.stack import ServiceError, Stack, ensure_env_file
-from wagglebot.stack.main_job import AirflowError, run_main_job
+from wagglebot.stack.main_job import run_main_job
 from wagglebot.stack.procs import log_tail
 
 

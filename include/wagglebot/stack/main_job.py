@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from wagglebot.airflow_api import AirflowClient, AirflowError
+from wagglebot.airflow_api import AirflowClient
 from wagglebot.config import Settings
 from wagglebot.db import make_engine, session_scope
 from wagglebot.db.models import Post
@@ -50,6 +50,3 @@ def run_main_job(settings: Settings, say: Callable[[str], None]) -> bool:
         engine.dispose()
     say(f"crawl {final['state']}: {total} posts in the database, waiting for review")
     return ok
-
-
-__all__ = ["AirflowError", "run_main_job"]
