@@ -156,3 +156,14 @@ def test_crawled_text_cannot_inject_subtitle_markup(tmp_path: Path) -> None:
         "Dialogue: 0,0:00:00.00,0:00:01.50,Default,,0,0,0,,｛＼b1｝굵게",
         "Dialogue: 0,0:01:01.25,1:02:05.50,Default,,0,0,0,,끝",
     ]
+
+
+def test_a_silently_hung_ffmpeg_is_killed_at_the_timeout() -> None:
+    import time
+
+    from wagglebot.stages.render import _run
+
+    started = time.monotonic()
+    with pytest.raises(RenderError, match="timeout"):
+        _run(["sleep", "30"], duration=1.0, timeout=1.0)  # prints no progress at all
+    assert time.monotonic() - started < 5

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,12 +114,17 @@ def build(
 
 def _run(argv: list[str], duration: float, timeout: float) -> None:
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + timeout
+    expired = threading.Event()
+
+    def kill() -> None:  # a watchdog: a hung ffmpeg prints no progress to check against
+        expired.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.start()
     last_logged = -10.0
     try:
         for line in proc.stdout:  # ffmpeg's -progress key=value lines
-            if time.monotonic() > deadline:
-                raise RenderError(f"ffmpeg ran past its {timeout:.0f}s timeout")
             key, _, value = line.strip().partition("=")
             if key == "out_time_us" and value.isdigit():
                 done = int(value) / 1e6
@@ -127,11 +133,11 @@ def _run(argv: list[str], duration: float, timeout: float) -> None:
                         "render: %.1f of %.1f s (%.0f%%)", done, duration, 100 * done / duration
                     )
                     last_logged = done
-        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except (subprocess.TimeoutExpired, RenderError):
-        proc.kill()
         proc.wait()
-        raise RenderError(f"ffmpeg ran past its {timeout:.0f}s timeout") from None
+    finally:
+        watchdog.cancel()
+    if expired.is_set():
+        raise RenderError(f"ffmpeg ran past its {timeout:.0f}s timeout")
     if proc.returncode != 0:
         raise RenderError(
             f"ffmpeg failed ({proc.returncode}): {proc.stderr.read().strip()[-2000:]}"
