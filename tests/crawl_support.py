@@ -18,10 +18,17 @@ SITES = sorted(p.stem for p in EXPECTED_DIR.glob("*.yaml"))
 
 
 def expected(site_code: str, base_url: str) -> dict:
+    """A site's expected values for pages served at base_url.
+
+    Image URLs may say {base} (the site's own images, served by the sample site)
+    or {scheme} (a protocol-relative URL, resolved against the page's scheme).
+    """
     data = yaml.safe_load((EXPECTED_DIR / f"{site_code}.yaml").read_text(encoding="utf-8"))
     scheme = base_url.split(":", 1)[0]
     for post in data["posts"]:
-        post["images"] = [u.replace("{scheme}", scheme) for u in post["images"]]
+        post["images"] = [
+            u.replace("{base}", base_url).replace("{scheme}", scheme) for u in post["images"]
+        ]
         post["url"] = base_url + post.pop("path")
         post["posted_at"] = str(post["posted_at"]) if post["posted_at"] else None
     return data

@@ -48,6 +48,32 @@ def test_an_unknown_pool_is_caught(tmp_path: Path) -> None:
     assert "gpus" in " ".join(str(w.message) for w in bag.dag_warnings)
 
 
+def test_produce_dag_runs_the_stages_in_the_gpu_pool_in_order() -> None:
+    dag = _bag(REPO / "dags").dags["produce_shorts"]
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.timetable.expression == "*/20 * * * *"  # the safety net beside REST triggers
+    tasks = {t.task_id: t for t in dag.tasks}
+    stages = ("write_scripts", "speak", "render")
+    assert {t: tasks[t].pool for t in tasks} == {
+        "claim": "default_pool",
+        "gather_pictures": "default_pool",
+        "write_scripts": "gpu",
+        "speak": "gpu",
+        "render": "gpu",
+        "finish": "default_pool",
+    }
+    for stage in stages:
+        assert tasks[stage].retries >= 2
+        assert tasks[stage].retry_exponential_backoff
+        assert tasks[stage].execution_timeout is not None
+    assert tasks["write_scripts"].upstream_task_ids == {"claim"}
+    assert tasks["speak"].upstream_task_ids == {"write_scripts"}
+    assert tasks["render"].upstream_task_ids == {"speak", "gather_pictures"}
+    assert tasks["finish"].upstream_task_ids == {"claim", "write_scripts", "speak", "render"}
+    assert tasks["finish"].trigger_rule == "all_done"
+
+
 HEAVY = ("scrapy", "torch", "transformers", "googleapiclient", "streamlit", "edge_tts")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from wagglebot.config import get_settings
-from wagglebot.db import default_engine
+from wagglebot.db import default_engine, engine_for
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.states import PostStatus
 
@@ -21,11 +21,10 @@ from factories import add_posts
 def app_env(mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("WAGGLE_DB_URL", mariadb.db_url)
     get_settings.cache_clear()
-    default_engine.cache_clear()
     yield
     default_engine().dispose()
     get_settings.cache_clear()
-    default_engine.cache_clear()
+    engine_for.cache_clear()
 
 
 def test_status_counts(app_env: None, sessions: sessionmaker[Session]) -> None:

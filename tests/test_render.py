@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,7 @@ def test_failures_say_why_and_leave_nothing(speech: Speech, tmp_path: Path) -> N
 
 def test_crawled_text_cannot_inject_subtitle_markup(tmp_path: Path) -> None:
     assert ass_text(r"{\pos(0,0)}안녕 \N 하세요") == "｛＼pos(0,0)｝안녕 ＼N 하세요"
+    assert ass_text("눈을 봤어요 😂🔥. 귀여움 😍") == "눈을 봤어요. 귀여움"  # no font has them
     ass = write_ass([Cue(0, 1.5, "{\\b1}굵게"), Cue(61.25, 3725.5, "끝")], tmp_path / "s.ass")
     dialogue = [ln for ln in ass.read_text(encoding="utf-8").splitlines() if ln.startswith("Dia")]
     assert dialogue == [
@@ -167,3 +169,32 @@ def test_a_silently_hung_ffmpeg_is_killed_at_the_timeout() -> None:
     with pytest.raises(RenderError, match="timeout"):
         _run(["sleep", "30"], duration=1.0, timeout=1.0)  # prints no progress at all
     assert time.monotonic() - started < 5
+
+
+def test_ffmpeg_dies_with_a_task_process_killed_outright() -> None:
+    import signal
+    import sys
+
+    import psutil
+
+    # A stand-in task process: it runs a long encode through _run, then is SIGKILLed.
+    task = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from wagglebot.stages.render import _run\n"
+            "_run(['ffmpeg', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=d=60',"
+            " '-f', 'null', '-'], duration=60, timeout=120)",
+        ]
+    )
+    deadline = time.monotonic() + 20
+    encoder = None
+    while encoder is None and time.monotonic() < deadline:
+        children = psutil.Process(task.pid).children()
+        encoder = next((c for c in children if c.name() == "ffmpeg"), None)
+        time.sleep(0.1)
+    assert encoder is not None
+    task.send_signal(signal.SIGKILL)
+    task.wait(10)
+    encoder.wait(5)  # the kernel ended it with its parent: no orphan left encoding
+    assert not encoder.is_running()

@@ -7,6 +7,7 @@ one stops the stack and checks that nothing is left behind.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -215,6 +216,70 @@ def test_up_runs_the_main_job_and_says_what_it_collected(stack: RunningStack) ->
     assert "crawl failed:" in out
 
 
+def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> None:
+    out = stack.up_output
+    assert re.search(r"^approved posts \[[\d, ]+\]; making Shorts through Airflow", out, re.M)
+    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$", out, re.M)
+    assert len(made) == 3, out
+    assert "3 of 3 Shorts made." in out
+    media = stack.settings.media_root / "posts"
+    for post_id, video in made:
+        assert video == str(media / post_id / "short.mp4")
+        probe = json.loads(
+            subprocess.run(
+                ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", video],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        picture = next(s for s in probe["streams"] if s["codec_type"] == "video")
+        assert (picture["width"], picture["height"], picture["codec_name"]) == (1080, 1920, "h264")
+        assert float(probe["format"]["duration"]) > 2
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.status, c.script_engine, c.video_path FROM posts p "
+                "JOIN contents c ON c.post_id = p.id"
+            )
+        ).all()
+    engine.dispose()
+    assert sorted(rows) == sorted(("RENDERED", "extractive", v) for _, v in made)
+
+
+def _sweep_runs(client: AirflowClient) -> list[dict]:
+    return client.request("GET", "/dags/produce_shorts/dagRuns")["dag_runs"]
+
+
+def test_the_sweep_ran_its_stages_one_at_a_time_and_passed_paths(stack: RunningStack) -> None:
+    client = stack.client()
+    run = next(r for r in _sweep_runs(client) if r["note"] == "./wagglebot up: main job")
+    assert run["state"] == "success"
+    tis = client.task_instances("produce_shorts", run["dag_run_id"])
+    assert {t["task_id"]: t["state"] for t in tis} == dict.fromkeys(
+        ("claim", "write_scripts", "gather_pictures", "speak", "render", "finish"), "success"
+    )
+    gpu = sorted(
+        (
+            datetime.fromisoformat(t["start_date"]),
+            datetime.fromisoformat(t["end_date"]),
+            t["task_id"],
+        )
+        for t in tis
+        if t["pool"] == "gpu"
+    )
+    assert [name for _, _, name in gpu] == ["write_scripts", "speak", "render"]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(gpu)), gpu
+    for task_id, name in (("write_scripts", "script.json"), ("speak", "voice.json")):
+        paths = client.xcom("produce_shorts", run["dag_run_id"], task_id)
+        assert len(paths) == 3
+        assert all(p.endswith(f"/{pid}/{name}") for pid, p in paths.items())
+    finished = client.xcom("produce_shorts", run["dag_run_id"], "finish")
+    assert len(finished["rendered"]) == 3
+    assert finished["failed"] == []
+
+
 def _crawl_runs(client: AirflowClient) -> list[dict]:
     return client.request("GET", "/dags/crawl_communities/dagRuns")["dag_runs"]
 
@@ -277,6 +342,103 @@ def test_a_manual_crawl_of_one_site_and_page(stack: RunningStack) -> None:
     assert [ti["rendered_map_index"] for ti in mapped] == ["nate_tok"]
     figures = client.xcom("crawl_communities", run["dag_run_id"], "crawl_site", 0)
     assert (figures["list_pages"], figures["new"], figures["updated"]) == (1, 0, 2)
+
+
+def test_a_post_that_fails_a_stage_shows_its_error_and_the_rest_go_on(
+    stack: RunningStack,
+) -> None:
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO posts (site_code, origin_id, url, title, content, images, status) "
+                "VALUES ('manual', 'junk-1', 'http://x/junk', '😀😀😀', '', '[]', 'APPROVED')"
+            )
+        )
+        junk = conn.execute(text("SELECT id FROM posts WHERE origin_id = 'junk-1'")).scalar()
+        good = conn.execute(
+            text("SELECT id FROM posts WHERE status = 'COLLECTED' ORDER BY id LIMIT 1")
+        ).scalar()
+        conn.execute(text("UPDATE posts SET status = 'APPROVED' WHERE id = :i"), {"i": good})
+    client = stack.client()
+    for active in client.active_runs("produce_shorts"):
+        client.wait("produce_shorts", active["dag_run_id"], timeout=300)
+    run = client.trigger("produce_shorts", conf={"batch": 5})
+    assert client.wait("produce_shorts", run["dag_run_id"], timeout=400)["state"] == "success"
+    with engine.connect() as conn:
+        status = dict(
+            conn.execute(
+                text(
+                    "SELECT id, CONCAT(status, ' ', COALESCE(last_error, '')) FROM posts "
+                    "WHERE id IN (:a, :b)"
+                ),
+                {"a": junk, "b": good},
+            ).all()
+        )
+    engine.dispose()
+    assert status[good] == "RENDERED "
+    assert status[junk].startswith("FAILED llm (attempt 1): InvalidScript: length:")
+    log = json.dumps(
+        client.request(
+            "GET",
+            f"/dags/produce_shorts/dagRuns/{run['dag_run_id']}/taskInstances/write_scripts/logs/1",
+        ),
+        ensure_ascii=False,
+    )
+    assert f"post {junk}: llm failed: InvalidScript: length" in log
+
+
+def _approve_one(stack: RunningStack) -> int:
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.begin() as conn:
+        post_id = conn.execute(
+            text("SELECT id FROM posts WHERE status = 'COLLECTED' ORDER BY id LIMIT 1")
+        ).scalar()
+        conn.execute(text("UPDATE posts SET status = 'APPROVED' WHERE id = :i"), {"i": post_id})
+    engine.dispose()
+    return post_id
+
+
+def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
+    stack: RunningStack,
+) -> None:
+    post_id = _approve_one(stack)
+    client = stack.client()
+    for active in client.active_runs("produce_shorts"):
+        client.wait("produce_shorts", active["dag_run_id"], timeout=300)
+    run = client.trigger("produce_shorts", conf={"batch": 1})
+    folder = str(stack.settings.media_root / "posts" / str(post_id))
+    deadline, victim = time.monotonic() + 300, None
+    while victim is None and time.monotonic() < deadline:
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if proc.info["name"] == "ffmpeg" and folder in cmd and "-progress" in cmd:
+                victim = proc.parent()  # the task process running the render
+                break
+        time.sleep(0.2)
+    assert victim is not None, "the render never started"
+    victim.kill()  # SIGKILL: no chance to report anything
+    final = client.wait("produce_shorts", run["dag_run_id"], timeout=400)
+    assert final["state"] == "success"
+    render = next(
+        t for t in client.task_instances("produce_shorts", run["dag_run_id"])
+        if t["task_id"] == "render"
+    )  # fmt: skip
+    assert render["try_number"] == 2
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM posts WHERE id = :i"), {"i": post_id})
+        attempts = conn.execute(
+            text(
+                "SELECT attempt, outcome, COALESCE(error, '') FROM stage_runs "
+                "WHERE post_id = :i AND stage = 'render' ORDER BY attempt"
+            ),
+            {"i": post_id},
+        ).all()
+        assert status.scalar() == "RENDERED"
+    engine.dispose()
+    assert [(a, o) for a, o, _ in attempts] == [(1, "failed"), (2, "succeeded")]
+    assert attempts[0][2].startswith("abandoned")
 
 
 def test_down_ends_every_process_it_started(stack: RunningStack) -> None:

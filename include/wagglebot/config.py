@@ -19,6 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WAGGLE_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Who we are and how to reach us, on every request to a community site.
+USER_AGENT_TEMPLATE = (
+    "WaggleBot/0.1 (+{contact}; Korean community digest for human-reviewed Shorts)"
+)
 ENV_FILE = Path(os.environ.get(f"{ENV_PREFIX}ENV_FILE", REPO_ROOT / ".env"))
 
 
@@ -58,8 +62,20 @@ class Settings(BaseSettings):
 
     # Engine choices for the production stages.
     llm_engine: Literal["transformers", "extractive"] = "extractive"
+    # A local directory, or a Hugging Face repo id already in the local HF cache: the
+    # LLM stage never downloads weights at run time.
+    llm_model: str = ""
+    llm_attempts: int = Field(3, ge=1, le=10)  # generations per post before giving up
     tts_engine: Literal["edge", "espeak"] = "espeak"
+    tts_voice: str = "ko-KR-SunHiNeural"  # edge-tts voice
     video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
+    background_music: Path | None = None  # ducked under the voice when set
+
+    # The production sweep: posts per run, and when a post stuck in PROCESSING (its
+    # task died) is put back, or failed after max_attempts sweeps.
+    sweep_batch: int = Field(5, ge=1, le=100)
+    sweep_stale_minutes: int = Field(30, ge=1)
+    sweep_max_attempts: int = Field(3, ge=1, le=20)
 
     # The local (non-Docker) stack: where it keeps its state, and its ports.
     stack_home: Path = REPO_ROOT / "var"
@@ -86,6 +102,10 @@ class Settings(BaseSettings):
         if not self.airflow_api_url:
             object.__setattr__(self, "airflow_api_url", f"http://127.0.0.1:{self.airflow_port}")
         return self
+
+    @property
+    def user_agent(self) -> str:
+        return USER_AGENT_TEMPLATE.format(contact=self.crawl_contact)
 
     def as_env(self) -> dict[str, str]:
         """The settings as WAGGLE_* variables, for child processes (Airflow, Streamlit)."""

@@ -31,8 +31,24 @@ class TaskRef:
     try_number: int | None = None
 
 
+ABANDONED = "abandoned: the task running it stopped without reporting"
+
+
 def stage_started(session: Session, post_id: int, stage: Stage, task: TaskRef = TaskRef()) -> int:
-    """Record a new attempt of ``stage`` on the post; returns the stage run's id."""
+    """Record a new attempt of ``stage`` on the post; returns the stage run's id.
+
+    An earlier attempt of the same stage still marked running belongs to a task
+    that was killed (or timed out) before it could report: it is closed as abandoned.
+    """
+    session.execute(
+        update(StageRun)
+        .where(
+            StageRun.post_id == post_id,
+            StageRun.stage == stage,
+            StageRun.outcome == StageOutcome.RUNNING,
+        )
+        .values(outcome=StageOutcome.FAILED, finished_at=func.now(6), error=ABANDONED)
+    )
     attempt = (
         session.scalar(
             select(func.max(StageRun.attempt)).where(
@@ -65,13 +81,18 @@ def stage_succeeded(session: Session, stage_run_id: int, engine: str | None = No
     session.commit()
 
 
-def stage_failed(session: Session, stage_run_id: int, error: str) -> None:
-    """End the attempt and the post's production: FAILED, with the real error kept."""
+def stage_failed(session: Session, stage_run_id: int, error: str, *, final: bool = True) -> None:
+    """End the attempt with its real error. ``final``: the post's production ends too
+    (FAILED, with the error kept); otherwise the post stays PROCESSING for a retry.
+    """
     run = session.get(StageRun, stage_run_id)
     if run is None:
         raise LookupError(f"stage run {stage_run_id} does not exist")
     error = (error.strip() or "failed without a message")[-MAX_ERROR:]
     run.outcome, run.error, run.finished_at = StageOutcome.FAILED, error, func.now(6)
+    if not final:
+        session.commit()
+        return
     transition(
         session,
         run.post_id,
@@ -82,26 +103,27 @@ def stage_failed(session: Session, stage_run_id: int, error: str) -> None:
 
 
 def finish_post(
-    session: Session, post_id: int, *, summary_text: str, audio_path: str, video_path: str
+    session: Session,
+    post_id: int,
+    *,
+    summary_text: str,
+    audio_path: str,
+    video_path: str,
+    **details: str | float | None,
 ) -> None:
     """Write what production made and move the post to RENDERED, together.
 
-    Safe to repeat: the contents row is keyed by the post and overwritten.
+    ``details``: more contents columns (script_raw, script_engine, thumbnail_path,
+    video_seconds). Safe to repeat: the contents row is keyed by the post and overwritten.
     """
     values = {
-        "post_id": post_id,
         "summary_text": summary_text,
         "audio_path": audio_path,
         "video_path": video_path,
+        **details,
     }
-    stmt = insert(Content).values(values)
-    session.execute(
-        stmt.on_duplicate_key_update(
-            summary_text=stmt.inserted.summary_text,
-            audio_path=stmt.inserted.audio_path,
-            video_path=stmt.inserted.video_path,
-        )
-    )
+    stmt = insert(Content).values(post_id=post_id, **values)
+    session.execute(stmt.on_duplicate_key_update({k: stmt.inserted[k] for k in values}))
     transition(session, post_id, PostStatus.RENDERED, expected=PostStatus.PROCESSING)
     session.commit()
 
@@ -135,7 +157,7 @@ def recover_stuck(session: Session, stale_after: timedelta, max_attempts: int) -
             .values(
                 outcome=StageOutcome.FAILED,
                 finished_at=func.now(6),
-                error="abandoned: the task running it stopped without reporting",
+                error=ABANDONED,
             )
         )
         if attempts >= max_attempts:

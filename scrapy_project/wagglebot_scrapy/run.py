@@ -47,7 +47,7 @@ def crawl(
     site = get_site(site_code)
     base_url = base_url or base_url_for(site, config)
     settings = get_project_settings()
-    settings.set("USER_AGENT", settings["USER_AGENT_TEMPLATE"].format(contact=config.crawl_contact))
+    settings.set("USER_AGENT", config.user_agent)
     settings.setdict(dict(site.settings), priority="spider")
     settings.setdict(overrides or {}, priority="cmdline")
     process = AsyncCrawlerProcess(settings)

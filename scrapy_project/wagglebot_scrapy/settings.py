@@ -1,14 +1,13 @@
 """Scrapy settings: polite by default. The runner relaxes them only when asked (benchmarks)."""
 
+from wagglebot.config import USER_AGENT_TEMPLATE
+
 BOT_NAME = "wagglebot"
 SPIDER_MODULES = ["wagglebot_scrapy.spiders"]
 NEWSPIDER_MODULE = "wagglebot_scrapy.spiders"
 
 # Who we are and how to reach us: run.py fills in WAGGLE_CRAWL_CONTACT (set it before
 # crawling real sites).
-USER_AGENT_TEMPLATE = (
-    "WaggleBot/0.1 (+{contact}; Korean community digest for human-reviewed Shorts)"
-)
 USER_AGENT = USER_AGENT_TEMPLATE.format(contact="https://github.com/wagglebot/wagglebot")
 ROBOTSTXT_OBEY = True
 DEFAULT_REQUEST_HEADERS = {

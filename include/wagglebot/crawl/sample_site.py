@@ -8,8 +8,11 @@ to a response::
     "/talk/ranking?page=1": {file: list_1.html}
     "/talk/900004": {status: 404}
     "/talk/900009": {sequence: [{status: 429, headers: {Retry-After: "1"}}, {file: p.html}]}
+    "/new/download.jsp?FileID=111": {file: images/file_111.jpg, content_type: image/jpeg}
 
-Files are read on every request, so a test can change a page between crawls.
+content_type defaults to "text/html; charset=utf-8"; the posts' pictures live under
+<site>/images/ and their routes name their type. Files are read on every request,
+so a test can change a page between crawls.
 """
 
 from __future__ import annotations

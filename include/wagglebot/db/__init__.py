@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from wagglebot.config import Settings
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -36,10 +40,20 @@ def _strict_mode(dbapi_conn, _record) -> None:
 
 
 @functools.cache
+def engine_for(url: str) -> Engine:
+    """One pooled engine per database URL for the whole process."""
+    return make_engine(url)
+
+
+def settings_session(settings: Settings) -> AbstractContextManager[Session]:
+    """A short transaction on the database the settings name."""
+    return session_scope(engine_for(settings.db_url.get_secret_value()))
+
+
 def default_engine() -> Engine:
     from wagglebot.config import get_settings
 
-    return make_engine(get_settings().db_url.get_secret_value())
+    return engine_for(get_settings().db_url.get_secret_value())
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:

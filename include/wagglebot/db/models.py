@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -163,8 +164,13 @@ class Content(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     summary_text: Mapped[str | None] = mapped_column(Text)  # the narration script
+    # What the script engine really produced, and which engine: kept for the reviewer.
+    script_raw: Mapped[str | None] = mapped_column(LongText)
+    script_engine: Mapped[str | None] = mapped_column(String(128))
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     video_path: Mapped[str | None] = mapped_column(String(1024))
+    thumbnail_path: Mapped[str | None] = mapped_column(String(1024))
+    video_seconds: Mapped[float | None] = mapped_column(Float)
     upload_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # platform ids, urls
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()

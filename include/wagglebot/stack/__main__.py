@@ -1,4 +1,4 @@
-"""Command line for the local stack: up, down, status, logs."""
+"""Command line for the local stack: up, down, status, logs, approve."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from wagglebot.airflow_api import AirflowError
 from wagglebot.config import ENV_FILE, ConfigError, load_settings
 from wagglebot.stack import ServiceError, Stack, ensure_env_file
-from wagglebot.stack.main_job import run_main_job
+from wagglebot.stack.main_job import produce, run_main_job
 from wagglebot.stack.procs import log_tail
 
 
@@ -17,7 +17,7 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def _up(stack: Stack, run_job: bool) -> int:
+def _up(stack: Stack, run_job: bool, approve: int) -> int:
     t0 = time.monotonic()
     stack.up(say=_say)
     s = stack.settings
@@ -36,7 +36,7 @@ def _up(stack: Stack, run_job: bool) -> int:
     if not run_job:
         return 0
     print("\nRunning the main job ...", flush=True)
-    return 0 if run_main_job(s, _say) else 1
+    return 0 if run_main_job(s, _say, approve_count=approve) else 1
 
 
 def _status(stack: Stack) -> int:
@@ -52,9 +52,20 @@ def _status(stack: Stack) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wagglebot", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "logs"])
-    parser.add_argument("service", nargs="?", help="for logs: e.g. mariadb, airflow-scheduler")
+    parser.add_argument("command", choices=["up", "down", "status", "logs", "approve"])
+    parser.add_argument(
+        "what",
+        nargs="?",
+        help="logs: a service, e.g. mariadb, airflow-scheduler; approve: how many posts",
+    )
     parser.add_argument("--no-job", action="store_true", help="up: only start the services")
+    parser.add_argument(
+        "--approve",
+        type=int,
+        default=3,
+        metavar="N",
+        help="up: collected posts the main job approves and makes into Shorts (default 3)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -62,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"generated {name} into {ENV_FILE}")
         stack = Stack(load_settings())
         if args.command == "up":
-            return _up(stack, run_job=not args.no_job)
+            return _up(stack, run_job=not args.no_job, approve=args.approve)
+        elif args.command == "approve":
+            count = int(args.what or 3)
+            return 0 if produce(stack.settings, _say, count) else 1
         elif args.command == "down":
             swept = stack.down()
             print("stopped" + (f" (and ended {swept} stray processes)" if swept else ""))
@@ -70,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(stack)
         else:
             names = (
-                [args.service]
-                if args.service
+                [args.what]
+                if args.what
                 else sorted(p.stem for p in stack.procs.log_dir.glob("*.log"))
             )
             for name in names:

@@ -1,21 +1,35 @@
 """The main job `./wagglebot up` runs once the stack is up: crawl the communities through
-Airflow (the bundled sample site on a fresh install) and say what came of it."""
+Airflow (the bundled sample site on a fresh install), approve a few of the collected
+posts as a person would, let the produce_shorts sweep make them into Shorts, and say
+what came of it and where the videos are."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from wagglebot.airflow_api import AirflowClient
+from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
-from wagglebot.db import make_engine, session_scope
-from wagglebot.db.models import Post
+from wagglebot.db import settings_session
+from wagglebot.db.models import Content, Post
+from wagglebot.review import SWEEP_DAG, approve, request_sweep
+from wagglebot.states import PostStatus
 
 CRAWL_DAG = "crawl_communities"
 
 
-def run_main_job(settings: Settings, say: Callable[[str], None]) -> bool:
+def run_main_job(settings: Settings, say: Callable[[str], None], approve_count: int = 3) -> bool:
+    """Crawl, approve ``approve_count`` posts and sweep them; True when all of it worked."""
+    crawled = crawl(settings, say)
+    if approve_count <= 0:
+        return crawled
+    return produce(settings, say, approve_count) and crawled
+
+
+def crawl(settings: Settings, say: Callable[[str], None]) -> bool:
     """Trigger one crawl and wait for it; True when every site's task succeeded."""
     client = AirflowClient.from_settings(settings)
     client.wait_for_dag(CRAWL_DAG)
@@ -42,11 +56,89 @@ def run_main_job(settings: Settings, say: Callable[[str], None]) -> bool:
                 f"{f['updated']} updated), {f['dropped']} dropped, {f['gone']} gone, "
                 f"{f['errors']} errors ({f['seconds']}s)"
             )
-    engine = make_engine(settings.db_url.get_secret_value())
-    try:
-        with session_scope(engine) as session:
-            total = session.scalar(select(func.count(Post.id)))
-    finally:
-        engine.dispose()
+    with settings_session(settings) as session:
+        total = session.scalar(select(func.count(Post.id)))
     say(f"crawl {final['state']}: {total} posts in the database, waiting for review")
     return ok
+
+
+def pick_posts(session: Session, count: int) -> list[int]:
+    """The most-liked collected post of each site in turn, so the first Shorts vary."""
+    rows = session.execute(
+        select(Post.id, Post.site_code)
+        .where(Post.status == PostStatus.COLLECTED)
+        .order_by(Post.likes.is_(None), Post.likes.desc(), Post.id)
+    ).all()
+    by_site: dict[str, list[int]] = {}
+    for post_id, site in rows:
+        by_site.setdefault(site, []).append(post_id)
+    picked: list[int] = []
+    while len(picked) < count and any(by_site.values()):
+        for site in sorted(by_site):
+            if by_site[site] and len(picked) < count:
+                picked.append(by_site[site].pop(0))
+    return picked
+
+
+DONE = (PostStatus.RENDERED, PostStatus.UPLOADED, PostStatus.FAILED)
+
+
+def produce(
+    settings: Settings, say: Callable[[str], None], count: int, timeout: float = 1800
+) -> bool:
+    """Approve ``count`` collected posts and follow the sweep until each is made (or failed)."""
+    with settings_session(settings) as session:
+        approved, _ = approve(session, pick_posts(session, count))
+    if not approved:
+        say("no collected post to approve: nothing to produce")
+        return False
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(SWEEP_DAG)
+    run = request_sweep(client, note="./wagglebot up: main job")
+    say(
+        f"approved posts {approved}; making Shorts through Airflow: {SWEEP_DAG} run "
+        f"{run['dag_run_id']} (pool gpu: script, voice, render) ..."
+    )
+    started, deadline = time.monotonic(), time.monotonic() + timeout
+    while True:
+        with settings_session(settings) as session:
+            status = dict(
+                session.execute(select(Post.id, Post.status).where(Post.id.in_(approved))).all()
+            )
+        if all(s in DONE for s in status.values()):
+            break
+        if time.monotonic() > deadline:
+            raise AirflowError(f"posts {approved} not produced after {timeout:.0f}s: {status}")
+        if PostStatus.APPROVED in status.values() and not client.active_runs(SWEEP_DAG):
+            request_sweep(client, note="./wagglebot up: main job (posts still waiting)")
+        time.sleep(3)
+    say(f"sweep done in {time.monotonic() - started:.0f}s:")
+    return _report(settings, say, approved)
+
+
+def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
+    with settings_session(settings) as session:
+        rows = session.execute(
+            select(
+                Post.id,
+                Post.site_code,
+                Post.status,
+                Post.last_error,
+                Content.video_path,
+                Content.video_seconds,
+            )
+            .outerjoin(Content, Content.post_id == Post.id)
+            .where(Post.id.in_(post_ids))
+            .order_by(Post.id)
+        ).all()
+    for post_id, site, status, error, video, seconds in rows:
+        if status is PostStatus.FAILED:
+            say(f"  post {post_id:<5} {site:<11} FAILED    {error}")
+        else:
+            say(f"  post {post_id:<5} {site:<11} {status:<9} {seconds:5.1f}s  {video}")
+    made = sum(1 for row in rows if row.status is not PostStatus.FAILED)
+    say(
+        f"{made} of {len(rows)} Shorts made. Videos (short.mp4, thumbnail short.jpg) are in "
+        f"{settings.media_root / 'posts'}/<post id>/"
+    )
+    return made == len(rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -112,8 +113,15 @@ def build(
     ).global_args("-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
 
 
+# A task process killed outright (SIGKILL, OOM) cannot stop its ffmpeg, and the watchdog
+# dies with it: setpriv (util-linux) has the kernel end the orphan (PR_SET_PDEATHSIG).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+
+
 def _run(argv: list[str], duration: float, timeout: float) -> None:
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*DIE_WITH_PARENT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     expired = threading.Event()
 
     def kill() -> None:  # a watchdog: a hung ffmpeg prints no progress to check against
@@ -163,7 +171,9 @@ def render_short(
     encoder = h264_encoder(encoder_preference)
     log.info("render: encoder %s (%s)", encoder.name, encoder.reason)
     thumbnail = out.with_suffix(".jpg")
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    for stale in out.parent.glob(f".{out.stem}-render-*"):  # left by a killed render
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         ass = write_ass(cues, Path(tmp) / "subtitles.ass")
         staging = Path(tmp) / "video.mp4"
         argv = build(audio, duration, ass, images, staging, encoder, music).compile()

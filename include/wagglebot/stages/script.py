@@ -17,11 +17,15 @@ MIN_CHARS, MAX_CHARS = 40, 450
 
 
 class InvalidScript(ValueError):
-    """An engine's output cannot be voiced; ``reason`` is short and stable."""
+    """An engine's output cannot be voiced; ``reason`` is short and stable.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    ``raw`` is the engine output that was refused, when the caller has it, for the reviewer.
+    """
+
+    def __init__(self, reason: str, detail: str, *, raw: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.raw = raw
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _read_number(match: re.Match[str]) -> str:
 
 
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
-_EMOJI = re.compile(
+EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u200d\ufe0f\u20e3]+"
 )
 _NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(%|만|천)?")
@@ -72,7 +72,7 @@ _SYMBOLS = [
 def speakable(text: str) -> str:
     """What the voice should read: no URLs or emoji, laughter and numbers in words."""
     text = _URL.sub(" ", text)
-    text = _EMOJI.sub(" ", text)
+    text = EMOJI.sub(" ", text)
     for pattern, replacement in _LAUGH:
         text = pattern.sub(replacement, text)
     text = _NUMBER.sub(_read_number, text)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from wagglebot.stages.speech_text import EMOJI
 from wagglebot.stages.tts import Cue
 
 FONT = "NanumGothic"
@@ -37,10 +39,15 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
 
 
+_SPACE_BEFORE_MARK = re.compile(r" ([.!?,])")
+
+
 def ass_text(text: str) -> str:
-    """Crawled text is never markup: braces would be override tags, backslashes escapes."""
-    text = text.replace("\\", "\uff3c").replace("{", "\uff5b").replace("}", "\uff5d")
-    return " ".join(text.split())
+    """Crawled text is never markup: braces would be override tags, backslashes escapes.
+    Emoji go: the Korean font has none, and libass would draw empty boxes.
+    """
+    text = EMOJI.sub("", text).replace("\\", "\uff3c").replace("{", "\uff5b").replace("}", "\uff5d")
+    return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(text.split()))
 
 
 def write_ass(cues: Iterable[Cue], path: Path) -> Path:

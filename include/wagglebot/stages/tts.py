@@ -24,6 +24,10 @@ class TTSError(RuntimeError):
     pass
 
 
+class NothingToSay(TTSError):
+    """The script has nothing speakable: no retry can fix that."""
+
+
 @dataclass(frozen=True)
 class Cue:
     start: float
@@ -53,7 +57,7 @@ def espeak_speech(
         raise TTSError("espeak-ng is not installed (Debian package espeak-ng)")
     parts = sentences(script)
     if not parts:
-        raise TTSError("the script has nothing to say (empty, or only emoji and links)")
+        raise NothingToSay("the script has nothing to say (empty, or only emoji and links)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     params, chunks = None, []
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:

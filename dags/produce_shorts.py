@@ -1,0 +1,101 @@
+"""Approved posts become Shorts: claim a batch, script it, voice it, render it, finish.
+
+Started by a REST trigger when a person approves posts (the dashboard does it),
+and every 20 minutes as a safety net. One run at a time. The three stages run
+in pool `gpu` (one slot), each over the whole batch, so the LLM loads once per
+sweep and no two GPU stages ever share the card. XCom carries file paths only.
+A post that fails a stage goes to FAILED with its error; the rest go on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+GPU = {"pool": "gpu", "pool_slots": 1}
+RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
+
+
+def _attempt():  # -> wagglebot.sweep.TaskAttempt
+    from wagglebot.produce import TaskRef
+    from wagglebot.sweep import TaskAttempt
+
+    ti = get_current_context()["ti"]
+    ref = TaskRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+    return TaskAttempt(ref, final=ti.try_number > ti.max_tries)  # try N of max_tries + 1
+
+
+@dag(
+    dag_id="produce_shorts",
+    schedule="*/20 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=6),
+    tags=["wagglebot", "produce"],
+    params={
+        "batch": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=100,
+            title="Batch size",
+            description="Posts to claim this run; empty means WAGGLE_SWEEP_BATCH.",
+        ),
+    },
+    default_args={"retries": 0},
+)
+def produce_shorts() -> None:
+    @task
+    def claim() -> list[int]:
+        from wagglebot.sweep import claim_batch
+
+        return claim_batch(batch=get_current_context()["params"]["batch"])
+
+    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(hours=1))
+    def write_scripts(post_ids: list[int]) -> dict[str, str]:
+        from wagglebot.sweep import write_scripts
+
+        return write_scripts(post_ids, _attempt())
+
+    @task(retries=1, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=30))
+    def gather_pictures(post_ids: list[int]) -> dict[str, list[str]]:
+        from wagglebot.sweep import gather_pictures
+
+        return gather_pictures(post_ids)
+
+    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=20), execution_timeout=timedelta(hours=1))
+    def speak(scripts: dict[str, str]) -> dict[str, str]:
+        from wagglebot.sweep import speak
+
+        return speak(scripts, _attempt())
+
+    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=20), execution_timeout=timedelta(hours=2))
+    def render(voices: dict[str, str], pictures: dict[str, list[str]]) -> dict[str, str]:
+        from wagglebot.sweep import render
+
+        return render(voices, pictures, _attempt())
+
+    # all_done: also when a stage task gave up, so its posts fail with a pointer to its log
+    # instead of waiting in PROCESSING for the stuck-post recovery.
+    @task(trigger_rule="all_done")
+    def finish(
+        claimed: list[int] | None,
+        scripts: dict[str, str] | None,
+        voices: dict[str, str] | None,
+        videos: dict[str, str] | None,
+    ) -> dict[str, list[int]]:
+        from wagglebot.sweep import finish
+
+        return finish(claimed or [], scripts, voices, videos)
+
+    claimed = claim()
+    scripts = write_scripts(claimed)
+    voices = speak(scripts)
+    videos = render(voices, gather_pictures(claimed))
+    finish(claimed, scripts, voices, videos)
+
+
+produce_shorts()

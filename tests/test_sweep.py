@@ -1,0 +1,309 @@
+"""The sweep's tasks without Airflow, on the real MariaDB, espeak-ng and ffmpeg."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wagglebot.config import Settings
+from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun
+from wagglebot.produce import TaskRef, stage_started
+from wagglebot.stages.pictures import fetch_pictures, on_this_machine
+from wagglebot.states import PostStatus, claim_approved
+from wagglebot.sweep import (
+    StageRetry,
+    TaskAttempt,
+    claim_batch,
+    finish,
+    gather_pictures,
+    post_folder,
+    render,
+    run_stage,
+    speak,
+    write_scripts,
+)
+
+from factories import add_posts
+
+S = PostStatus
+STORY = (
+    "퇴근길에 작은 고양이가 집 앞까지 따라왔어요. 배가 고파 보여서 참치를 조금 나눠줬습니다. "
+    "다음 날 아침에도 문 앞에서 기다리고 있더라고요. 결국 이름을 지어주고 같이 살기로 했어요."
+)
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", *args], check=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A loopback image host: a photo, a webp, a tracking pixel, a page, and a 404."""
+    root = tmp_path_factory.mktemp("cdn")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=800x1000", "-frames:v", "1", str(root / "cat.jpg"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=1200x800", "-frames:v", "1", str(root / "wide.webp"))
+    _ffmpeg("-f", "lavfi", "-i", "color=c=white:s=2x2", "-frames:v", "1", str(root / "pixel.gif"))
+    (root / "page.html").write_text("<html>not a picture</html>")
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def settings(db_settings: Settings, tmp_path: Path) -> Settings:
+    return db_settings.model_copy(update={"media_root": tmp_path / "media"})
+
+
+def test_pictures_in_sample_mode_come_only_from_this_machine(
+    picture_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = ["http://cdn.example-cdn.kr/a.jpg", f"{picture_server}/cat.jpg"]
+    kept = fetch_pictures(urls, tmp_path, loopback_only=True)
+    assert [p.name for p in kept] == ["picture_00.jpg"]
+    assert "cdn.example-cdn.kr/a.jpg: not on this machine (sample mode)" in caplog.text
+    assert on_this_machine("http://localhost:8700/x.png")
+    assert on_this_machine("http://127.0.0.2/x.png")
+    assert not on_this_machine("http://10.0.0.1/x.png")
+
+
+def _ref(task_id: str, try_number: int = 1) -> TaskRef:
+    return TaskRef("produce_shorts", "manual__test", task_id, -1, try_number)
+
+
+def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
+    sessions: sessionmaker[Session], settings: Settings, picture_server: str
+) -> None:
+    cdn = picture_server
+    with sessions() as session:
+        [story] = add_posts(
+            session,
+            title="퇴근길 고양이 😺 입양 후기",
+            content=STORY,
+            images=[
+                f"{cdn}/pixel.gif",
+                f"{cdn}/cat.jpg",
+                f"{cdn}/gone.jpg",
+                f"{cdn}/page.html",
+                f"{cdn}/wide.webp",
+            ],
+            status=S.APPROVED,
+        )
+        session.add(
+            Comment(
+                post_id=story,
+                author="냥집사",
+                content="부럽네요 ㅋㅋ",
+                content_hash="a",
+                comment_key="id:1",
+                likes=40,
+            )
+        )
+        [junk] = add_posts(session, title="😀😀😀", content="", status=S.APPROVED)
+        [plain] = add_posts(
+            session, title="오늘 점심 뭐 먹지 고민된다", content=STORY[:60], status=S.APPROVED
+        )
+        session.commit()
+
+    claimed = claim_batch(settings, batch=10)
+    assert sorted(claimed) == sorted([story, junk, plain])
+    assert claim_batch(settings, batch=10) == []  # nothing left to take
+
+    scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings)
+    assert set(scripts) == {str(story), str(plain)}  # the junk post stopped here
+    script = json.loads(Path(scripts[str(story)]).read_text())
+    assert script["engine"] == "extractive"
+    assert "냥집사" not in script["text"]
+    assert "고양이" in script["text"]
+
+    pictures = gather_pictures(claimed, settings)
+    kept = [Path(p) for p in pictures[str(story)]]
+    assert [p.name for p in kept] == ["picture_00.jpg", "picture_01.png"]  # webp -> png
+    assert pictures[str(plain)] == []
+
+    voices = speak(scripts, TaskAttempt(_ref("speak")), settings)
+    voice = json.loads(Path(voices[str(story)]).read_text())
+    assert voice["engine"] == "espeak-ng"
+    assert voice["duration"] > 3
+    assert voice["cues"][0]["text"].startswith("퇴근길 고양이")
+
+    videos = render(voices, pictures, TaskAttempt(_ref("render")), settings)
+    assert videos == {
+        str(pid): str(post_folder(settings, pid) / "short.mp4") for pid in (story, plain)
+    }
+    # XCom carries paths only: every value is a short string naming a file.
+    for outputs in (scripts, voices, videos):
+        assert all(isinstance(v, str) and Path(v).is_file() for v in outputs.values())
+
+    assert finish(claimed, scripts, voices, videos, settings) == {
+        "rendered": sorted([story, plain]),
+        "failed": [],
+    }
+    with sessions() as session:
+        posts = {p.id: p for p in session.scalars(select(Post)).all()}
+        assert posts[story].status is S.RENDERED
+        assert posts[plain].status is S.RENDERED
+        assert posts[junk].status is S.FAILED
+        assert posts[junk].last_error.startswith("llm (attempt 1): InvalidScript: length")
+        content = session.get(Content, story)
+        assert content.summary_text == script["text"]
+        assert content.script_engine == "extractive"
+        assert content.script_raw
+        assert Path(content.video_path).stat().st_size > 50_000
+        assert Path(content.thumbnail_path).is_file()
+        assert content.video_seconds == pytest.approx(voice["duration"])
+        engines = dict(
+            session.execute(
+                select(StageRun.stage, StageRun.engine).where(StageRun.post_id == story)
+            ).all()
+        )
+        assert engines == {Stage.LLM: "extractive", Stage.TTS: "espeak-ng", Stage.RENDER: "libx264"}
+
+    # The whole sweep again (a rerun of the same DAG run): nothing new is written.
+    files = sorted(p for p in settings.media_root.rglob("*") if p.is_file())
+    mtimes = [p.stat().st_mtime_ns for p in files]
+    assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings) == {}
+    assert finish(claimed, scripts, voices, videos, settings) == {"rendered": [], "failed": []}
+    assert [p.stat().st_mtime_ns for p in files] == mtimes
+    assert sorted(p for p in settings.media_root.rglob("*") if p.is_file()) == files
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Content)) == 2
+        assert session.scalar(select(func.count()).select_from(StageRun)) == 7
+
+
+def _claim(sessions: sessionmaker[Session], n: int) -> list[int]:
+    with sessions() as session:
+        add_posts(session, n, status=S.APPROVED)
+        return list(claim_approved(session, n))
+
+
+def _runs(sessions: sessionmaker[Session], post_id: int) -> list[tuple[int, StageOutcome, str]]:
+    with sessions() as session:
+        return [
+            (r.attempt, r.outcome, r.error or "")
+            for r in session.scalars(
+                select(StageRun).where(StageRun.post_id == post_id).order_by(StageRun.attempt)
+            )
+        ]
+
+
+def _status(sessions: sessionmaker[Session], post_id: int) -> tuple[PostStatus, str | None]:
+    with sessions() as session:
+        post = session.get(Post, post_id)
+        return post.status, post.last_error
+
+
+def test_a_transient_failure_retries_only_that_post_and_fails_it_on_the_last_try(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    ok, flaky = _claim(sessions, 2)
+    calls: list[int] = []
+
+    @contextlib.contextmanager
+    def worker():
+        def work(post_id: int) -> str:
+            calls.append(post_id)
+            if post_id == flaky:
+                raise ConnectionResetError("connection reset by peer mid-upload")
+            (tmp_path / f"{post_id}.out").write_text("done")
+            return "fake-engine"
+
+        yield work
+
+    def attempt(n: int) -> TaskAttempt:
+        return TaskAttempt(_ref("speak", n), final=n == 3)
+
+    output = lambda pid: tmp_path / f"{pid}.out"  # noqa: E731
+    with pytest.raises(StageRetry, match=rf"1 of 2 posts will be retried: post {flaky}: Conn"):
+        run_stage(Stage.TTS, [ok, flaky], output, worker, attempt(1), settings)
+    assert _status(sessions, flaky) == (S.PROCESSING, None)  # kept for the retry
+    with pytest.raises(StageRetry):
+        run_stage(Stage.TTS, [ok, flaky], output, worker, attempt(2), settings)
+    assert calls == [ok, flaky, flaky]  # the retry did not redo the finished post
+    assert run_stage(Stage.TTS, [ok, flaky], output, worker, attempt(3), settings) == {
+        str(ok): str(tmp_path / f"{ok}.out")
+    }
+    status, error = _status(sessions, flaky)
+    assert status is S.FAILED
+    assert error == "tts (attempt 3): ConnectionResetError: connection reset by peer mid-upload"
+    assert [outcome for _, outcome, _ in _runs(sessions, flaky)] == [StageOutcome.FAILED] * 3
+    assert _runs(sessions, ok) == [(1, StageOutcome.SUCCEEDED, "")]
+
+
+def test_an_engine_that_cannot_start_fails_each_post_with_the_cause(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    a, b = _claim(sessions, 2)
+
+    @contextlib.contextmanager
+    def worker():
+        raise FileNotFoundError("model folder /models/missing does not exist")
+        yield  # pragma: no cover
+
+    output = lambda pid: tmp_path / f"{pid}.out"  # noqa: E731
+    with pytest.raises(StageRetry, match="2 of 2"):
+        run_stage(Stage.LLM, [a, b], output, worker, TaskAttempt(_ref("llm"), False), settings)
+    assert run_stage(Stage.LLM, [a, b], output, worker, TaskAttempt(_ref("llm", 2)), settings) == {}
+    for pid in (a, b):
+        status, error = _status(sessions, pid)
+        assert status is S.FAILED
+        assert error == (
+            "llm (attempt 2): FileNotFoundError: model folder /models/missing does not exist"
+        )
+
+
+def test_a_retry_after_a_killed_try_closes_its_attempt_as_abandoned(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    [pid] = _claim(sessions, 1)
+    with sessions() as session:  # try 1 started the post, then its process was killed
+        stage_started(session, pid, Stage.RENDER, _ref("render", 1))
+
+    @contextlib.contextmanager
+    def worker():
+        yield lambda post_id: (tmp_path / "v.mp4").write_text("v") and "libx264"
+
+    attempt = TaskAttempt(_ref("render", 2))
+    run_stage(Stage.RENDER, [pid], lambda _: tmp_path / "v.mp4", worker, attempt, settings)
+    runs = _runs(sessions, pid)
+    assert runs[0][:2] == (1, StageOutcome.FAILED)
+    assert runs[0][2].startswith("abandoned")
+    assert runs[1] == (2, StageOutcome.SUCCEEDED, "")
+
+
+def test_finish_fails_posts_a_stage_task_dropped(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    a, b = _claim(sessions, 2)
+    scripts = {str(a): "/x/script.json", str(b): "/y/script.json"}
+    # speak gave up on its last try (it was killed), so it handed nothing on.
+    assert finish([a, b], scripts, None, None, settings) == {"rendered": [], "failed": [a, b]}
+    status, error = _status(sessions, a)
+    assert status is S.FAILED
+    assert error.startswith("tts: the stage task ended without finishing this post")
+
+
+def test_the_transformers_engine_without_its_model_fails_posts_with_the_fix(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    [pid] = _claim(sessions, 1)
+    missing = settings.model_copy(
+        update={"llm_engine": "transformers", "llm_model": str(tmp_path / "no-model")}
+    )
+    assert write_scripts([pid], TaskAttempt(_ref("write_scripts", 3)), missing) == {}
+    status, error = _status(sessions, pid)
+    assert status is S.FAILED
+    assert error.startswith("llm (attempt 1): LlmUnavailable:")
+    assert "WAGGLE_LLM_MODEL" in error
