@@ -4,7 +4,8 @@ Started by a REST trigger when a person approves posts (the dashboard does it),
 and every 20 minutes as a safety net. One run at a time. The three stages run
 in pool `gpu` (one slot), each over the whole batch, so the LLM loads once per
 sweep and no two GPU stages ever share the card. XCom carries file paths only.
-A post that fails a stage goes to FAILED with its error; the rest go on.
+A post that fails a stage goes to FAILED with its error; the rest go on. With
+script review on, new scripts wait (SCRIPTED) for a person before they are voiced.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def _attempt():  # -> wagglebot.sweep.TaskAttempt
             title="Batch size",
             description="Posts to claim this run; empty means WAGGLE_SWEEP_BATCH.",
         ),
+        "review_scripts": Param(
+            None,
+            type=["null", "boolean"],
+            title="Review scripts",
+            description=(
+                "Stop new scripts for a person's review before they are voiced; "
+                "empty means WAGGLE_SCRIPT_REVIEW."
+            ),
+        ),
     },
     default_args={"retries": 0},
 )
@@ -58,7 +68,8 @@ def produce_shorts() -> None:
     def write_scripts(post_ids: list[int]) -> dict[str, str]:
         from wagglebot.sweep import write_scripts
 
-        return write_scripts(post_ids, _attempt())
+        review = get_current_context()["params"]["review_scripts"]
+        return write_scripts(post_ids, _attempt(), review=review)
 
     @task(retries=1, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=30))
     def gather_pictures(post_ids: list[int]) -> dict[str, list[str]]:

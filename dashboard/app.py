@@ -1,20 +1,49 @@
-"""WaggleBot review dashboard (placeholder until the dashboard issue: status counts only)."""
+"""WaggleBot's review dashboard: the person in the loop works here.
+
+Run by the stack (`./wagglebot up`) as its own Streamlit server. It reads and
+writes the app database through the domain package and starts pipeline work
+only by asking Airflow for a run; nothing heavy runs inside Streamlit.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from wagglebot.db import session_scope
 from wagglebot.db.queries import status_counts
+from wagglebot.states import PostStatus
 
-st.set_page_config(page_title="WaggleBot", page_icon="🐝", layout="wide")
-st.title("WaggleBot")
-st.caption("Korean community posts into narrated Shorts, with a person approving every post.")
+import ui
 
-with session_scope() as session:
+st.set_page_config(page_title="WaggleBot review", page_icon=":material/hive:", layout="wide")
+
+user = ui.current_user()
+if user is None:
+    ui.login_form()
+    st.stop()
+
+with ui.db() as session:
     counts = status_counts(session)
-
-for column, (status, count) in zip(st.columns(len(counts)), counts.items(), strict=True):
-    column.metric(status.value.title(), count)
-
-st.info("The review inbox, script editing, progress and gallery pages arrive next.")
+S = PostStatus
+in_work, made = counts[S.APPROVED] + counts[S.PROCESSING], counts[S.RENDERED] + counts[S.UPLOADED]
+pages = [
+    st.Page(
+        "views/inbox.py",
+        title=f"Inbox ({counts[S.COLLECTED]:,})",
+        icon=":material/inbox:",
+        default=True,
+    ),
+    st.Page(
+        "views/scripts.py", title=f"Scripts ({counts[S.SCRIPTED]:,})", icon=":material/edit_note:"
+    ),
+    st.Page(
+        "views/progress.py",
+        title=f"Progress ({in_work:,} in work, {counts[S.FAILED]:,} failed)",
+        icon=":material/pending_actions:",
+    ),
+    st.Page("views/gallery.py", title=f"Gallery ({made:,})", icon=":material/movie:"),
+]
+page = st.navigation(pages)
+with st.sidebar:
+    st.caption(f"Signed in as **{ui.md(user)}**")
+    st.button("Log out", on_click=ui.log_out)
+page.run()

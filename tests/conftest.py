@@ -1,7 +1,7 @@
 """Shared fixtures: a private MariaDB for the session, started by the stack's own code.
 
 Airflow's settings are read at import time, so its home points at a temporary
-directory before anything imports airflow.
+directory before anything imports airflow; WaggleBot's .env likewise.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wagglebot-airflow-home-"))
+# A developer's own .env (from ./wagglebot up) must not leak into the tests' settings.
+os.environ["WAGGLE_ENV_FILE"] = os.path.join(tempfile.mkdtemp(prefix="wagglebot-env-"), ".env")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from sqlalchemy import Engine, delete
@@ -30,17 +32,25 @@ from wagglebot.stack.procs import ProcessManager
 REPO = Path(__file__).resolve().parents[1]
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(count: int = 1) -> int:
-    """The first of ``count`` consecutive free loopback ports."""
+    """The first of ``count`` consecutive free loopback ports, none handed out before: a
+    port chosen for a server that has not started yet looks free but is taken."""
     rng = random.Random()
     for _ in range(200):
         first = rng.randint(20000, 40000)
+        wanted = set(range(first, first + count))
+        if wanted & _HANDED_OUT:
+            continue
         socks = []
         try:
-            for port in range(first, first + count):
+            for port in sorted(wanted):
                 sock = socket.socket()
                 socks.append(sock)
                 sock.bind(("127.0.0.1", port))
+            _HANDED_OUT.update(wanted)
             return first
         except OSError:
             continue

@@ -140,6 +140,14 @@ def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: d
     dash_env = config["services"]["dashboard"]["environment"]
     assert not [k for k in dash_env if k.startswith("AIRFLOW__")]
     assert dash_env["WAGGLE_AIRFLOW_API_URL"] == "http://airflow-apiserver:8080"
+    # The reviewers' password hashes go to the dashboard alone.
+    assert dash_env["WAGGLE_DASHBOARD_USERS"]
+    others = [n for n, svc in config["services"].items() if n != "dashboard"]
+    assert not [
+        n
+        for n in others
+        if "WAGGLE_DASHBOARD_USERS" in (config["services"][n].get("environment") or {})
+    ]
 
 
 def test_no_secret_is_committed() -> None:

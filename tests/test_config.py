@@ -83,3 +83,20 @@ def test_as_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings() == original
+
+
+def test_the_environment_wins_whole_over_env_for_json_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "app.env"
+    env_file.write_text(
+        f"WAGGLE_DB_URL={URL}\n"
+        'WAGGLE_CRAWL_BASE_URLS={"ruliweb": "http://127.0.0.1:9001"}\n'
+        'WAGGLE_CRAWL_SITES=["ruliweb", "ppomppu"]\n'
+    )
+    assert load_settings(_env_file=env_file).crawl_base_urls == {"ruliweb": "http://127.0.0.1:9001"}
+    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", '{"ppomppu": "http://127.0.0.1:9002"}')
+    settings = load_settings(_env_file=env_file)
+    # Not merged with the file's object: the environment's value is the whole value.
+    assert settings.crawl_base_urls == {"ppomppu": "http://127.0.0.1:9002"}
+    assert settings.crawl_sites == ["ruliweb", "ppomppu"]  # the file still fills the rest

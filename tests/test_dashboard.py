@@ -1,46 +1,584 @@
-"""The dashboard page against the real app database (streamlit.testing)."""
+"""The review dashboard through streamlit.testing, on the real app database.
+
+Airflow is not running for these tests (its address is a closed port), so every
+action that asks it for a sweep must say so and keep the decision; the stack
+tests drive the same pages against the real Airflow.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import streamlit as st
+from markdown_it import MarkdownIt
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
+from wagglebot.auth import hash_password
 from wagglebot.config import get_settings
+from wagglebot.crawl.store import refresh_scores
 from wagglebot.db import default_engine, engine_for
+from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun
+from wagglebot.produce import hold_for_review
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.states import PostStatus
 
-from conftest import REPO
+from conftest import REPO, free_ports
 from factories import add_posts
+
+S = PostStatus
+APP = str(REPO / "dashboard" / "app.py")
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
+USERS = {name: hash_password(pw) for name, pw in PASSWORDS.items()}
+SCRIPT = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
+HOSTILE = (
+    "[클릭](javascript:alert(1)) ![x](http://evil.example/t.png) <img src=x onerror=alert(1)>"
+    " :red[큰 글씨] $x^2$ **굵게** <script>alert(2)</script> #제목"
+)
 
 
 @pytest.fixture
-def app_env(mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def app_env(mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("WAGGLE_DB_URL", mariadb.db_url)
+    monkeypatch.setenv("WAGGLE_DASHBOARD_USERS", json.dumps(USERS))
+    monkeypatch.setenv("WAGGLE_AIRFLOW_API_URL", f"http://127.0.0.1:{free_ports()}")  # down
+    monkeypatch.setenv("WAGGLE_AIRFLOW_UI_URL", "http://airflow.test:8080")
+    monkeypatch.setenv("WAGGLE_AIRFLOW_PASSWORD", "dash-pw")
+    monkeypatch.setenv("WAGGLE_MEDIA_ROOT", str(tmp_path / "media"))
     get_settings.cache_clear()
     yield
+    st.cache_resource.clear()
     default_engine().dispose()
     get_settings.cache_clear()
     engine_for.cache_clear()
 
 
-def test_status_counts(app_env: None, sessions: sessionmaker[Session]) -> None:
+def login(user: str = "alice", page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_name").input(user)
+    at.text_input(key="login_password").input(PASSWORDS[user])
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def titles(at: AppTest) -> list[str]:
+    return [m.value[2:-2] for m in at.markdown if m.value.startswith("**")]
+
+
+def messages(at: AppTest, kind: str) -> list[str]:
+    return [m.value for m in getattr(at, kind)]
+
+
+def status_of(sessions: sessionmaker[Session], pid: int) -> tuple[PostStatus, str | None]:
     with sessions() as session:
-        add_posts(session, 3)
-        add_posts(session, 2, status=PostStatus.APPROVED)
-        add_posts(session, 1, status=PostStatus.FAILED, last_error="boom")
-    app = AppTest.from_file(str(REPO / "dashboard" / "app.py")).run(timeout=30)
-    assert not app.exception
-    shown = {m.label: m.value for m in app.metric}
-    assert shown == {
-        "Collected": "3",
-        "Approved": "2",
-        "Declined": "0",
-        "Processing": "0",
-        "Rendered": "0",
-        "Uploaded": "0",
-        "Failed": "1",
-    }
+        post = session.get(Post, pid)
+        return post.status, post.status_changed_by
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+def test_nothing_shows_before_a_login(app_env: None, sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        add_posts(session, title="비밀 제목")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert [t.value for t in at.title] == ["WaggleBot review"]
+    assert "비밀 제목" not in json.dumps([m.value for m in at.markdown], ensure_ascii=False)
+    assert not [b for b in at.button if b.label == "Approve"]
+    at.text_input(key="login_name").input("alice")
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert messages(at, "error") == ["Wrong user name or password."]
+    assert "비밀 제목" not in json.dumps([m.value for m in at.markdown], ensure_ascii=False)
+
+
+def test_a_login_opens_the_inbox_and_a_logout_closes_it(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        add_posts(session, title="처음 글")
+    at = login()
+    assert [t.value for t in at.title] == ["Inbox"]
+    assert titles(at) == ["처음 글"]
+    at.sidebar.button[0].click().run()  # Log out
+    assert [t.value for t in at.title] == ["WaggleBot review"]
+    assert titles(at) == []
+
+
+def test_without_accounts_nobody_gets_in(app_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAGGLE_DASHBOARD_USERS", "{}")
+    get_settings.cache_clear()
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "No dashboard account is set up" in messages(at, "error")[0]
+    assert not at.text_input
+
+
+# --- inbox ---------------------------------------------------------------------------------
+
+
+def _inbox_fixture(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """Two sites of very different sizes, pictures on some, known dates."""
+    base = datetime(2026, 11, 20, 3, 0)  # 12:00 in Seoul
+    ids: dict[str, int] = {}
+    with sessions() as session:
+        for i in range(30):  # a big site: thousands of likes
+            [pid] = add_posts(
+                session,
+                site_code="bigsite",
+                title=f"큰사이트 글 {i:02d}",
+                content=f"본문 {i} 고양이" if i % 3 == 0 else f"본문 {i}",
+                likes=1000 + 100 * i,
+                views=50_000 + i,
+                images=[f"http://img.test/{i}.jpg"] if i % 2 == 0 else [],
+                posted_at=base - timedelta(hours=i),
+            )
+            ids[f"big{i}"] = pid
+        for i in range(5):  # a small site: a few likes, but its best post is a hit there
+            [pid] = add_posts(
+                session,
+                site_code="smallsite",
+                title=f"작은사이트 글 {i}",
+                likes=[2, 3, 4, 5, 90][i],
+                views=None,  # the site shows no views
+                posted_at=base - timedelta(days=3, hours=i),
+            )
+            ids[f"small{i}"] = pid
+        refresh_scores(session, "bigsite")
+        refresh_scores(session, "smallsite")
+    return ids
+
+
+def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker[Session]) -> None:
+    ids = _inbox_fixture(sessions)
+    at = login()
+    assert len(titles(at)) == 20  # a page
+    assert titles(at)[0] == "큰사이트 글 00"  # newest first
+    assert "Page 1 of 2 · 35 in all" in [c.value for c in at.caption]
+    at.button(key="inbox-page-next").click().run()
+    assert len(titles(at)) == 15
+    assert titles(at)[-1] == "작은사이트 글 4"
+
+    at.selectbox(key="f-sort").select("likes").run()  # back to page 1 on any filter change
+    assert titles(at)[:2] == ["큰사이트 글 29", "큰사이트 글 28"]
+    at.selectbox(key="f-sort").select("score").run()
+    top = titles(at)
+    # Per site: the small site's hit (90 likes against 2-5) ranks with the big site's best.
+    assert top.index("작은사이트 글 4") < 5, top
+    assert top[0] in ("큰사이트 글 29", "작은사이트 글 4")
+
+    at.multiselect(key="f-sites").select("smallsite").run()
+    assert sorted(titles(at)) == [f"작은사이트 글 {i}" for i in range(5)]
+    at.multiselect(key="f-sites").unselect("smallsite").run()
+    at.selectbox(key="f-images").select("with").run()
+    assert len(titles(at)) == 15
+    assert all(int(t[-2:]) % 2 == 0 for t in titles(at))
+    at.selectbox(key="f-images").select("any").run()
+    at.text_input(key="f-text").input("고양이").run()
+    assert sorted(titles(at)) == sorted(f"큰사이트 글 {i:02d}" for i in range(0, 30, 3))
+    at.text_input(key="f-text").input("").run()
+    # Dates are days in Seoul: 2026-11-17 holds only the small site's posts.
+    at.date_input(key="f-dates").set_value((datetime(2026, 11, 17), datetime(2026, 11, 17))).run()
+    assert sorted(titles(at)) == [f"작은사이트 글 {i}" for i in range(5)]
+    assert ids  # the ids are used by the other inbox tests
+
+
+def test_a_preview_shows_the_body_best_comment_and_only_web_links(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        [pid] = add_posts(
+            session,
+            title="미리보기",
+            content="첫 줄\n둘째 줄 " + "가" * 3000,
+            images=["http://img.test/a.jpg", "javascript:alert(1)", "data:image/png;base64,xx"],
+            url="javascript:alert(1)",
+        )
+        session.add_all(
+            [
+                Comment(
+                    post_id=pid,
+                    author="댓글러",
+                    content="별로예요",
+                    content_hash="1",
+                    comment_key="id:1",
+                    likes=3,
+                ),
+                Comment(
+                    post_id=pid,
+                    author="베댓",
+                    content="최고의 댓글 ㅋㅋ",
+                    content_hash="2",
+                    comment_key="id:2",
+                    likes=500,
+                ),
+            ]
+        )
+        session.commit()
+    at = login()
+    texts = [t.value for t in at.text]
+    assert texts[0].startswith("첫 줄\n둘째 줄 가")
+    assert len(texts[0]) == 1500
+    assert "최고의 댓글 ㅋㅋ" in texts
+    assert "별로예요" not in texts
+    assert "Best comment (500 likes), by 베댓:" in [c.value for c in at.caption]
+    assert [i.value for i in at.image] == [["http://img.test/a.jpg"]]
+    assert not at.link_button  # the post's own URL is not a web address
+    at.toggle(key=f"whole-{pid}").set_value(True).run()
+    assert any(len(t.value) == len("첫 줄\n둘째 줄 ") + 3000 for t in at.text)
+
+
+def test_crawled_text_is_shown_as_text_never_as_markup(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        add_posts(session, title=HOSTILE, content=HOSTILE, site_code="nate_pann")
+    at = login()
+    [title] = [m.value for m in at.markdown if "javascript" in m.value]
+    html = MarkdownIt("gfm-like").render(title)
+    assert html.count("<strong>") == 1  # the card's own bold, around the title
+    for tag in ("<a", "<img", "<em", "<script", "<h1", "<code"):
+        assert tag not in html, html
+    # Rendered, the escaped Markdown reads exactly as the crawled title.
+    inner = html.removeprefix("<p><strong>").removesuffix("</strong></p>\n")
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):
+        inner = inner.replace(entity, char)
+    assert "http:\u2060//evil.example" in inner  # an invisible joiner: GFM makes no link
+    assert inner.replace("\u2060", "") == HOSTILE
+    assert HOSTILE in [t.value for t in at.text]  # the body through st.text: no Markdown at all
+
+
+def test_approving_one_or_many_and_declining(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        a, b, c, d, e = add_posts(session, 5)
+    at = login()
+    at.button(key=f"approve-{a}").click().run()
+    assert status_of(sessions, a) == (S.APPROVED, "alice")
+    assert messages(at, "success") == [f"Approved 1 post(s): {a}."]
+    # Airflow is down here: the approval stands, and the person learns why no run started.
+    [warning] = messages(at, "warning")
+    assert warning.startswith("Airflow could not be asked to start:")
+    assert "The posts wait in the queue" in warning
+    assert f"approve-{a}" not in [btn.key for btn in at.button]  # it left the inbox
+
+    for pid in (b, c, d):
+        at.checkbox(key=f"pick-{pid}").check().run()
+    bulk = next(btn for btn in at.button if btn.label == "Approve selected (3)")
+    bulk.click().run()
+    assert [status_of(sessions, p)[0] for p in (b, c, d)] == [S.APPROVED] * 3
+    with sessions() as session:
+        assert titles(at) == [session.get(Post, e).title]
+    at.button(key=f"decline-{e}").click().run()
+    assert status_of(sessions, e) == (S.DECLINED, "alice")
+    assert messages(at, "info") == ["Nothing waiting here."]
+
+
+def test_select_page_then_decline_selected(app_env: None, sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        ids = add_posts(session, 4)
+    at = login()
+    next(btn for btn in at.button if btn.label == "Select page").click().run()
+    assert all(at.checkbox(key=f"pick-{pid}").value for pid in ids)
+    next(btn for btn in at.button if btn.label == "Decline selected (4)").click().run()
+    assert {status_of(sessions, p)[0] for p in ids} == {S.DECLINED}
+
+
+def test_two_people_approving_one_post_at_once_approve_it_once(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session)
+    alice, bob = login("alice"), login("bob")  # both see the post in their inbox
+    alice.button(key=f"approve-{pid}").click().run()
+    bob.button(key=f"approve-{pid}").click().run()
+    assert status_of(sessions, pid) == (S.APPROVED, "alice")
+    assert f"Post {pid} was not approved: it is already Approved by alice." in messages(
+        bob, "warning"
+    )
+    assert messages(bob, "success") == []
+
+
+# --- scripts -------------------------------------------------------------------------------
+
+
+def _scripted(sessions: sessionmaker[Session], n: int = 1) -> list[int]:
+    with sessions() as session:
+        ids = add_posts(session, n, status=S.PROCESSING, content="고양이 이야기 본문")
+        for pid in ids:
+            hold_for_review(session, pid, text=SCRIPT, raw="생각: ...\n" + SCRIPT, engine="qwen")
+    return ids
+
+
+def test_a_script_is_edited_and_approved_or_refused_with_the_reason(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    good, bad = _scripted(sessions, 2)
+    at = login(page="views/scripts.py")
+    assert [t.value for t in at.title] == ["Scripts"]
+    assert at.text_area(key=f"script-{good}").value == SCRIPT
+    at.text_area(key=f"script-{bad}").input("짧아요").run()
+    at.button(key=f"ok-{bad}").click().run()
+    [error] = messages(at, "error")
+    assert error.startswith(f"Post {bad}: the script cannot be voiced as it is (length:")
+    assert at.text_area(key=f"script-{bad}").value == "짧아요"  # the edit is not lost
+    assert status_of(sessions, bad)[0] is S.SCRIPTED
+
+    edited = SCRIPT + " 여러분도 이런 인연이 있나요?"
+    at.text_area(key=f"script-{good}").input(edited).run()
+    at.button(key=f"ok-{good}").click().run()
+    assert status_of(sessions, good) == (S.APPROVED, "alice")
+    with sessions() as session:
+        content = session.get(Content, good)
+        assert (content.summary_text, content.script_edited) == (edited, True)
+    assert f"Post {good}: script approved; it will be voiced and rendered." in messages(
+        at, "success"
+    )
+    assert messages(at, "warning")[0].startswith("Airflow could not be asked to start")
+
+
+def test_a_script_sent_back_or_its_post_declined(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    again, drop = _scripted(sessions, 2)
+    at = login(page="views/scripts.py")
+    at.button(key=f"again-{again}").click().run()
+    at.button(key=f"drop-{drop}").click().run()
+    assert status_of(sessions, again) == (S.APPROVED, "alice")
+    assert status_of(sessions, drop) == (S.DECLINED, "alice")
+    assert messages(at, "info")[-1] == "No script is waiting for review."
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+def _stage_run(session: Session, pid: int, stage: Stage, outcome: StageOutcome, **kw) -> None:
+    session.add(StageRun(post_id=pid, stage=stage, attempt=1, outcome=outcome, **kw))
+    session.commit()
+
+
+def test_progress_shows_counts_work_in_flight_stalls_and_failures(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with sessions() as session:
+        add_posts(session, 2)
+        [queued] = add_posts(session, status=S.APPROVED)
+        [busy, stuck] = add_posts(session, 2, status=S.PROCESSING, title="작업 중")
+        session.execute(
+            update(Post)
+            .where(Post.id.in_([busy, stuck]))
+            .values(status_changed_at=now - timedelta(minutes=40))
+        )
+        _stage_run(
+            session, busy, Stage.TTS, StageOutcome.RUNNING, started_at=now - timedelta(minutes=1)
+        )
+        _stage_run(
+            session,
+            stuck,
+            Stage.LLM,
+            StageOutcome.SUCCEEDED,
+            started_at=now - timedelta(minutes=39),
+            finished_at=now - timedelta(minutes=38),
+        )
+        [failed] = add_posts(
+            session,
+            status=S.FAILED,
+            title="실패한 글",
+            last_error="render (attempt 3): FfmpegFailed: Invalid data found when processing input",
+        )
+        _stage_run(
+            session,
+            failed,
+            Stage.RENDER,
+            StageOutcome.FAILED,
+            error="x",
+            dag_id="produce_shorts",
+            run_id="manual__2026-12-01T10:00:00+00:00",
+            task_id="render",
+            map_index=-1,
+            try_number=3,
+        )
+    at = login(page="views/progress.py")
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Collected"], shown["Approved"], shown["Processing"], shown["Failed"]) == (
+        "2",
+        "1",
+        "2",
+        "1",
+    )
+    assert queued
+    frame = at.dataframe[0].value
+    rows = {r["post"]: r for r in frame.to_dict("records")}
+    assert rows[busy]["doing"] == "tts (attempt 1, running)"
+    assert rows[busy][""] == ""
+    assert rows[stuck]["doing"] == "llm succeeded, waiting for tts"
+    assert rows[stuck][""] == "⚠ stalled"
+    assert any("1 post(s) made no progress for over 15 min" in w for w in messages(at, "warning"))
+    [error_box] = [c.value for c in at.code]
+    assert error_box.endswith("FfmpegFailed: Invalid data found when processing input")
+    [log_link] = at.link_button
+    assert log_link.proto.url == (
+        "http://airflow.test:8080/dags/produce_shorts/runs/"
+        "manual__2026-12-01T10%3A00%3A00%2B00%3A00/tasks/render?try_number=3"
+    )
+    at.button(key=f"retry-{failed}").click().run()
+    assert status_of(sessions, failed) == (S.APPROVED, "alice")
+    with sessions() as session:
+        assert session.get(Post, failed).last_error is None
+    assert messages(at, "success") == [f"Retried 1 post(s): {failed}."]
+    assert "No failures." in [c.value for c in at.caption]
+
+
+# --- gallery -------------------------------------------------------------------------------
+
+
+def _short(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True)
+    video, thumb = folder / "short.mp4", folder / "short.jpg"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=108x192:d=1",
+            "-pix_fmt",
+            "yuv420p",
+            str(video),
+        ],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        ["ffmpeg", "-y", "-loglevel", "error", "-i", str(video), "-frames:v", "1", str(thumb)],
+        check=True,
+        timeout=60,
+    )
+    return video, thumb
+
+
+def test_the_gallery_plays_made_shorts_and_says_when_a_file_is_gone(
+    app_env: None, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    video, thumb = _short(tmp_path / "media" / "posts" / "1")
+    with sessions() as session:
+        [made, gone] = add_posts(session, 2, status=S.RENDERED)
+        for pid, path in ((made, video), (gone, tmp_path / "nope.mp4")):
+            session.add(
+                Content(
+                    post_id=pid,
+                    summary_text=SCRIPT,
+                    video_path=str(path),
+                    thumbnail_path=str(thumb),
+                    video_seconds=1.0,
+                    script_engine="extractive",
+                    script_reviewed_by="alice",
+                    script_edited=True,
+                )
+            )
+        session.commit()
+    at = login(page="views/gallery.py")
+    assert [t.value for t in at.title] == ["Gallery"]
+    assert SCRIPT in [t.value for t in at.text]
+    assert any("script edited by alice" in c.value for c in at.caption)
+    assert f"The video file is missing: {tmp_path / 'nope.mp4'}" in messages(at, "error")
+    assert not at.get("video")
+    assert not [b for b in at.button if "upload" in b.label.lower()]  # no fake upload button
+    at.toggle(key=f"play-{made}").set_value(True).run()
+    [player] = at.get("video")
+    assert player.proto.url.endswith(".mp4")  # served by Streamlit from the file
+
+
+# --- no query per row ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "page", ["views/inbox.py", "views/scripts.py", "views/progress.py", "views/gallery.py"]
+)
+def test_a_page_costs_the_same_queries_for_one_row_or_many(
+    app_env: None, sessions: sessionmaker[Session], tmp_path: Path, page: str
+) -> None:
+    video, thumb = _short(tmp_path / "media" / "posts" / "x")
+
+    def fill(n: int) -> None:
+        with sessions() as session:
+            ids = add_posts(session, n)
+            for pid in ids:
+                session.add(
+                    Comment(
+                        post_id=pid,
+                        author="a",
+                        content="댓글",
+                        content_hash="h",
+                        comment_key="id:1",
+                        likes=1,
+                    )
+                )
+            for status in (S.FAILED, S.PROCESSING):
+                add_posts(session, n, status=status, last_error="x" if status is S.FAILED else None)
+            for pid in add_posts(session, n, status=S.RENDERED):
+                session.add(
+                    Content(
+                        post_id=pid,
+                        summary_text=SCRIPT,
+                        video_path=str(video),
+                        thumbnail_path=str(thumb),
+                    )
+                )
+            session.commit()
+        _scripted(sessions, n)
+
+    def queries() -> int:
+        at = login(page=page)
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        engine = default_engine()
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            at.run()
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    fill(1)
+    one = queries()
+    fill(5)
+    assert queries() == one
+
+
+def test_a_queue_no_sweep_takes_is_flagged_and_failures_retried_together(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with sessions() as session:
+        [waiting] = add_posts(session, status=S.APPROVED)
+        session.execute(
+            update(Post)
+            .where(Post.id == waiting)
+            .values(status_changed_at=now - timedelta(minutes=30))
+        )
+        session.commit()
+        failed = add_posts(session, 3, status=S.FAILED, last_error="tts (attempt 3): timeout")
+    at = login(page="views/progress.py")
+    assert any("No sweep has taken them: is Airflow running?" in w for w in messages(at, "warning"))
+    next(b for b in at.button if b.label == "Ask Airflow for a sweep now").click().run()
+    assert any(w.startswith("Airflow could not be asked to start") for w in messages(at, "warning"))
+    for pid in failed[:2]:
+        at.checkbox(key=f"retry-pick-{pid}").check().run()
+    next(b for b in at.button if b.label == "Retry selected (2)").click().run()
+    assert [status_of(sessions, p)[0] for p in failed] == [S.APPROVED, S.APPROVED, S.FAILED]
+    assert "Failed (1)" in [h.value for h in at.subheader]

@@ -9,76 +9,30 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
+import jwt
 import psutil
 import pytest
 import requests
 from sqlalchemy import text
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
-from wagglebot.config import Settings
 from wagglebot.db import make_engine
 from wagglebot.stack.procs import port_in_use
 
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected
-
-
-@dataclass
-class RunningStack:
-    settings: Settings
-    env: dict[str, str]
-    up_output: str
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.settings.airflow_port}"
-
-    def cli(self, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "wagglebot.stack", *args],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def token(self, user: str, password: str) -> str:
-        resp = requests.post(
-            f"{self.api}/auth/token", json={"username": user, "password": password}, timeout=10
-        )
-        assert resp.status_code == 201, resp.text
-        return resp.json()["access_token"]
-
-    def client(self) -> AirflowClient:
-        return AirflowClient(self.api, "dashboard", "dash-pw")
-
-    def admin_token(self) -> str:
-        import json
-
-        passwords = self.settings.stack_home / "airflow" / "simple_auth_manager_passwords.json"
-        return self.token("admin", json.loads(passwords.read_text())["admin"])
+from stack_support import RunningStack, stack_env
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     home = tmp_path_factory.mktemp("cli-stack")
-    dags = home / "dags"
-    dags.mkdir()
-    for folder in (REPO / "dags", REPO / "tests" / "airflow_dags"):
-        for dag_file in folder.glob("*.py"):
-            shutil.copy(dag_file, dags)
     settings = make_settings(home, db_name="wagglebot_stack").model_copy(
         update={
             "crawl_target": "sample",
@@ -88,12 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             "crawl_base_urls": {"ruliweb": f"http://127.0.0.1:{free_ports()}"},
         }
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("WAGGLE_", "AIRFLOW"))},
-        **settings.as_env(),
-        "WAGGLE_AIRFLOW_DAGS_FOLDER": str(dags),
-        "WAGGLE_ENV_FILE": str(home / ".env"),
-    }
+    env = stack_env(settings, home, [REPO / "dags", REPO / "tests" / "airflow_dags"])
     running = RunningStack(settings, env, "")
     done = running.cli("up")
     running.up_output = done.stdout + done.stderr
@@ -219,6 +168,8 @@ def test_up_runs_the_main_job_and_says_what_it_collected(stack: RunningStack) ->
 def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> None:
     out = stack.up_output
     assert re.search(r"^approved posts \[[\d, ]+\]; making Shorts through Airflow", out, re.M)
+    # Script review is on by default: the first sweep writes, the main job approves as is.
+    assert re.search(r"^scripts written for posts \[[\d, ]+\]; approved as they are", out, re.M)
     made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$", out, re.M)
     assert len(made) == 3, out
     assert "3 of 3 Shorts made." in out
@@ -240,12 +191,12 @@ def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> No
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT p.status, c.script_engine, c.video_path FROM posts p "
-                "JOIN contents c ON c.post_id = p.id"
+                "SELECT p.status, c.script_engine, c.script_reviewed_by, c.video_path "
+                "FROM posts p JOIN contents c ON c.post_id = p.id"
             )
         ).all()
     engine.dispose()
-    assert sorted(rows) == sorted(("RENDERED", "extractive", v) for _, v in made)
+    assert sorted(rows) == sorted(("RENDERED", "extractive", "main-job", v) for _, v in made)
 
 
 def _sweep_runs(client: AirflowClient) -> list[dict]:
@@ -254,7 +205,30 @@ def _sweep_runs(client: AirflowClient) -> list[dict]:
 
 def test_the_sweep_ran_its_stages_one_at_a_time_and_passed_paths(stack: RunningStack) -> None:
     client = stack.client()
-    run = next(r for r in _sweep_runs(client) if r["note"] == "./wagglebot up: main job")
+    runs = {r["note"]: r for r in _sweep_runs(client)}
+    first, run = (
+        runs["./wagglebot up: main job"],
+        runs["./wagglebot up: main job, scripts approved"],
+    )
+    # The first sweep wrote the scripts and stopped for the review; the second voiced and
+    # rendered the approved scripts without writing them again.
+    assert first["state"] == "success"
+    assert client.xcom("produce_shorts", first["dag_run_id"], "write_scripts") == {}
+    held = client.xcom("produce_shorts", first["dag_run_id"], "finish")
+    assert (held["rendered"], held["failed"]) == ([], [])
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        stages = conn.execute(
+            text(
+                "SELECT run_id, stage, COUNT(*) FROM stage_runs WHERE run_id IN (:a, :b) "
+                "AND outcome = 'succeeded' GROUP BY run_id, stage"
+            ),
+            {"a": first["dag_run_id"], "b": run["dag_run_id"]},
+        ).all()
+    engine.dispose()
+    one, two = first["dag_run_id"], run["dag_run_id"]
+    assert sorted(stages) == sorted([(one, "llm", 3), (two, "tts", 3), (two, "render", 3)])
+    # The second voiced and rendered the approved scripts.
     assert run["state"] == "success"
     tis = client.task_instances("produce_shorts", run["dag_run_id"])
     assert {t["task_id"]: t["state"] for t in tis} == dict.fromkeys(
@@ -320,6 +294,33 @@ def test_a_site_that_yields_nothing_fails_its_own_task_with_the_cause(
     ) in log
 
 
+def test_the_dashboard_account_is_a_user_and_a_stale_token_is_renewed(
+    stack: RunningStack,
+) -> None:
+    client = stack.client()
+    client.wait_for_dag("produce_shorts")
+    fresh = stack.token("dashboard", "dash-pw")
+    claims = jwt.decode(fresh, options={"verify_signature": False})
+    secret = (stack.settings.stack_home / "airflow" / "jwt_secret").read_text().strip()
+    expired = jwt.encode(
+        {**claims, "exp": int(time.time()) - 60}, secret, algorithm="HS512"
+    )  # what a day-old token looks like: the API answers 401 "Token Expired"
+    resigned = fresh[:-8] + "AAAAAAAA"  # the API's key changed: 403 "Invalid JWT token"
+    for stale in (expired, resigned):
+        client._token = stale
+        assert client.request("GET", "/dags/produce_shorts")["dag_id"] == "produce_shorts"
+        assert client._token not in (stale, None)  # it logged in again
+    headers = {"Authorization": f"Bearer {client._token}"}
+    resp = requests.post(
+        f"{stack.api}/api/v2/pools", headers=headers, json={"name": "x", "slots": 9}, timeout=10
+    )
+    assert resp.status_code == 403  # a user may trigger runs, not change pools
+    with pytest.raises(AirflowError, match="HTTP 403"):
+        AirflowClient(stack.api, "dashboard", "dash-pw").request(
+            "POST", "/pools", json={"name": "x", "slots": 9}
+        )  # a refusal that is not about the token is not retried
+
+
 def test_params_are_checked_by_the_trigger(stack: RunningStack) -> None:
     client = stack.client()
     for bad in ({"sites": ["nope"]}, {"pages": 0}, {"pages": "two"}):
@@ -363,7 +364,7 @@ def test_a_post_that_fails_a_stage_shows_its_error_and_the_rest_go_on(
     client = stack.client()
     for active in client.active_runs("produce_shorts"):
         client.wait("produce_shorts", active["dag_run_id"], timeout=300)
-    run = client.trigger("produce_shorts", conf={"batch": 5})
+    run = client.trigger("produce_shorts", conf={"batch": 5, "review_scripts": False})
     assert client.wait("produce_shorts", run["dag_run_id"], timeout=400)["state"] == "success"
     with engine.connect() as conn:
         status = dict(
@@ -406,7 +407,7 @@ def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
     client = stack.client()
     for active in client.active_runs("produce_shorts"):
         client.wait("produce_shorts", active["dag_run_id"], timeout=300)
-    run = client.trigger("produce_shorts", conf={"batch": 1})
+    run = client.trigger("produce_shorts", conf={"batch": 1, "review_scripts": False})
     folder = str(stack.settings.media_root / "posts" / str(post_id))
     deadline, victim = time.monotonic() + 300, None
     while victim is None and time.monotonic() < deadline:

@@ -36,6 +36,10 @@ def test_the_mission_state_machine() -> None:
         (S.PROCESSING, S.APPROVED),  # a sweep that died gives its posts back
         (S.FAILED, S.APPROVED),  # retry
         (S.RENDERED, S.UPLOADED),
+        # The script review between the LLM and the voice:
+        (S.PROCESSING, S.SCRIPTED),  # the sweep stops after the LLM
+        (S.SCRIPTED, S.APPROVED),  # script approved (or sent back to the LLM)
+        (S.SCRIPTED, S.DECLINED),  # a person reads the script and drops the post
     }
     assert not can_move(S.UPLOADED, S.APPROVED)
     assert not can_move(S.DECLINED, S.PROCESSING)
@@ -187,3 +191,43 @@ def test_claim_takes_the_oldest_approval_first(sessions: sessionmaker[Session]) 
         assert list(claim_approved(session, 2)) == [second, third]
         assert list(claim_approved(session, 2)) == [first]
         assert list(claim_approved(session, 2)) == []
+
+
+def test_who_moved_a_post_is_kept_and_told_to_the_next_person(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session)
+        transition(session, pid, S.APPROVED, expected=S.COLLECTED, by="alice")
+        session.commit()
+        with pytest.raises(IllegalTransition) as info:
+            transition(session, pid, S.APPROVED, expected=S.COLLECTED, by="bob")
+        assert info.value.by == "alice"
+        assert f"post {pid} is APPROVED (by alice), cannot move to APPROVED" in str(info.value)
+        transition(session, pid, S.PROCESSING)  # the pipeline: nobody in particular
+        session.commit()
+        session.expire_all()
+        assert session.get(Post, pid).status_changed_by is None
+
+
+def test_a_persons_decision_restarts_the_count_of_sweeps(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        [pid] = add_posts(session, status=S.APPROVED)
+        for _ in range(2):  # two sweeps died with it: recovery keeps counting
+            transition(session, pid, S.PROCESSING)
+            transition(session, pid, S.APPROVED, expected=S.PROCESSING)
+        session.commit()
+        session.expire_all()
+        assert session.get(Post, pid).attempts == 2
+        transition(session, pid, S.PROCESSING)
+        transition(session, pid, S.FAILED, error="boom")
+        transition(session, pid, S.APPROVED, expected=S.FAILED, by="alice")  # a retry
+        session.commit()
+        session.expire_all()
+        assert session.get(Post, pid).attempts == 0
+        transition(session, pid, S.PROCESSING)
+        transition(session, pid, S.SCRIPTED)
+        transition(session, pid, S.APPROVED, expected=S.SCRIPTED, by="alice")
+        session.commit()
+        session.expire_all()
+        assert session.get(Post, pid).attempts == 0

@@ -64,7 +64,8 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_settings: Settings, tmp_path: Path) -> Settings:
-    return db_settings.model_copy(update={"media_root": tmp_path / "media"})
+    # Straight through: the script review is its own test below.
+    return db_settings.model_copy(update={"media_root": tmp_path / "media", "script_review": False})
 
 
 def test_pictures_in_sample_mode_come_only_from_this_machine(
@@ -150,6 +151,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     assert finish(claimed, scripts, voices, videos, settings) == {
         "rendered": sorted([story, plain]),
         "failed": [],
+        "awaiting_review": [],
     }
     with sessions() as session:
         posts = {p.id: p for p in session.scalars(select(Post)).all()}
@@ -175,7 +177,11 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     files = sorted(p for p in settings.media_root.rglob("*") if p.is_file())
     mtimes = [p.stat().st_mtime_ns for p in files]
     assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings) == {}
-    assert finish(claimed, scripts, voices, videos, settings) == {"rendered": [], "failed": []}
+    assert finish(claimed, scripts, voices, videos, settings) == {
+        "rendered": [],
+        "failed": [],
+        "awaiting_review": [],
+    }
     assert [p.stat().st_mtime_ns for p in files] == mtimes
     assert sorted(p for p in settings.media_root.rglob("*") if p.is_file()) == files
     with sessions() as session:
@@ -289,7 +295,11 @@ def test_finish_fails_posts_a_stage_task_dropped(
     a, b = _claim(sessions, 2)
     scripts = {str(a): "/x/script.json", str(b): "/y/script.json"}
     # speak gave up on its last try (it was killed), so it handed nothing on.
-    assert finish([a, b], scripts, None, None, settings) == {"rendered": [], "failed": [a, b]}
+    assert finish([a, b], scripts, None, None, settings) == {
+        "rendered": [],
+        "failed": [a, b],
+        "awaiting_review": [],
+    }
     status, error = _status(sessions, a)
     assert status is S.FAILED
     assert error.startswith("tts: the stage task ended without finishing this post")
@@ -307,3 +317,52 @@ def test_the_transformers_engine_without_its_model_fails_posts_with_the_fix(
     assert status is S.FAILED
     assert error.startswith("llm (attempt 1): LlmUnavailable:")
     assert "WAGGLE_LLM_MODEL" in error
+
+
+def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    from wagglebot.review import approve_script
+
+    reviewing = settings.model_copy(update={"script_review": True})
+    with sessions() as session:
+        [pid] = add_posts(
+            session, title="퇴근길 고양이 입양 후기", content=STORY, status=S.APPROVED
+        )
+    claimed = claim_batch(reviewing, batch=5)
+    assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing) == {}
+    assert finish(claimed, {}, {}, {}, reviewing) == {
+        "rendered": [],
+        "failed": [],
+        "awaiting_review": [pid],
+    }
+    with sessions() as session:
+        assert session.get(Post, pid).status is S.SCRIPTED
+        written = session.get(Content, pid)
+        assert "고양이" in written.summary_text
+        assert (written.script_engine, written.script_reviewed_by) == ("extractive", None)
+
+    edited = (
+        "고양이가 집까지 따라왔고, 결국 가족이 되었습니다. 이름은 참치라고 지어 줬어요. "
+        "여러분도 이런 인연 있으신가요?"
+    )
+    with sessions() as session:
+        approve_script(session, pid, edited, by="alice")
+    # The next sweep takes the post again and voices exactly the approved text, no LLM.
+    claimed = claim_batch(reviewing, batch=5)
+    assert claimed == [pid]
+    scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing)
+    assert json.loads(Path(scripts[str(pid)]).read_text())["text"] == edited
+    voices = speak(scripts, TaskAttempt(_ref("speak")), reviewing)
+    cues = json.loads(Path(voices[str(pid)]).read_text())["cues"]
+    assert " ".join(c["text"] for c in cues).replace(" ", "") == edited.replace(" ", "")
+    videos = render(voices, {}, TaskAttempt(_ref("render")), reviewing)
+    assert finish(claimed, scripts, voices, videos, reviewing)["rendered"] == [pid]
+    with sessions() as session:
+        llm_runs = session.scalar(
+            select(func.count()).where(StageRun.post_id == pid, StageRun.stage == Stage.LLM)
+        )
+        assert llm_runs == 1  # written once, before the review
+        content = session.get(Content, pid)
+        assert (content.summary_text, content.script_edited) == (edited, True)
+        assert content.script_reviewed_by == "alice"

@@ -1,7 +1,9 @@
 """A small client for Airflow's REST API v2: how WaggleBot asks Airflow to do work.
 
 It logs in with a username and password (the dashboard's user-role account by
-default), keeps the JWT, and logs in again once when the API answers 401.
+default), keeps the JWT, and logs in again once when the API refuses the token:
+401 when it expired, 403 "Invalid JWT token" when its signature no longer checks
+(the API's JWT secret changed).
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from wagglebot.config import Settings
 
 class AirflowError(RuntimeError):
     pass
+
+
+def _token_refused(resp: requests.Response) -> bool:
+    if resp.status_code == 401:
+        return True
+    if resp.status_code != 403:
+        return False
+    try:
+        return resp.json().get("detail") == "Invalid JWT token"
+    except ValueError:
+        return False
 
 
 class AirflowClient:
@@ -59,7 +72,7 @@ class AirflowClient:
                 headers={"Authorization": f"Bearer {self._token}"},
                 **kwargs,
             )
-            if resp.status_code == 401 and attempt == 1:  # expired or rotated: log in again
+            if _token_refused(resp) and attempt == 1:  # expired or re-keyed: log in again
                 self._token = None
                 continue
             if resp.status_code >= 400:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "WAGGLE_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     airflow_api_url: str = ""
     airflow_username: str = "dashboard"
     airflow_password: SecretStr | None = None
+    # Where a person's browser reaches the Airflow UI (task log links); defaults to the API.
+    airflow_ui_url: str = ""
+
+    # The review dashboard's accounts: a JSON object of user name -> scrypt hash
+    # (wagglebot.auth; `./wagglebot dashboard-user NAME` writes it). None: nobody may log in.
+    dashboard_users: dict[str, str] = {}
+    # A post in production with no stage activity for this long is marked stalled.
+    stall_minutes: int = Field(15, ge=1)
+    # The time zone the dashboard shows times and takes dates in.
+    timezone: str = "Asia/Seoul"
 
     # Crawling. Empty crawl_sites means every bundled site. crawl_target "sample" crawls
     # the bundled sample site (served by the stack from sample_site_port up, one port per
@@ -69,6 +79,8 @@ class Settings(BaseSettings):
     tts_engine: Literal["edge", "espeak"] = "espeak"
     tts_voice: str = "ko-KR-SunHiNeural"  # edge-tts voice
     video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
+    # Stop after the LLM so a person reads (and may edit) each script before it is voiced.
+    script_review: bool = True
     background_music: Path | None = None  # ducked under the voice when set
 
     # The production sweep: posts per run, and when a post stuck in PROCESSING (its
@@ -84,12 +96,48 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     airflow_parallelism: int = Field(4, ge=1, le=64)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _EnvWins(dotenv_settings), file_secret_settings
+
     @field_validator("db_url")
     @classmethod
     def _mariadb_url(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
         if not url.startswith(("mysql+mysqldb://", "mysql://", "mariadb+mysqldb://")):
             raise ValueError("must be a mysql+mysqldb:// SQLAlchemy URL for MariaDB")
+        return value
+
+    @field_validator("dashboard_users")
+    @classmethod
+    def _hashed_passwords(cls, users: dict[str, str]) -> dict[str, str]:
+        from wagglebot.auth import USER_NAME, is_password_hash
+
+        for name, stored in users.items():
+            if not USER_NAME.match(name):
+                raise ValueError(f"user name {name!r}: letters, digits, '.', '_', '-' only")
+            if not is_password_hash(stored):
+                raise ValueError(
+                    f"user {name!r}: not a password hash (set it with ./wagglebot dashboard-user)"
+                )
+        return users
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Seoul, UTC)") from None
         return value
 
     @field_validator("media_root", "stack_home", "airflow_dags_folder")
@@ -101,6 +149,8 @@ class Settings(BaseSettings):
     def _local_api_by_default(self) -> Settings:
         if not self.airflow_api_url:
             object.__setattr__(self, "airflow_api_url", f"http://127.0.0.1:{self.airflow_port}")
+        if not self.airflow_ui_url:
+            object.__setattr__(self, "airflow_ui_url", self.airflow_api_url)
         return self
 
     @property
@@ -119,6 +169,25 @@ class Settings(BaseSettings):
                 value = json.dumps(sorted(value) if isinstance(value, set | frozenset) else value)
             env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
         return env
+
+
+class _EnvWins(PydanticBaseSettingsSource):
+    """.env without the variables the environment sets. pydantic-settings would merge a
+    JSON object from both (accounts, URLs); here the environment's value stands whole."""
+
+    def __init__(self, dotenv: PydanticBaseSettingsSource) -> None:
+        super().__init__(dotenv.settings_cls)
+        self.dotenv = dotenv
+
+    def get_field_value(self, field, field_name):  # the wrapped source does the reading
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, object]:
+        return {
+            name: value
+            for name, value in self.dotenv().items()
+            if f"{ENV_PREFIX}{name.upper()}" not in os.environ
+        }
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -122,10 +122,37 @@ def finish_post(
         "video_path": video_path,
         **details,
     }
-    stmt = insert(Content).values(post_id=post_id, **values)
-    session.execute(stmt.on_duplicate_key_update({k: stmt.inserted[k] for k in values}))
+    _upsert_content(session, post_id, values)
     transition(session, post_id, PostStatus.RENDERED, expected=PostStatus.PROCESSING)
     session.commit()
+
+
+def hold_for_review(session: Session, post_id: int, *, text: str, raw: str, engine: str) -> None:
+    """Keep the LLM's script for a person to read and move the post to SCRIPTED, together.
+
+    The post leaves the sweep here; approving the script (wagglebot.review) queues it
+    again, and the next sweep voices the script the person approved.
+    """
+    _upsert_content(
+        session,
+        post_id,
+        {
+            "summary_text": text,
+            "script_raw": raw,
+            "script_engine": engine[:128],
+            "script_reviewed_by": None,
+            "script_reviewed_at": None,
+            "script_edited": False,
+        },
+    )
+    transition(session, post_id, PostStatus.SCRIPTED, expected=PostStatus.PROCESSING)
+    session.commit()
+
+
+def _upsert_content(session: Session, post_id: int, values: dict[str, object]) -> None:
+    # Keyed by the post: repeating a step overwrites its columns and leaves the others.
+    stmt = insert(Content).values(post_id=post_id, **values)
+    session.execute(stmt.on_duplicate_key_update({k: stmt.inserted[k] for k in values}))
 
 
 @dataclass(frozen=True)

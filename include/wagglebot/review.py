@@ -1,7 +1,9 @@
-"""What a person's decisions do: approve or decline posts, and ask Airflow for a sweep.
+"""What a person's decisions do: approve or decline posts, review scripts, retry failures,
+and ask Airflow for a sweep.
 
-Used by the dashboard and by the main job. Approval only moves posts through the
-state machine; the work itself is Airflow's, asked for through its REST API.
+Used by the dashboard and by the main job. Decisions only move posts through the
+state machine (and keep the reviewed script); the work itself is Airflow's, asked
+for through its REST API.
 """
 
 from __future__ import annotations
@@ -9,27 +11,89 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient
-from wagglebot.states import PostStatus, TransitionError, transition_many
+from wagglebot.db.models import Content
+from wagglebot.stages.script import validate
+from wagglebot.states import PostStatus, TransitionError, transition, transition_many
 
 SWEEP_DAG = "produce_shorts"
+Outcome = tuple[list[int], list[TransitionError]]
 
 
-def approve(session: Session, post_ids: Iterable[int]) -> tuple[list[int], list[TransitionError]]:
+def approve(session: Session, post_ids: Iterable[int], by: str | None = None) -> Outcome:
     """Approve COLLECTED posts; a post someone else already moved is refused, not redone."""
     moved, refused = transition_many(
-        session, post_ids, PostStatus.APPROVED, expected=PostStatus.COLLECTED
+        session, post_ids, PostStatus.APPROVED, expected=PostStatus.COLLECTED, by=by
     )
     session.commit()
     return moved, refused
 
 
-def decline(session: Session, post_ids: Iterable[int]) -> tuple[list[int], list[TransitionError]]:
-    moved, refused = transition_many(session, post_ids, PostStatus.DECLINED)
+def decline(session: Session, post_ids: Iterable[int], by: str | None = None) -> Outcome:
+    """Decline collected posts, or posts whose script a person read and does not want."""
+    moved, refused = transition_many(session, post_ids, PostStatus.DECLINED, by=by)
     session.commit()
     return moved, refused
+
+
+def retry(session: Session, post_ids: Iterable[int], by: str | None = None) -> Outcome:
+    """FAILED posts back to the queue; their error stays in stage_runs for the record."""
+    moved, refused = transition_many(
+        session, post_ids, PostStatus.APPROVED, expected=PostStatus.FAILED, by=by
+    )
+    session.commit()
+    return moved, refused
+
+
+class ScriptMissing(TransitionError):
+    def __init__(self, post_id: int) -> None:
+        super().__init__(f"post {post_id} has no script to approve")
+
+
+def approve_script(session: Session, post_id: int, text: str, by: str) -> str:
+    """Approve a SCRIPTED post's script as ``text`` (the person's edit, or the original).
+
+    The text passes the same checks as any engine's (InvalidScript says why not);
+    then the post is queued again and the next sweep voices exactly this text.
+    Returns the text as stored.
+    """
+    written = session.scalar(select(Content.summary_text).where(Content.post_id == post_id))
+    text = validate(text)
+    transition(session, post_id, PostStatus.APPROVED, expected=PostStatus.SCRIPTED, by=by)
+    if written is None:
+        session.rollback()
+        raise ScriptMissing(post_id)
+    session.execute(
+        update(Content)
+        .where(Content.post_id == post_id)
+        .values(
+            summary_text=text,
+            script_edited=text != written,
+            script_reviewed_by=by,
+            script_reviewed_at=func.now(6),
+        )
+    )
+    session.commit()
+    return text
+
+
+def rewrite_script(session: Session, post_id: int, by: str) -> None:
+    """Send a SCRIPTED post back for a new script: the next sweep runs the LLM again."""
+    transition(session, post_id, PostStatus.APPROVED, expected=PostStatus.SCRIPTED, by=by)
+    session.execute(
+        update(Content)
+        .where(Content.post_id == post_id)
+        .values(
+            summary_text=None,
+            script_edited=False,
+            script_reviewed_by=None,
+            script_reviewed_at=None,
+        )
+    )
+    session.commit()
 
 
 def request_sweep(client: AirflowClient, note: str) -> dict[str, Any]:

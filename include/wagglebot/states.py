@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 
@@ -20,6 +20,7 @@ class PostStatus(enum.StrEnum):
     APPROVED = "APPROVED"
     DECLINED = "DECLINED"
     PROCESSING = "PROCESSING"
+    SCRIPTED = "SCRIPTED"  # the LLM wrote its script; a person reads (and edits) it next
     RENDERED = "RENDERED"
     UPLOADED = "UPLOADED"
     FAILED = "FAILED"
@@ -28,9 +29,11 @@ class PostStatus(enum.StrEnum):
 S = PostStatus
 # target -> the statuses a post may be in to move there.
 ALLOWED_SOURCES: dict[PostStatus, frozenset[PostStatus]] = {
-    S.APPROVED: frozenset({S.COLLECTED, S.FAILED, S.PROCESSING}),  # approve, retry, recover
-    S.DECLINED: frozenset({S.COLLECTED}),
+    # approve, retry, recover, script approved (or sent back to the LLM)
+    S.APPROVED: frozenset({S.COLLECTED, S.FAILED, S.PROCESSING, S.SCRIPTED}),
+    S.DECLINED: frozenset({S.COLLECTED, S.SCRIPTED}),
     S.PROCESSING: frozenset({S.APPROVED}),  # claimed by a sweep
+    S.SCRIPTED: frozenset({S.PROCESSING}),  # the sweep stops after the LLM for a review
     S.RENDERED: frozenset({S.PROCESSING}),
     S.FAILED: frozenset({S.PROCESSING}),
     S.UPLOADED: frozenset({S.RENDERED}),
@@ -49,12 +52,15 @@ class PostNotFound(TransitionError):
 
 
 class IllegalTransition(TransitionError):
-    def __init__(self, post_id: int, current: PostStatus, target: PostStatus) -> None:
+    def __init__(
+        self, post_id: int, current: PostStatus, target: PostStatus, by: str | None = None
+    ) -> None:
         allowed = ", ".join(sorted(ALLOWED_SOURCES[target])) or "nothing"
+        who = f" (by {by})" if by else ""
         super().__init__(
-            f"post {post_id} is {current}, cannot move to {target} (only from: {allowed})"
+            f"post {post_id} is {current}{who}, cannot move to {target} (only from: {allowed})"
         )
-        self.post_id, self.current, self.target = post_id, current, target
+        self.post_id, self.current, self.target, self.by = post_id, current, target, by
 
 
 def can_move(current: PostStatus, target: PostStatus) -> bool:
@@ -77,34 +83,48 @@ def transition(
     *,
     expected: PostStatus | None = None,
     error: str | None = None,
+    by: str | None = None,
 ) -> None:
     """Move one post to ``target``, or raise if another actor moved it first.
 
     ``expected`` narrows the allowed source (an approve button expects COLLECTED,
     so approving a FAILED post by mistake is refused). Moving to FAILED keeps
-    ``error`` as the post's last error; any other move clears it. The caller
-    commits; keep the transaction short.
+    ``error`` as the post's last error; any other move clears it. ``by``: the
+    person who made the move (None for the pipeline). The caller commits; keep
+    the transaction short.
     """
     from wagglebot.db.models import Post  # the models import this module
 
     if (target is S.FAILED) != (error is not None):
         raise ValueError("an error text is required for FAILED, and only for FAILED")
-    values: dict[str, object] = {"status": target, "status_changed_at": func.now(6)}
-    values["last_error"] = error
+    # Assigned in this order: `attempts` reads the status before it changes.
+    values: list[tuple[object, object]] = []
     if target is S.PROCESSING:
-        values["attempts"] = Post.attempts + 1
+        values.append((Post.attempts, Post.attempts + 1))
+    elif target is S.APPROVED:
+        # A person's approve, retry or script approval starts the count of sweeps afresh;
+        # only a sweep that died (PROCESSING -> APPROVED) keeps it.
+        values.append((Post.attempts, case((Post.status == S.PROCESSING, Post.attempts), else_=0)))
+    values += [
+        (Post.status, target),
+        (Post.status_changed_at, func.now(6)),
+        (Post.status_changed_by, by),
+        (Post.last_error, error),
+    ]
     stmt = (
         update(Post)
         .where(Post.id == post_id, Post.status.in_(_sources(target, expected)))
-        .values(values)
+        .ordered_values(*values)
         .execution_options(synchronize_session=False)
     )
     if session.execute(stmt).rowcount == 1:
         return
-    current = session.scalar(select(Post.status).where(Post.id == post_id))
-    if current is None:
+    row = session.execute(
+        select(Post.status, Post.status_changed_by).where(Post.id == post_id)
+    ).first()
+    if row is None:
         raise PostNotFound(post_id)
-    raise IllegalTransition(post_id, PostStatus(current), target)
+    raise IllegalTransition(post_id, PostStatus(row.status), target, row.status_changed_by)
 
 
 def transition_many(
@@ -113,13 +133,14 @@ def transition_many(
     target: PostStatus,
     *,
     expected: PostStatus | None = None,
+    by: str | None = None,
 ) -> tuple[list[int], list[TransitionError]]:
     """Move several posts; returns (moved ids, refusals) instead of stopping at the first."""
     moved: list[int] = []
     refused: list[TransitionError] = []
     for post_id in post_ids:
         try:
-            transition(session, post_id, target, expected=expected)
+            transition(session, post_id, target, expected=expected, by=by)
         except TransitionError as exc:
             refused.append(exc)
         else:

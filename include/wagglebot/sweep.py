@@ -10,6 +10,10 @@ refused the post's script, nothing to say) fails the post at once; any other
 error keeps the post for a retry of the task, and fails it with its real error
 only on the task's last try. A retry skips the posts this sweep already got
 through the stage, so a rerun writes no second file or row.
+
+Script review (WAGGLE_SCRIPT_REVIEW, on by default): a new script stops its post
+at SCRIPTED for a person to read and edit; once they approve it the post is
+queued again and the next sweep voices and renders the approved text.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from sqlalchemy.orm import Session
 
 from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
-from wagglebot.db.models import Comment, Post, Stage, StageOutcome, StageRun
+from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
+from wagglebot.db.queries import best_comments
 from wagglebot.produce import (
     TaskRef,
     finish_post,
+    hold_for_review,
     recover_stuck,
     stage_failed,
     stage_started,
@@ -208,16 +214,11 @@ def _post_texts(session: Session, post_ids: list[int]) -> dict[int, PostText]:
     posts = session.execute(
         select(Post.id, Post.title, Post.content).where(Post.id.in_(post_ids))
     ).all()
-    comments: dict[int, list[tuple[str | None, str]]] = {}
-    for post_id, author, text in session.execute(
-        select(Comment.post_id, Comment.author, Comment.content)
-        .where(Comment.post_id.in_(post_ids))
-        .order_by(Comment.post_id, Comment.likes.is_(None), Comment.likes.desc(), Comment.id)
-    ):
-        best = comments.setdefault(post_id, [])
-        if len(best) < BEST_COMMENTS:
-            best.append((author, text))
-    return {pid: PostText(title, body, comments.get(pid, [])) for pid, title, body in posts}
+    comments = best_comments(session, post_ids, BEST_COMMENTS)
+    return {
+        pid: PostText(title, body, [(c.author, c.content) for c in comments.get(pid, [])])
+        for pid, title, body in posts
+    }
 
 
 @contextlib.contextmanager
@@ -236,12 +237,46 @@ def script_engine(settings: Settings) -> Iterator[Callable[[PostText], Script]]:
         loaded.close()
 
 
+def _reviewed_scripts(session: Session, post_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The scripts a person approved for these posts (still in production), by post."""
+    rows = session.execute(
+        select(Content.post_id, Content.summary_text, Content.script_raw, Content.script_engine)
+        .join(Post, Post.id == Content.post_id)
+        .where(
+            Content.post_id.in_(post_ids),
+            Content.script_reviewed_at.is_not(None),
+            Content.summary_text.is_not(None),
+            Post.status == PostStatus.PROCESSING,
+        )
+    ).all()
+    return {
+        pid: {"text": text, "raw": raw or text, "engine": engine or "person"}
+        for pid, text, raw, engine in rows
+    }
+
+
 def write_scripts(
-    post_ids: list[int], attempt: TaskAttempt = TaskAttempt(), settings: Settings | None = None
+    post_ids: list[int],
+    attempt: TaskAttempt = TaskAttempt(),
+    settings: Settings | None = None,
+    review: bool | None = None,
 ) -> Outputs:
-    """LLM stage: script.json (text, raw output, engine) per post."""
+    """LLM stage: script.json (text, raw output, engine) per post.
+
+    A post whose script a person already approved gets that script, no generation.
+    With ``review`` (default: WAGGLE_SCRIPT_REVIEW) a newly written script is kept
+    for a person and its post moves to SCRIPTED, leaving this sweep; only posts with
+    an approved script go on to be voiced.
+    """
     settings = settings or get_settings()
+    review = settings.script_review if review is None else review
     output = lambda pid: post_folder(settings, pid) / "script.json"  # noqa: E731
+    with settings_session(settings) as session:
+        reviewed = _reviewed_scripts(session, post_ids)
+    results: Outputs = {}
+    for post_id, script in reviewed.items():
+        write_json(output(post_id), script)
+        results[str(post_id)] = str(output(post_id))
 
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
@@ -256,7 +291,21 @@ def write_scripts(
 
             yield work
 
-    return run_stage(Stage.LLM, post_ids, output, worker, attempt, settings)
+    todo = [p for p in post_ids if p not in reviewed]
+    written = run_stage(Stage.LLM, todo, output, worker, attempt, settings)
+    if not review:
+        return results | written
+    with settings_session(settings) as session:
+        for key, path in written.items():
+            script = read_json(path)
+            try:
+                hold_for_review(session, int(key), **script)
+            except IllegalTransition as exc:  # someone moved it meanwhile: theirs stands
+                session.rollback()
+                log.warning("post %s not held for review: %s", key, exc)
+    if written:
+        log.info("scripts waiting for a person's review: posts %s", sorted(map(int, written)))
+    return results
 
 
 def speak(
@@ -369,6 +418,15 @@ def finish(
     scripts, voices, videos = scripts or {}, voices or {}, videos or {}
     rendered, failed = [], []
     with settings_session(settings) as session:
+        awaiting_review = (
+            sorted(
+                session.scalars(
+                    select(Post.id).where(Post.id.in_(claimed), Post.status == PostStatus.SCRIPTED)
+                )
+            )
+            if claimed
+            else []
+        )
         for post_id in _processing(session, claimed):
             key = str(post_id)
             try:
@@ -407,5 +465,10 @@ def finish(
             except IllegalTransition as exc:  # someone else moved it meanwhile: theirs stands
                 session.rollback()
                 log.warning("post %d not finished: %s", post_id, exc)
-    log.info("sweep finished: rendered %s, failed %s", rendered, failed)
-    return {"rendered": rendered, "failed": failed}
+    log.info(
+        "sweep finished: rendered %s, failed %s, scripts awaiting review %s",
+        rendered,
+        failed,
+        awaiting_review,
+    )
+    return {"rendered": rendered, "failed": failed, "awaiting_review": awaiting_review}

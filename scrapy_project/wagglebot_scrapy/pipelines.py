@@ -8,7 +8,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from wagglebot.crawl.items import InvalidItem, PostItem
-from wagglebot.crawl.store import StoreResult, upsert_posts
+from wagglebot.crawl.store import StoreResult, refresh_scores, upsert_posts
 
 
 class ValidatePipeline:
@@ -34,6 +34,7 @@ class StorePipeline:
         self.stats = crawler.stats
         self.batch_size = crawler.settings.getint("STORE_BATCH_SIZE", 50)
         self.batch: list[PostItem] = []
+        self.sites: set[str] = set()
         self.engine = None
 
     @classmethod
@@ -63,12 +64,23 @@ class StorePipeline:
     def _store(self, batch: list[PostItem]) -> StoreResult:
         from wagglebot.db import session_factory
 
+        self.sites.update(item.site_code for item in batch)
         with session_factory(self.engine)() as session:
             return upsert_posts(session, batch)
+
+    def _score(self, sites: list[str]) -> None:
+        # Once per crawl, not per batch: a score compares a post with its whole site.
+        from wagglebot.db import session_factory
+
+        with session_factory(self.engine)() as session:
+            for site in sites:
+                refresh_scores(session, site)
 
     async def close_spider(self) -> None:
         try:
             await self.flush()
+            if self.sites:
+                await asyncio.to_thread(self._score, sorted(self.sites))
         finally:
             if self.engine is not None:
                 self.engine.dispose()

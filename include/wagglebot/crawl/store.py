@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal_column, select, tuple_
+from sqlalchemy import case, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.orm import Session
 
@@ -116,3 +116,44 @@ def upsert_posts(session: Session, items: Sequence[PostItem]) -> StoreResult:
     session.commit()
     new = len(keys) - len(known)
     return StoreResult(new=new, updated=len(known), comments=len(comment_rows))
+
+
+SCORED_COUNTS = ("views", "likes", "comment_count")
+
+
+def refresh_scores(session: Session, site_code: str) -> int:
+    """Recompute the site's popularity scores; returns how many posts were scored. Commits.
+
+    A post's score is the mean, over the counts it shows, of how many standard
+    deviations its log count lies above its site's mean: a site with ten times the
+    traffic of another does not crowd it out of the inbox. Counts the page does not
+    show (NULL) take no part; a post with none has no score.
+    """
+    log_count = {name: func.ln(1 + Post.__table__.c[name]) for name in SCORED_COUNTS}
+    stats = session.execute(
+        select(
+            *(func.avg(expr) for expr in log_count.values()),
+            *(func.stddev_pop(expr) for expr in log_count.values()),
+        ).where(Post.site_code == site_code)
+    ).one()
+    means, spreads = stats[: len(SCORED_COUNTS)], stats[len(SCORED_COUNTS) :]
+    zs, shown = [], []
+    for (name, expr), mean, spread in zip(log_count.items(), means, spreads, strict=True):
+        column = Post.__table__.c[name]
+        if mean is None:  # the site never shows this count
+            continue
+        z = (expr - float(mean)) / float(spread) if spread else literal_column("0")
+        zs.append(case((column.is_(None), 0), else_=z))
+        shown.append(case((column.is_(None), 0), else_=1))
+    if not zs:
+        return 0
+    total_z = zs[0] if len(zs) == 1 else sum(zs[1:], zs[0])
+    total_shown = shown[0] if len(shown) == 1 else sum(shown[1:], shown[0])
+    result = session.execute(
+        update(Post)
+        .where(Post.site_code == site_code)
+        .values(score=total_z / func.nullif(total_shown, 0))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     Float,
@@ -96,6 +98,8 @@ class Post(Base):
         Index(None, "status", "views"),
         Index(None, "status", "likes"),
         Index(None, "status", "posted_at"),
+        Index(None, "status", "dated_at"),
+        Index(None, "status", "score"),
         TABLE_OPTIONS,
     )
 
@@ -111,11 +115,22 @@ class Post(Base):
     likes: Mapped[int | None] = mapped_column(Integer)
     comment_count: Mapped[int | None] = mapped_column(Integer)
     posted_at: Mapped[datetime | None] = mapped_column(Timestamp)  # the site's post time
+    # The post's date for sorting and filtering: the site's time, or when we first saw it.
+    dated_at: Mapped[datetime] = mapped_column(
+        Timestamp, Computed("coalesce(`posted_at`,`created_at`)", persisted=True)
+    )
+    image_count: Mapped[int] = mapped_column(
+        Integer, Computed("json_length(`images`)", persisted=True)
+    )
+    # How popular the post is among its own site's posts (mean z-score of the log
+    # counts it shows; see crawl.store.refresh_scores), so sites of different sizes mix.
+    score: Mapped[float | None] = mapped_column(Float)
 
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), nullable=False, server_default=PostStatus.COLLECTED
     )
     status_changed_at: Mapped[datetime] = _created()
+    status_changed_by: Mapped[str | None] = mapped_column(String(64))  # a person, or NULL
     attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
@@ -167,6 +182,10 @@ class Content(Base):
     # What the script engine really produced, and which engine: kept for the reviewer.
     script_raw: Mapped[str | None] = mapped_column(LongText)
     script_engine: Mapped[str | None] = mapped_column(String(128))
+    # A person read the script (and maybe edited it) before it was voiced.
+    script_reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    script_reviewed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    script_edited: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="0")
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     video_path: Mapped[str | None] = mapped_column(String(1024))
     thumbnail_path: Mapped[str | None] = mapped_column(String(1024))

@@ -7,10 +7,13 @@ home directory and ports.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from wagglebot.config import ENV_FILE, ENV_PREFIX, Settings
 from wagglebot.stack.airflow import Airflow
@@ -19,7 +22,9 @@ from wagglebot.stack.mariadb import MariaDB
 from wagglebot.stack.procs import ProcessManager, ServiceError
 from wagglebot.stack.sample_site import SampleSiteService
 
-__all__ = ["ServiceError", "Stack", "ensure_env_file"]
+__all__ = ["ServiceError", "Stack", "ensure_env_file", "set_dashboard_user"]
+USERS_VAR = f"{ENV_PREFIX}DASHBOARD_USERS"
+FIRST_REVIEWER = "reviewer"
 
 
 class Stack:
@@ -84,3 +89,34 @@ def ensure_env_file(path: Path = ENV_FILE) -> list[str]:
             fh.write("\n".join(lines) + "\n")
         path.chmod(0o600)  # a .env the user made earlier may be world-readable
     return added
+
+
+def set_dashboard_user(name: str, password: str, path: Path = ENV_FILE) -> None:
+    """Add a dashboard account, or give an existing one a new password, in .env (0600).
+
+    Only the scrypt hash is written; the password itself is kept nowhere.
+    """
+    from wagglebot.auth import USER_NAME, hash_password
+
+    if not USER_NAME.match(name):
+        raise ValueError(f"user name {name!r}: letters, digits, '.', '_', '-' only")
+    current = dotenv_values(path).get(USERS_VAR) if path.exists() else None
+    users = json.loads(current) if current else {}
+    users[name] = hash_password(password)
+    line = f"{USERS_VAR}='{json.dumps(users, sort_keys=True)}'"
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [ln for ln in lines if not ln.startswith(f"{USERS_VAR}=")]
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join([*kept, line]) + "\n")
+    path.with_suffix(".tmp").replace(path)
+
+
+def ensure_dashboard_user(path: Path = ENV_FILE) -> str | None:
+    """On first run, create the dashboard account ``reviewer`` with a generated password;
+    returns the password (to show once), or None when accounts exist already."""
+    if USERS_VAR in os.environ or (path.exists() and dotenv_values(path).get(USERS_VAR)):
+        return None
+    password = secrets.token_urlsafe(12)
+    set_dashboard_user(FIRST_REVIEWER, password, path)
+    return password

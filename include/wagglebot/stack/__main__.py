@@ -1,14 +1,22 @@
-"""Command line for the local stack: up, down, status, logs, approve."""
+"""Command line for the local stack: up, down, status, logs, approve, dashboard-user."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 import time
 
 from wagglebot.airflow_api import AirflowError
 from wagglebot.config import ENV_FILE, ConfigError, load_settings
-from wagglebot.stack import ServiceError, Stack, ensure_env_file
+from wagglebot.stack import (
+    FIRST_REVIEWER,
+    ServiceError,
+    Stack,
+    ensure_dashboard_user,
+    ensure_env_file,
+    set_dashboard_user,
+)
 from wagglebot.stack.main_job import produce, run_main_job
 from wagglebot.stack.procs import log_tail
 
@@ -17,15 +25,22 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def _up(stack: Stack, run_job: bool, approve: int) -> int:
+def _up(stack: Stack, run_job: bool, approve: int, new_reviewer: str | None) -> int:
     t0 = time.monotonic()
     stack.up(say=_say)
     s = stack.settings
+    login = (
+        f"login: {FIRST_REVIEWER} / {new_reviewer}   (generated now and shown only this once;\n"
+        f"               only its hash is kept: ./wagglebot dashboard-user NAME sets another)"
+        if new_reviewer
+        else f"accounts: {', '.join(sorted(s.dashboard_users)) or 'none'} "
+        "(./wagglebot dashboard-user NAME adds one or sets a new password)"
+    )
     print(
         f"\nWaggleBot is up ({time.monotonic() - t0:.0f}s).\n"
         f"  Airflow UI   {stack.airflow.url}   login: admin / {stack.airflow.admin_password()}\n"
         f"               (generated, kept in {stack.airflow.passwords_file})\n"
-        f"  Dashboard    {stack.dashboard.url}\n"
+        f"  Dashboard    {stack.dashboard.url}   {login}\n"
         f"  MariaDB      127.0.0.1:{stack.mariadb.port}, database {stack.mariadb.url.database}"
         f" (URL in {ENV_FILE})\n"
         f"  Media        {s.media_root}\n"
@@ -37,6 +52,30 @@ def _up(stack: Stack, run_job: bool, approve: int) -> int:
         return 0
     print("\nRunning the main job ...", flush=True)
     return 0 if run_main_job(s, _say, approve_count=approve) else 1
+
+
+def _dashboard_user(name: str | None, from_stdin: bool) -> int:
+    if not name:
+        print("wagglebot: dashboard-user needs a user name", file=sys.stderr)
+        return 2
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"New dashboard password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("wagglebot: the passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    if len(password) < 8:
+        print("wagglebot: use at least 8 characters; nothing changed", file=sys.stderr)
+        return 1
+    set_dashboard_user(name, password)
+    print(f"dashboard account {name} set in {ENV_FILE} (its password is kept only as a hash)")
+    stack = Stack(load_settings())
+    if stack.dashboard.running():  # it reads its accounts when it starts
+        stack.dashboard.stop()
+        stack.dashboard.start()
+        print(f"restarted the dashboard at {stack.dashboard.url}")
+    return 0
 
 
 def _status(stack: Stack) -> int:
@@ -52,11 +91,19 @@ def _status(stack: Stack) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wagglebot", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "logs", "approve"])
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "logs", "approve", "dashboard-user"]
+    )
     parser.add_argument(
         "what",
         nargs="?",
-        help="logs: a service, e.g. mariadb, airflow-scheduler; approve: how many posts",
+        help="logs: a service, e.g. mariadb, airflow-scheduler; approve: how many posts; "
+        "dashboard-user: the user name",
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="dashboard-user: read the password from standard input instead of asking",
     )
     parser.add_argument("--no-job", action="store_true", help="up: only start the services")
     parser.add_argument(
@@ -68,12 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        new_reviewer = None
         if args.command == "up":
             for name in ensure_env_file():
                 print(f"generated {name} into {ENV_FILE}")
+            new_reviewer = ensure_dashboard_user()
+        elif args.command == "dashboard-user":
+            return _dashboard_user(args.what, args.password_stdin)
         stack = Stack(load_settings())
         if args.command == "up":
-            return _up(stack, run_job=not args.no_job, approve=args.approve)
+            return _up(stack, not args.no_job, args.approve, new_reviewer)
         elif args.command == "approve":
             count = int(args.what or 3)
             return 0 if produce(stack.settings, _say, count) else 1
@@ -92,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"==> {stack.procs.logfile(name)} <==\n{log_tail(stack.procs.logfile(name))}\n"
                 )
-    except (ConfigError, ServiceError, AirflowError) as exc:
+    except (ConfigError, ServiceError, AirflowError, ValueError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)
         return 1
     return 0

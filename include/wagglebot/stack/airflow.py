@@ -97,7 +97,8 @@ class Airflow:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__API_AUTH__JWT_SECRET": _secret_file(
-                self.home / "jwt_secret", secrets.token_urlsafe(32)
+                self.home / "jwt_secret",
+                secrets.token_urlsafe(64),  # HS512: 64 bytes
             ),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),

@@ -1,7 +1,8 @@
 """The main job `./wagglebot up` runs once the stack is up: crawl the communities through
 Airflow (the bundled sample site on a fresh install), approve a few of the collected
-posts as a person would, let the produce_shorts sweep make them into Shorts, and say
-what came of it and where the videos are."""
+posts as a person would, let the produce_shorts sweep write their scripts, approve
+the scripts as they are, let the next sweep voice and render them, and say what came
+of it and where the videos are."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post
-from wagglebot.review import SWEEP_DAG, approve, request_sweep
+from wagglebot.review import SWEEP_DAG, approve, approve_script, request_sweep
 from wagglebot.states import PostStatus
 
 CRAWL_DAG = "crawl_communities"
+REVIEWER = "main-job"  # who the main job's decisions are recorded as
 
 
 def run_main_job(settings: Settings, say: Callable[[str], None], approve_count: int = 3) -> bool:
@@ -88,7 +90,7 @@ def produce(
 ) -> bool:
     """Approve ``count`` collected posts and follow the sweep until each is made (or failed)."""
     with settings_session(settings) as session:
-        approved, _ = approve(session, pick_posts(session, count))
+        approved, _ = approve(session, pick_posts(session, count), by=REVIEWER)
     if not approved:
         say("no collected post to approve: nothing to produce")
         return False
@@ -105,6 +107,18 @@ def produce(
             status = dict(
                 session.execute(select(Post.id, Post.status).where(Post.id.in_(approved))).all()
             )
+            scripted = [pid for pid, s in status.items() if s is PostStatus.SCRIPTED]
+            for post_id in scripted:  # as a reviewer who reads them and changes nothing
+                text = session.scalar(
+                    select(Content.summary_text).where(Content.post_id == post_id)
+                )
+                approve_script(session, post_id, text or "", by=REVIEWER)
+        if scripted:
+            say(
+                f"scripts written for posts {scripted}; approved as they are (edit them in "
+                f"the dashboard's Scripts page next time), voicing and rendering ..."
+            )
+            request_sweep(client, note="./wagglebot up: main job, scripts approved")
         if all(s in DONE for s in status.values()):
             break
         if time.monotonic() > deadline:

@@ -1,0 +1,242 @@
+"""What every dashboard page shares: the login, the database, Airflow, safe text, paging.
+
+Crawled text never reaches Streamlit's Markdown unescaped (``md``): titles, bodies
+and comments are shown with ``st.text`` or escaped, so a post cannot inject links,
+images, colours or HTML into the page.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from wagglebot.airflow_api import AirflowClient, AirflowError
+from wagglebot.auth import LoginThrottle, check_login
+from wagglebot.config import Settings, get_settings
+from wagglebot.dashboard_data import Attempt
+from wagglebot.db import settings_session
+from wagglebot.review import request_sweep
+from wagglebot.states import IllegalTransition, PostNotFound, TransitionError
+
+SESSION_HOURS = 12
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&\"'])")
+# GFM turns bare addresses into links after escapes are undone; a word joiner (U+2060,
+# invisible) inside each keeps them text: "://", "www." and the "@" of an e-mail address.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+
+
+def md(text: str) -> str:
+    """``text`` as literal Markdown: every punctuation mark that could start syntax
+    (links, images, emphasis, HTML, Streamlit's :colour[] and $maths$) is escaped,
+    and bare web and e-mail addresses are kept from becoming links."""
+    flat = _AUTOLINK.sub("\u2060", " ".join(text.split()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    with settings_session(settings()) as session:
+        yield session
+
+
+# --- login -------------------------------------------------------------------------------
+
+
+@st.cache_resource
+def _throttle() -> LoginThrottle:
+    return LoginThrottle()
+
+
+def current_user() -> str | None:
+    user, since = st.session_state.get("user"), st.session_state.get("login_at", 0.0)
+    if user and time.time() - since < SESSION_HOURS * 3600:
+        return user
+    st.session_state.pop("user", None)
+    return None
+
+
+def login_form() -> None:
+    st.title("WaggleBot review")
+    users = settings().dashboard_users
+    if not users:
+        st.error(
+            "No dashboard account is set up, so nobody can log in. On the server, run "
+            "`./wagglebot dashboard-user NAME` to create one."
+        )
+        return
+    with st.form("login"):
+        name = st.text_input("User name", key="login_name")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if submitted:
+        problem = check_login(users, _throttle(), name.strip(), password)
+        if problem:
+            st.error(problem)
+            return
+        st.session_state["user"], st.session_state["login_at"] = name.strip(), time.time()
+        st.rerun()
+
+
+def log_out() -> None:
+    for key in list(st.session_state):
+        del st.session_state[key]
+
+
+# --- messages that survive the rerun an action causes ------------------------------------
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state.setdefault("flashes", []).append((kind, message))
+
+
+def show_flashes() -> None:
+    for kind, message in st.session_state.pop("flashes", []):
+        getattr(st, kind)(message)
+
+
+Decision = Callable[..., tuple[list[int], list[TransitionError]]]  # (session, ids, by=)
+
+
+def decide(
+    act: Decision,
+    post_ids: list[int],
+    verb: str,
+    *,
+    picks: str | None = None,
+    sweep: str | None = None,
+) -> None:
+    """Apply a person's decision to posts and tell them what came of it: which moved,
+    which someone else had moved first. ``picks``: the prefix of the posts' selection
+    boxes, cleared; ``sweep``: ask Airflow for a run with this note ({n}, {user})."""
+    user = current_user()
+    if not post_ids or user is None:
+        return
+    with db() as session:
+        moved, refused = act(session, post_ids, by=user)
+    for post_id in post_ids if picks else ():
+        st.session_state.pop(f"{picks}-{post_id}", None)
+    if moved:
+        flash("success", f"{verb.capitalize()} {len(moved)} post(s): {', '.join(map(str, moved))}.")
+        if sweep:
+            ask_for_sweep(sweep.format(n=len(moved), user=user))
+    report_refusals(refused, verb)
+
+
+def report_refusals(refused: list[TransitionError], verb: str) -> None:
+    """Tell the person which posts someone else had already moved, and to where."""
+    for exc in refused:
+        if isinstance(exc, IllegalTransition):
+            who = f" by {exc.by}" if exc.by else ""
+            flash(
+                "warning",
+                f"Post {exc.post_id} was not {verb}: it is already {exc.current.title()}{who}.",
+            )
+        elif isinstance(exc, PostNotFound):
+            flash("warning", f"Post {exc.post_id} was not {verb}: it no longer exists.")
+        else:
+            flash("warning", f"Not {verb}: {exc}")
+
+
+# --- Airflow -----------------------------------------------------------------------------
+
+
+@st.cache_resource
+def _airflow(url: str, user: str) -> AirflowClient:
+    return AirflowClient.from_settings(settings())
+
+
+def ask_for_sweep(note: str) -> None:
+    """Ask Airflow for a produce_shorts run; say what came of it (the work is Airflow's)."""
+    s = settings()
+    try:
+        run = request_sweep(_airflow(s.airflow_api_url, s.airflow_username), note=note)
+    except (AirflowError, OSError) as exc:
+        flash(
+            "warning",
+            f"Airflow could not be asked to start: {exc}. The posts wait in the queue; "
+            "produce_shorts also runs every 20 minutes on its own.",
+        )
+        return
+    flash("info", f"Airflow is on it: produce_shorts run {run['dag_run_id']} ({run['state']}).")
+
+
+def task_log_url(attempt: Attempt) -> str | None:
+    """The Airflow UI page of the task try a stage attempt ran in (its log first)."""
+    if not (attempt.dag_id and attempt.run_id and attempt.task_id):
+        return None
+    parts = [attempt.dag_id, "runs", attempt.run_id, "tasks", attempt.task_id]
+    if attempt.map_index is not None and attempt.map_index >= 0:
+        parts += ["mapped", str(attempt.map_index)]
+    path = "/".join(quote(p, safe="") for p in parts)
+    query = f"?try_number={attempt.try_number}" if attempt.try_number else ""
+    return f"{settings().airflow_ui_url.rstrip('/')}/dags/{path}{query}"
+
+
+# --- small formatting helpers ------------------------------------------------------------
+
+
+def local(dt: datetime | None) -> str:
+    if dt is None:
+        return "-"
+    zone = ZoneInfo(settings().timezone)
+    return dt.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def ago_seconds(dt: datetime) -> float:
+    return (datetime.now(UTC).replace(tzinfo=None) - dt).total_seconds()  # stored naive UTC
+
+
+def ago(dt: datetime | None) -> str:
+    if dt is None:
+        return "-"
+    seconds = ago_seconds(dt)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return "just now"
+
+
+def count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def web_url(url: str) -> str | None:
+    """A crawled URL only when it is plain http(s): never javascript: or data:."""
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def page_of(key: str) -> int:
+    """The page (1-based) a paged list shows now."""
+    return max(int(st.session_state.get(key, 1)), 1)
+
+
+def pager(key: str, total: int, per_page: int) -> None:
+    """Previous/next buttons for a list of ``total`` rows shown ``per_page`` at a time."""
+    pages = max(1, -(-total // per_page))
+    if page_of(key) > pages:  # the last page emptied (its posts were approved): step back
+        st.session_state[key] = pages
+        st.rerun()
+    page = page_of(key)
+    if pages == 1:
+        return
+    prev, label, nxt = st.columns([1, 4, 1], vertical_alignment="center")
+    prev.button("◀ Previous", key=f"{key}-prev", disabled=page <= 1, on_click=_turn, args=(key, -1))
+    label.caption(f"Page {page} of {pages} · {total:,} in all")
+    nxt.button("Next ▶", key=f"{key}-next", disabled=page >= pages, on_click=_turn, args=(key, 1))
+
+
+def _turn(key: str, step: int) -> None:
+    st.session_state[key] = page_of(key) + step

@@ -1,0 +1,74 @@
+"""A whole local stack started through its command line, as a user starts it, for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from wagglebot.airflow_api import AirflowClient
+from wagglebot.config import Settings
+
+from conftest import REPO
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    env: dict[str, str]
+    up_output: str
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.settings.airflow_port}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.settings.dashboard_port}"
+
+    def cli(self, *args: str, timeout: float = 400, stdin: str | None = None):
+        return subprocess.run(
+            [sys.executable, "-m", "wagglebot.stack", *args],
+            env=self.env,
+            cwd=REPO,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def token(self, user: str, password: str) -> str:
+        resp = requests.post(
+            f"{self.api}/auth/token", json={"username": user, "password": password}, timeout=10
+        )
+        assert resp.status_code == 201, resp.text
+        return resp.json()["access_token"]
+
+    def client(self) -> AirflowClient:
+        return AirflowClient(self.api, "dashboard", "dash-pw")
+
+    def admin_token(self) -> str:
+        passwords = self.settings.stack_home / "airflow" / "simple_auth_manager_passwords.json"
+        return self.token("admin", json.loads(passwords.read_text())["admin"])
+
+
+def stack_env(settings: Settings, home: Path, dag_folders: list[Path]) -> dict[str, str]:
+    """The environment a user's shell would have: the stack's settings and nothing of ours."""
+    dags = home / "dags"
+    dags.mkdir(exist_ok=True)
+    for folder in dag_folders:
+        for dag_file in folder.glob("*.py"):
+            shutil.copy(dag_file, dags)
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("WAGGLE_", "AIRFLOW"))},
+        **settings.as_env(),
+        "WAGGLE_AIRFLOW_DAGS_FOLDER": str(dags),
+        "WAGGLE_ENV_FILE": str(home / ".env"),
+    }

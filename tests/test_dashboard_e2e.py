@@ -1,0 +1,215 @@
+"""A reviewer's whole day in a real browser: headless Chromium against the running stack.
+
+The stack is started through the command line (`up --no-job`), the reviewer's
+account made with `dashboard-user`, and then, in Debian's chromium driven by
+Playwright: log in, approve a post and see it leave the inbox, read and edit its
+script once Airflow has written it, watch it reach the gallery and play the
+video. Screenshots are kept under test-artifacts/ (WAGGLE_TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import text
+
+from wagglebot.db import make_engine
+
+from conftest import REPO, free_ports, make_settings
+from stack_support import RunningStack, stack_env
+
+ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
+PASSWORD = "reviewer-password-e2e"
+CHROMIUM_ARGS = [  # a closed network: no background fetches, no sandbox as root
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STORY = (
+    "퇴근길에 작은 고양이가 집 앞까지 따라왔어요. 배가 고파 보여서 참치를 조금 나눠줬습니다. "
+    "다음 날 아침에도 문 앞에서 기다리고 있더라고요. 결국 이름을 지어주고 같이 살기로 했어요."
+)
+HOSTILE = '<img src="http://evil.example/x.png" onerror="alert(1)"> [눌러](javascript:alert(2))'
+EDITED = (
+    "퇴근길 고양이가 집까지 따라와 가족이 되었습니다. 이름은 참치예요. "
+    "여러분도 이런 인연 있으신가요?"
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    home = tmp_path_factory.mktemp("e2e-stack")
+    settings = make_settings(home, db_name="wagglebot_e2e").model_copy(
+        update={
+            "crawl_target": "sample",
+            "sample_site_port": free_ports(5),
+            "crawl_sites": ["nate_tok"],  # the hourly crawl Airflow starts stays small
+        }
+    )
+    env = stack_env(settings, home, [REPO / "dags"])
+    env.pop("WAGGLE_DASHBOARD_USERS")  # as in a user's shell: accounts live in .env
+    running = RunningStack(settings, env, "")
+    done = running.cli("up", "--no-job")
+    running.up_output = done.stdout + done.stderr
+    try:
+        assert done.returncode == 0, running.up_output
+        yield running
+    finally:
+        running.cli("down", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _sql(stack: RunningStack, query: str, **params: object) -> list:
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(query), params)
+            return result.all() if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1)
+
+
+def _status(stack: RunningStack, post_id: int) -> str:
+    return _sql(stack, "SELECT status FROM posts WHERE id = :i", i=post_id)[0][0]
+
+
+def _shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"dashboard-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_the_first_up_makes_a_reviewer_account_shown_once(stack: RunningStack) -> None:
+    out = stack.up_output
+    assert "login: reviewer / " in out
+    shown = out.split("login: reviewer / ", 1)[1].split()[0]
+    env_text = (stack.settings.stack_home / ".env").read_text()
+    assert shown not in env_text  # only its hash is kept
+    assert "WAGGLE_DASHBOARD_USERS=" in env_text
+
+
+def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
+    stack: RunningStack, browser: Browser
+) -> None:
+    done = stack.cli("dashboard-user", "reviewer", "--password-stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "restarted the dashboard" in done.stdout
+    _sql(
+        stack,
+        "INSERT INTO posts (site_code, origin_id, url, title, content, images, likes) VALUES "
+        "('e2e', '1', 'https://example.kr/1', '퇴근길 고양이 입양 후기', :story, '[]', 50), "
+        "('e2e', '2', 'javascript:alert(3)', :hostile, :hostile, "
+        "'[\"http://evil.example/y.png\"]', 1)",
+        story=STORY,
+        hostile=HOSTILE,
+    )
+    [(post_id,)] = _sql(stack, "SELECT id FROM posts WHERE site_code = 'e2e' AND origin_id = '1'")
+    dialogs: list[str] = []
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    # Log in.
+    page.goto(stack.dashboard)
+    page.get_by_label("User name").fill("reviewer")
+    page.get_by_role("textbox", name="Password").fill("not-it")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Wrong user name or password.")).to_be_visible()
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible(timeout=30_000)
+
+    # Crawled markup is shown as the text it is, and does nothing.
+    # The title (with an invisible word joiner that keeps its address from becoming a
+    # link) and the body in the preview both read as the crawled text.
+    expect(page.get_by_text(HOSTILE.replace("://", ":\u2060//"), exact=True)).to_be_visible()
+    expect(page.get_by_text(HOSTILE, exact=True)).to_have_count(1)
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.locator("a", has_text="evil.example").count() == 0  # no autolink either
+    assert page.locator("img[src*='evil.example']").count() == 0
+    title = page.get_by_text("퇴근길 고양이 입양 후기", exact=True)
+    expect(title).to_be_visible()
+    expect(page.get_by_text("Sort", exact=True)).to_be_visible()  # the filters are drawn
+    expect(page.get_by_role("checkbox")).to_have_count(2)
+    _shot(page, "inbox")
+
+    # Approve the story: it leaves the inbox, and Airflow is asked for a sweep.
+    page.locator(f".st-key-approve-{post_id} button").click()
+    expect(page.get_by_text(f"Approved 1 post(s): {post_id}.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Airflow is on it: produce_shorts run")).to_be_visible()
+    expect(title).to_have_count(0)
+    _shot(page, "inbox-approved")
+    runs = stack.client().request("GET", "/dags/produce_shorts/dagRuns")["dag_runs"]
+    assert "1 post(s) approved by reviewer in the dashboard" in [r["note"] for r in runs]
+
+    # The sweep writes the script and stops for the review; the reviewer edits it.
+    _wait("the script", lambda: _status(stack, post_id) == "SCRIPTED", timeout=300)
+    page.get_by_role("link", name="Scripts").click()
+    box = page.locator(f".st-key-script-{post_id} textarea")
+    expect(box).to_be_visible(timeout=20_000)
+    assert "고양이" in box.input_value()
+    box.fill(EDITED)
+    box.press("Control+Enter")  # Streamlit applies a text area's edit on Ctrl+Enter or blur
+    expect(page.get_by_text(f"{len(EDITED)} characters", exact=False)).to_be_visible()
+    _shot(page, "scripts")
+    page.locator(f".st-key-ok-{post_id} button").click()
+    expect(page.get_by_text(f"Post {post_id}: script approved")).to_be_visible(timeout=20_000)
+
+    # The next sweep voices the edit and renders it; the gallery plays it.
+    _wait("the Short", lambda: _status(stack, post_id) == "RENDERED", timeout=400)
+    page.get_by_role("link", name="Progress").click()
+    expect(page.get_by_role("heading", name="Progress")).to_be_visible()
+    page.get_by_role("link", name="Gallery").click()
+    expect(page.get_by_text("퇴근길 고양이 입양 후기", exact=True)).to_be_visible(timeout=20_000)
+    page.locator(f".st-key-play-{post_id} label").click()
+    video = page.locator("video")
+    expect(video).to_have_count(1, timeout=20_000)
+    played = video.evaluate(
+        """async v => {
+            v.muted = true;
+            await v.play();
+            await new Promise(r => setTimeout(r, 1500));
+            const err = v.error && v.error.code;
+            return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, err};
+        }"""
+    )
+    _shot(page, "gallery")
+    assert played["err"] is None
+    assert (played["w"], played["h"]) == (1080, 1920)
+    assert played["t"] > 0.5
+    assert dialogs == []  # nothing crawled ever ran as script
+    [(script, edited, reviewer, video_path)] = _sql(
+        stack,
+        "SELECT summary_text, script_edited, script_reviewed_by, video_path FROM contents "
+        "WHERE post_id = :i",
+        i=post_id,
+    )
+    assert (script, edited, reviewer) == (EDITED, 1, "reviewer")
+    voice = json.loads((Path(video_path).parent / "voice.json").read_text())
+    assert "".join(c["text"] for c in voice["cues"]).replace(" ", "") == EDITED.replace(" ", "")
