@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -12,7 +13,7 @@ import psutil
 import pytest
 
 from wagglebot.stack import ensure_env_file
-from wagglebot.stack.procs import ProcessManager, ServiceError
+from wagglebot.stack.procs import ProcessManager, ServiceError, start_ticks
 
 from conftest import free_ports
 
@@ -116,3 +117,22 @@ def test_env_file_is_generated_once_and_kept_private(
     assert ensure_env_file(env) == []
     assert env.read_text() == first
     assert env.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_service_is_known_by_its_start_tick_whatever_the_clock_does(tmp_path: Path) -> None:
+    procs = ProcessManager(tmp_path)
+    pid, _ = procs.start("svc", ["sleep", "30"], dict(os.environ))
+    try:
+        pid_text, ticks = procs.pidfile("svc").read_text().split()
+        assert (int(pid_text), int(ticks)) == (pid, start_ticks(pid))
+        # Seconds since boot as the kernel counts them: what /proc/uptime says, at most.
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        assert 0 < int(ticks) / os.sysconf("SC_CLK_TCK") <= uptime
+        assert procs.pid("svc") == pid
+        procs.pidfile("svc").write_text(f"{pid} {int(ticks) + 1}")  # another process's start
+        assert procs.pid("svc") is None
+        # A pid file from an older version (wall-clock seconds) still finds its service.
+        procs.pidfile("svc").write_text(f"{pid} {psutil.Process(pid).create_time() + 0.7:.3f}")
+        assert procs.pid("svc") == pid
+    finally:
+        os.kill(pid, signal.SIGKILL)

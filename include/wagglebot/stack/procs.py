@@ -1,8 +1,11 @@
 """Background services as process groups, with pid files and a marker that finds stragglers.
 
 Each service starts in a new session (its own process group) with its output
-appended to a log file; its pid file holds the pid and the process start time,
-so a reused pid is never mistaken for the service. ``stop`` gathers the whole
+appended to a log file; its pid file holds the pid and the process start time in
+clock ticks since boot, so a reused pid is never mistaken for the service. (Not
+the wall-clock start time: the kernel derives that from the boot time, which
+moves by a second or more when the clock is adjusted, and a live service would
+then look dead.) ``stop`` gathers the whole
 process tree before signalling (children that started their own session are
 still in it), and every process also inherits ``WAGGLEBOT_STACK=<stack home>``
 so ``sweep`` can find stragglers. The variable alone is not enough: Airflow's
@@ -37,6 +40,15 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def start_ticks(pid: int) -> int:
+    """When the process started, in clock ticks since boot (/proc/PID/stat, field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        raise psutil.NoSuchProcess(pid) from None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # the fields after "(comm)" start at 3
+
+
 class ProcessManager:
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -61,9 +73,13 @@ class ProcessManager:
         path = self.pidfile(name)
         try:
             pid_text, started = path.read_text().split()
-            proc = psutil.Process(int(pid_text))
-            if proc.status() != psutil.STATUS_ZOMBIE and f"{proc.create_time():.3f}" == started:
-                return proc.pid
+            pid = int(pid_text)
+            if "." in started:  # written by an older version: wall-clock seconds
+                alive = abs(psutil.Process(pid).create_time() - float(started)) < 2
+            else:
+                alive = start_ticks(pid) == int(started)
+            if alive and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return pid
         except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
             pass
         path.unlink(missing_ok=True)
@@ -105,8 +121,7 @@ class ProcessManager:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        started = psutil.Process(proc.pid).create_time()
-        self.pidfile(name).write_text(f"{proc.pid} {started:.3f}")
+        self.pidfile(name).write_text(f"{proc.pid} {start_ticks(proc.pid)}")
         return proc.pid, True
 
     def wait_until(self, name: str, check: Callable[[], bool], timeout: float, what: str) -> None:
