@@ -154,6 +154,7 @@ def report_refusals(refused: list[TransitionError], verb: str) -> None:
 
 @st.cache_resource
 def _airflow(url: str, user: str) -> AirflowClient:
+    # One client (and token) per process; the arguments only key the cache to the settings.
     return AirflowClient.from_settings(settings())
 
 

@@ -126,13 +126,12 @@ def test_without_accounts_nobody_gets_in(app_env: None, monkeypatch: pytest.Monk
 # --- inbox ---------------------------------------------------------------------------------
 
 
-def _inbox_fixture(sessions: sessionmaker[Session]) -> dict[str, int]:
+def _inbox_fixture(sessions: sessionmaker[Session]) -> None:
     """Two sites of very different sizes, pictures on some, known dates."""
     base = datetime(2026, 11, 20, 3, 0)  # 12:00 in Seoul
-    ids: dict[str, int] = {}
     with sessions() as session:
         for i in range(30):  # a big site: thousands of likes
-            [pid] = add_posts(
+            add_posts(
                 session,
                 site_code="bigsite",
                 title=f"큰사이트 글 {i:02d}",
@@ -142,9 +141,8 @@ def _inbox_fixture(sessions: sessionmaker[Session]) -> dict[str, int]:
                 images=[f"http://img.test/{i}.jpg"] if i % 2 == 0 else [],
                 posted_at=base - timedelta(hours=i),
             )
-            ids[f"big{i}"] = pid
         for i in range(5):  # a small site: a few likes, but its best post is a hit there
-            [pid] = add_posts(
+            add_posts(
                 session,
                 site_code="smallsite",
                 title=f"작은사이트 글 {i}",
@@ -152,14 +150,12 @@ def _inbox_fixture(sessions: sessionmaker[Session]) -> dict[str, int]:
                 views=None,  # the site shows no views
                 posted_at=base - timedelta(days=3, hours=i),
             )
-            ids[f"small{i}"] = pid
         refresh_scores(session, "bigsite")
         refresh_scores(session, "smallsite")
-    return ids
 
 
 def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker[Session]) -> None:
-    ids = _inbox_fixture(sessions)
+    _inbox_fixture(sessions)
     at = login()
     assert len(titles(at)) == 20  # a page
     assert titles(at)[0] == "큰사이트 글 00"  # newest first
@@ -189,7 +185,6 @@ def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker
     # Dates are days in Seoul: 2026-11-17 holds only the small site's posts.
     at.date_input(key="f-dates").set_value((datetime(2026, 11, 17), datetime(2026, 11, 17))).run()
     assert sorted(titles(at)) == [f"작은사이트 글 {i}" for i in range(5)]
-    assert ids  # the ids are used by the other inbox tests
 
 
 def test_a_preview_shows_the_body_best_comment_and_only_web_links(

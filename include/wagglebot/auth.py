@@ -10,6 +10,7 @@ Compose files would try to expand it.)
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -90,7 +91,7 @@ def check_login(
         return f"Too many failed logins for this name: try again in {wait:.0f} s."
     stored = users.get(user)
     # An unknown name costs the same scrypt work as a wrong password.
-    ok = verify_password(password, stored or _DUMMY) and stored is not None
+    ok = verify_password(password, stored or _dummy_hash()) and stored is not None
     if ok:
         throttle.succeeded(user)
         return None
@@ -98,7 +99,10 @@ def check_login(
     return "Wrong user name or password."
 
 
-_DUMMY = hash_password(secrets.token_urlsafe(8))
+@functools.cache
+def _dummy_hash() -> str:
+    # Made on first need: every process that reads the settings imports this module.
+    return hash_password(secrets.token_urlsafe(8))
 
 
 def main() -> None:

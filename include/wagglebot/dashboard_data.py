@@ -104,6 +104,11 @@ _CARD_COLUMNS = (
 )
 
 
+def _page(stmt: Select, page: int, per_page: int) -> Select:
+    """Page ``page`` (1-based) of ``per_page`` rows."""
+    return stmt.limit(per_page).offset(max(page - 1, 0) * per_page)
+
+
 def _cards(session: Session, rows: list, comments: int) -> list[PostCard]:
     best = best_comments(session, [r.id for r in rows], comments) if comments else {}
     fields = PostCard.__dataclass_fields__
@@ -139,13 +144,8 @@ def inbox_page(
     waiting = Post.status == PostStatus.COLLECTED
     matching = flt.where(select(Post.id).where(waiting)).subquery()
     total = session.scalar(select(func.count()).select_from(matching))
-    stmt = (
-        flt.where(select(*_CARD_COLUMNS).where(waiting))
-        .order_by(*SORTS[flt.sort])
-        .limit(per_page)
-        .offset(max(page - 1, 0) * per_page)
-    )
-    rows = session.execute(stmt).all()
+    stmt = flt.where(select(*_CARD_COLUMNS).where(waiting)).order_by(*SORTS[flt.sort])
+    rows = session.execute(_page(stmt, page, per_page)).all()
     return _cards(session, rows, comments=1), total or 0
 
 
@@ -173,20 +173,13 @@ def scripts_page(session: Session, page: int, per_page: int) -> tuple[list[Scrip
         .join(Content, Content.post_id == Post.id)
         .where(waiting)
         .order_by(Post.status_changed_at, Post.id)
-        .limit(per_page)
-        .offset(max(page - 1, 0) * per_page)
     )
-    rows = session.execute(stmt).all()
-    best = best_comments(session, [r.id for r in rows], 3)
-    cards = []
-    for row in rows:
-        values = row._asdict()
-        script, raw, engine = (
-            values.pop(k) for k in ("summary_text", "script_raw", "script_engine")
-        )
-        post = PostCard(**values, comments=best.get(row.id, []))
-        cards.append(ScriptCard(post, script or "", raw, engine))
-    return cards, total or 0
+    rows = session.execute(_page(stmt, page, per_page)).all()
+    posts = _cards(session, rows, comments=3)
+    return [
+        ScriptCard(post, row.summary_text or "", row.script_raw, row.script_engine)
+        for post, row in zip(posts, rows, strict=True)
+    ], total or 0
 
 
 # --- progress ----------------------------------------------------------------------------
@@ -218,12 +211,8 @@ def latest_attempts(session: Session, post_ids: list[int]) -> dict[int, Attempt]
     ranked = select(StageRun, rank.label("rank")).where(StageRun.post_id.in_(post_ids)).subquery()
     rows = session.execute(select(ranked).where(ranked.c.rank == 1)).mappings().all()
     fields = Attempt.__dataclass_fields__
-    return {
-        row["post_id"]: Attempt(
-            **{k: (v.value if hasattr(v, "value") else v) for k, v in row.items() if k in fields}
-        )
-        for row in rows
-    }
+    # stage and outcome come back as StrEnum members: strings already.
+    return {row["post_id"]: Attempt(**{k: row[k] for k in fields}) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -306,13 +295,12 @@ class Failure:
 def failures_page(session: Session, page: int, per_page: int) -> tuple[list[Failure], int]:
     failed = Post.status == PostStatus.FAILED
     total = session.scalar(select(func.count()).where(failed))
-    rows = session.execute(
+    stmt = (
         select(Post.id, Post.site_code, Post.title, Post.last_error, Post.status_changed_at)
         .where(failed)
         .order_by(Post.status_changed_at.desc(), Post.id.desc())
-        .limit(per_page)
-        .offset(max(page - 1, 0) * per_page)
-    ).all()
+    )
+    rows = session.execute(_page(stmt, page, per_page)).all()
     latest = latest_attempts(session, [r.id for r in rows])
     return [
         Failure(
@@ -346,7 +334,7 @@ def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video
     """Made Shorts, newest first (a post becomes RENDERED with its contents row)."""
     made = Post.status.in_((PostStatus.RENDERED, PostStatus.UPLOADED))
     total = session.scalar(select(func.count()).where(made))
-    rows = session.execute(
+    stmt = (
         select(
             Post.id,
             Post.site_code,
@@ -365,7 +353,6 @@ def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video
         .join(Content, Content.post_id == Post.id)
         .where(made)
         .order_by(Post.status_changed_at.desc(), Post.id.desc())
-        .limit(per_page)
-        .offset(max(page - 1, 0) * per_page)
-    ).all()
+    )
+    rows = session.execute(_page(stmt, page, per_page)).all()
     return [Video(*(row[:5]), row[5] or "", *row[6:]) for row in rows], total or 0

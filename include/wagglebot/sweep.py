@@ -131,14 +131,17 @@ def _succeeded_in_this_sweep(session: Session, post_id: int, stage: Stage, ref: 
     )
 
 
-def _processing(session: Session, post_ids: list[int]) -> list[int]:
+def _in_status(
+    session: Session, post_ids: list[int], status: PostStatus = PostStatus.PROCESSING
+) -> list[int]:
+    """Those of ``post_ids`` that are in ``status`` now, in their given order."""
     if not post_ids:
         return []
     rows = session.scalars(
-        select(Post.id).where(Post.id.in_(post_ids), Post.status == PostStatus.PROCESSING)
+        select(Post.id).where(Post.id.in_(post_ids), Post.status == status)
     ).all()
-    alive = set(rows)
-    return [p for p in post_ids if p in alive]
+    found = set(rows)
+    return [p for p in post_ids if p in found]
 
 
 def _describe(exc: BaseException) -> str:
@@ -163,7 +166,7 @@ def run_stage(
     retry: list[str] = []
     with settings_session(settings) as session:
         todo = []
-        for post_id in _processing(session, post_ids):
+        for post_id in _in_status(session, post_ids):
             if (
                 _succeeded_in_this_sweep(session, post_id, stage, attempt.ref)
                 and output(post_id).exists()
@@ -418,16 +421,8 @@ def finish(
     scripts, voices, videos = scripts or {}, voices or {}, videos or {}
     rendered, failed = [], []
     with settings_session(settings) as session:
-        awaiting_review = (
-            sorted(
-                session.scalars(
-                    select(Post.id).where(Post.id.in_(claimed), Post.status == PostStatus.SCRIPTED)
-                )
-            )
-            if claimed
-            else []
-        )
-        for post_id in _processing(session, claimed):
+        awaiting_review = sorted(_in_status(session, claimed, PostStatus.SCRIPTED))
+        for post_id in _in_status(session, claimed):
             key = str(post_id)
             try:
                 if key not in videos:
