@@ -12,17 +12,21 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy.orm import Session
+from streamlit.delta_generator import DeltaGenerator
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.auth import LoginThrottle, check_login
 from wagglebot.config import Settings, get_settings
+from wagglebot.crawl.sites import picture_sources
 from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
+from wagglebot.picture_preview import PicturePreviews
 from wagglebot.review import request_sweep
 from wagglebot.states import IllegalTransition, PostNotFound, TransitionError
 
@@ -211,6 +215,26 @@ def ago(dt: datetime | None) -> str:
 
 def count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
+
+
+@st.cache_resource
+def _previews(folder: str, user_agent: str) -> PicturePreviews:
+    return PicturePreviews(Path(folder), user_agent=user_agent)
+
+
+def pictures(where: DeltaGenerator, site_code: str, urls: list[str], post_url: str) -> None:
+    """A post's pictures, as bytes the dashboard fetched and checked itself (the reviewer's
+    browser never asks a crawled host for anything); a labelled placeholder for each that
+    could not be shown."""
+    s = settings()
+    previews = _previews(str(s.media_root / "previews"), s.user_agent)
+    for picture in previews.get_many(urls, picture_sources(site_code, s), web_url(post_url)):
+        if picture.data:
+            where.image(picture.data, width=160)
+        else:
+            where.caption(
+                f":material/hide_image: Picture not shown: {md(picture.problem or 'unknown')}"
+            )
 
 
 def web_url(url: str) -> str | None:

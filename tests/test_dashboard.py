@@ -8,14 +8,17 @@ tests drive the same pages against the real Airflow.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import streamlit as st
 from markdown_it import MarkdownIt
+from picture_sites import OWN, STRANGER, start_sites
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -187,15 +190,27 @@ def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker
     assert sorted(titles(at)) == [f"작은사이트 글 {i}" for i in range(5)]
 
 
-def test_a_preview_shows_the_body_best_comment_and_only_web_links(
-    app_env: None, sessions: sessionmaker[Session]
+def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_server(
+    app_env: None,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    sites = start_sites(tmp_path / "sites")
+    own, stranger = sites.urls[OWN], sites.urls[STRANGER]
+    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", json.dumps({OWN: own}))
+    get_settings.cache_clear()
     with sessions() as session:
         [pid] = add_posts(
             session,
             title="미리보기",
             content="첫 줄\n둘째 줄 " + "가" * 3000,
-            images=["http://img.test/a.jpg", "javascript:alert(1)", "data:image/png;base64,xx"],
+            images=[
+                f"{own}/ok.png",
+                "javascript:alert(1)",
+                f"{stranger}/ok.png",
+                f"{own}/fake.jpg",
+            ],
             url="javascript:alert(1)",
         )
         session.add_all(
@@ -219,25 +234,54 @@ def test_a_preview_shows_the_body_best_comment_and_only_web_links(
             ]
         )
         session.commit()
-    at = login()
+    try:
+        at = login()
+        assert not at.text
+        assert not at.image
+        assert sites.hits(OWN)["/ok.png"] == 0
+        at.session_state[f"preview-{pid}"] = True  # the reviewer opens the preview
+        at.run()
+    finally:
+        sites.stop()
     texts = [t.value for t in at.text]
     assert texts[0].startswith("첫 줄\n둘째 줄 가")
     assert len(texts[0]) == 1500
     assert "최고의 댓글 ㅋㅋ" in texts
     assert "별로예요" not in texts
-    assert "Best comment (500 likes), by 베댓:" in [c.value for c in at.caption]
-    assert [i.value for i in at.image] == [["http://img.test/a.jpg"]]
+    captions = [c.value for c in at.caption]
+    assert "Best comment (500 likes), by 베댓:" in captions
+    # One picture shown, as bytes the dashboard serves itself; the rest are labelled.
+    [shown] = [i.value for i in at.image]
+    assert [urlsplit(u).path.rsplit("/", 2)[-2] for u in shown] == ["media"]  # ours
+    assert "127.0.0.1" not in shown[0]
+    assert sites.hits(OWN)["/ok.png"] == 1
+    assert sites.hits(STRANGER)["/ok.png"] == 0
+    label = ":material/hide_image: Picture not shown: "
+    placeholders = [ui_text(c).removeprefix(label) for c in captions if c.startswith(label)]
+    assert placeholders == [
+        "not a web address",
+        "127.0.0.1 is not the post's own site or one of its CDNs",
+        "not a readable image (cannot identify image file <_io.BytesIO object>)",
+    ]
     assert not at.link_button  # the post's own URL is not a web address
     at.toggle(key=f"whole-{pid}").set_value(True).run()
     assert any(len(t.value) == len("첫 줄\n둘째 줄 ") + 3000 for t in at.text)
+
+
+def ui_text(markdown: str) -> str:
+    """What escaped Markdown reads as (backslash escapes undone, addresses unmarked)."""
+    text = re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+    return re.sub(r" at 0x[0-9a-f]+", "", text)
 
 
 def test_crawled_text_is_shown_as_text_never_as_markup(
     app_env: None, sessions: sessionmaker[Session]
 ) -> None:
     with sessions() as session:
-        add_posts(session, title=HOSTILE, content=HOSTILE, site_code="nate_pann")
+        [pid] = add_posts(session, title=HOSTILE, content=HOSTILE, site_code="nate_pann")
     at = login()
+    at.session_state[f"preview-{pid}"] = True  # open the preview: the body is in it
+    at.run()
     [title] = [m.value for m in at.markdown if "javascript" in m.value]
     html = MarkdownIt("gfm-like").render(title)
     assert html.count("<strong>") == 1  # the card's own bold, around the title

@@ -14,11 +14,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import text
 
+from wagglebot.crawl.sample_site import base_urls
 from wagglebot.db import make_engine
 
 from conftest import REPO, free_ports, make_settings
@@ -121,19 +123,27 @@ def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
     done = stack.cli("dashboard-user", "reviewer", "--password-stdin", stdin=PASSWORD + "\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "restarted the dashboard" in done.stdout
+    own = base_urls(stack.settings.sample_site_port)["nate_pann"]  # served by the stack
+    story_url = f"{own}/talk/900001"
     _sql(
         stack,
         "INSERT INTO posts (site_code, origin_id, url, title, content, images, likes) VALUES "
-        "('e2e', '1', 'https://example.kr/1', '퇴근길 고양이 입양 후기', :story, '[]', 50), "
+        "('nate_pann', 'e2e-1', :url, '퇴근길 고양이 입양 후기', :story, :pictures, 50), "
         "('e2e', '2', 'javascript:alert(3)', :hostile, :hostile, "
         "'[\"http://evil.example/y.png\"]', 1)",
+        url=story_url,
         story=STORY,
+        pictures=json.dumps([f"{own}/new/download.jsp?FileID=111", "http://evil.example/z.png"]),
         hostile=HOSTILE,
     )
-    [(post_id,)] = _sql(stack, "SELECT id FROM posts WHERE site_code = 'e2e' AND origin_id = '1'")
+    [(post_id,)] = _sql(stack, "SELECT id FROM posts WHERE origin_id = 'e2e-1'")
+    [(hostile_id,)] = _sql(stack, "SELECT id FROM posts WHERE site_code = 'e2e'")
+    crawled_hosts = {"evil.example", urlsplit(own).netloc}
     dialogs: list[str] = []
+    requested: list[str] = []
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requested.append(r.url))
 
     # Log in.
     page.goto(stack.dashboard)
@@ -145,18 +155,45 @@ def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible(timeout=30_000)
 
-    # Crawled markup is shown as the text it is, and does nothing.
-    # The title (with an invisible word joiner that keeps its address from becoming a
-    # link) and the body in the preview both read as the crawled text.
+    # Crawled markup is shown as the text it is, and does nothing. The title carries an
+    # invisible word joiner that keeps its address from becoming a link.
     expect(page.get_by_text(HOSTILE.replace("://", ":\u2060//"), exact=True)).to_be_visible()
-    expect(page.get_by_text(HOSTILE, exact=True)).to_have_count(1)
-    assert page.locator("a[href^='javascript']").count() == 0
-    assert page.locator("a", has_text="evil.example").count() == 0  # no autolink either
-    assert page.locator("img[src*='evil.example']").count() == 0
     title = page.get_by_text("퇴근길 고양이 입양 후기", exact=True)
     expect(title).to_be_visible()
     expect(page.get_by_text("Sort", exact=True)).to_be_visible()  # the filters are drawn
     expect(page.get_by_role("checkbox")).to_have_count(2)
+
+    # Open both previews. The story's picture from its own site arrives as bytes the
+    # dashboard serves; every other picture is a labelled placeholder.
+    for pid in (post_id, hostile_id):
+        page.locator(f".st-key-preview-{pid} summary").click()
+    picture = page.locator(f".st-key-preview-{post_id} img")
+    expect(picture).to_have_count(1, timeout=20_000)
+    picture.evaluate(  # wait on the condition: the picture decoded in the page
+        "img => img.decode()"
+    )
+    assert picture.evaluate("img => img.naturalWidth") > 0
+    assert urlsplit(picture.get_attribute("src")).netloc in ("", urlsplit(stack.dashboard).netloc)
+    refused = "Picture not shown: evil.example is not the post's own site or one of its CDNs"
+    for pid in (post_id, hostile_id):
+        expect(page.locator(f".st-key-preview-{pid}").get_by_text(refused)).to_be_visible()
+    expect(page.get_by_text(HOSTILE, exact=True)).to_have_count(1)  # the body, as text
+    # Nothing in the page points at a crawled host but the "Open the original" button.
+    pointers = page.evaluate(
+        """hosts => [...document.querySelectorAll('*')].flatMap(el =>
+            [...el.attributes]
+              .filter(a => hosts.some(h => a.value.includes(h)))
+              .map(a => ({tag: el.tagName, attr: a.name, value: a.value,
+                          text: el.innerText.trim()})))""",
+        sorted(crawled_hosts),
+    )
+    assert pointers == [
+        {"tag": "A", "attr": "href", "value": story_url, "text": "Open the original"}
+    ]
+    assert page.locator("iframe").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.locator("a", has_text="evil.example").count() == 0  # no autolink either
+    assert [u for u in requested if urlsplit(u).netloc in crawled_hosts] == []
     _shot(page, "inbox")
 
     # Approve the story: it leaves the inbox, and Airflow is asked for a sweep.
@@ -190,11 +227,13 @@ def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
     page.locator(f".st-key-play-{post_id} label").click()
     video = page.locator("video")
     expect(video).to_have_count(1, timeout=20_000)
-    played = video.evaluate(
+    played = video.evaluate(  # waits on the condition (half a second played), not a clock
         """async v => {
             v.muted = true;
             await v.play();
-            await new Promise(r => setTimeout(r, 1500));
+            const deadline = Date.now() + 20000;
+            while (v.currentTime <= 0.5 && !v.error && Date.now() < deadline)
+                await new Promise(r => setTimeout(r, 100));
             const err = v.error && v.error.code;
             return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, err};
         }"""

@@ -28,8 +28,9 @@ time.sleep(600)
 """
 
 
-def _wait_for(path: Path) -> int:
-    for _ in range(100):
+def _wait_for(path: Path, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout  # a loaded CI machine may take seconds to fork
+    while time.monotonic() < deadline:
         if path.exists() and path.read_text():
             return int(path.read_text())
         time.sleep(0.05)

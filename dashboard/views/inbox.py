@@ -98,22 +98,27 @@ def _card(card: PostCard) -> None:
             args=([card.id], "approved"),
         )
         d.button("Decline", key=f"decline-{card.id}", on_click=_act, args=([card.id], "declined"))
-        with body.expander("Preview"):
-            text_col, media_col = st.columns([3, 2])
-            text_col.text(card.preview or "(no text: a picture post)")
-            if card.content_chars > len(card.preview):
-                with text_col:
-                    _whole_text(card.id, card.content_chars)
-            if card.comments:
-                best = card.comments[0]
-                likes = f" ({best.likes:,} likes)" if best.likes is not None else ""
-                text_col.caption(f"Best comment{likes}, by {ui.md(best.author or 'someone')}:")
-                text_col.text(best.content)
-            shown = [u for u in (ui.web_url(i) for i in card.images[:4]) if u]
-            if shown:
-                media_col.image(shown, width=160)
-            if link := ui.web_url(card.url):
-                media_col.link_button("Open the original", link)
+        # Lazy: the preview's text and pictures are read only while it is open.
+        preview = body.expander("Preview", key=f"preview-{card.id}", on_change="rerun")
+        if preview.open:
+            with preview:
+                _preview(card)
+
+
+def _preview(card: PostCard) -> None:
+    text_col, media_col = st.columns([3, 2])
+    text_col.text(card.preview or "(no text: a picture post)")
+    if card.content_chars > len(card.preview):
+        with text_col:
+            _whole_text(card.id, card.content_chars)
+    if card.comments:
+        best = card.comments[0]
+        likes = f" ({best.likes:,} likes)" if best.likes is not None else ""
+        text_col.caption(f"Best comment{likes}, by {ui.md(best.author or 'someone')}:")
+        text_col.text(best.content)
+    ui.pictures(media_col, card.site_code, card.images[:4], card.url)
+    if link := ui.web_url(card.url):
+        media_col.link_button("Open the original", link)
 
 
 st.title("Inbox")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wagglebot.config import Settings
 
 SITES_DIR = Path(__file__).with_name("sites")
+_HOST_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
 
 
 class _Strict(BaseModel):
@@ -81,8 +84,19 @@ class Site(_Strict):
     # "module:function" taking (html, site) and returning list[CommentItem].
     comments_hook: str | None = None
     exclude_image_hosts: frozenset[str] = frozenset()
+    # Where the site's own pictures live besides base_url (its CDNs): a name stands for
+    # itself and its subdomains. Pictures from anywhere else are never fetched for review.
+    image_hosts: frozenset[str] = frozenset()
     # Scrapy settings for this site only (slower delays for touchy sites).
     settings: dict[str, int | float | str | bool] = {}
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _host_names(cls, hosts: frozenset[str]) -> frozenset[str]:
+        for host in hosts:
+            if not _HOST_NAME.match(host):
+                raise ValueError(f"{host!r} is not a host name (no scheme, port or path)")
+        return frozenset(h.lower() for h in hosts)
 
     def list_url(self, page: int, base_url: str | None = None) -> str:
         path = self.list.url.format(page=page)
@@ -120,6 +134,45 @@ def base_url_for(site: Site, settings: Settings) -> str:
 
         return base_urls(settings.sample_site_port)[site.site_code]
     return site.base_url
+
+
+@dataclass(frozen=True)
+class PictureSources:
+    """The places a site's pictures may be fetched from: its own addresses (scheme, host
+    and port exactly: the real site and where it is crawled now) and its CDN domains."""
+
+    origins: frozenset[tuple[str, str, int]] = frozenset()
+    domains: frozenset[str] = frozenset()
+
+    def allows(self, url: str) -> bool:
+        origin = _origin(url)
+        if origin is None:
+            return False
+        if origin in self.origins:
+            return True
+        host = origin[1]
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def picture_sources(site_code: str, settings: Settings) -> PictureSources:
+    """Where a post of ``site_code`` may have its pictures fetched from; nothing for a
+    site this installation does not know."""
+    site = all_sites().get(site_code)
+    if site is None:
+        return PictureSources()
+    origins = {_origin(site.base_url), _origin(base_url_for(site, settings))}
+    return PictureSources(frozenset(o for o in origins if o), site.image_hosts)
 
 
 def site_codes() -> list[str]:

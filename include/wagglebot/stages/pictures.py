@@ -13,8 +13,9 @@ import logging
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_PICTURES = 6
 MAX_BYTES = 15 * 1024 * 1024
+MAX_REDIRECTS = 5
 MIN_SIDE = 200  # smaller is an icon, an emoticon or a tracking pixel
 _AS_IS = {"mjpeg": ".jpg", "png": ".png"}  # anything else (webp, gif...) becomes one PNG frame
 _FFPROBE = [
@@ -77,19 +79,47 @@ def on_this_machine(url: str) -> bool:
         return False
 
 
-def _download(session: requests.Session, url: str, to: Path, timeout: float) -> None:
-    with session.get(url, stream=True, timeout=timeout) as response:
-        response.raise_for_status()
-        kind = response.headers.get("Content-Type", "")
-        if not kind.startswith("image/"):
-            raise PictureRejected(f"served as {kind or 'no content type'}, not an image")
-        size = 0
-        with to.open("wb") as out:
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise PictureRejected(f"larger than {MAX_BYTES // 2**20} MiB")
-                out.write(chunk)
+def _loopback_only(url: str) -> str | None:
+    return None if on_this_machine(url) else "not on this machine (sample mode)"
+
+
+def download(
+    session: requests.Session,
+    url: str,
+    to: Path,
+    *,
+    timeout: float,
+    max_bytes: int = MAX_BYTES,
+    may_fetch: Callable[[str], str | None] | None = None,
+) -> None:
+    """Save the image at ``url`` to ``to``: served as image/*, at most ``max_bytes``.
+
+    Redirects are followed by hand (at most ``MAX_REDIRECTS``) so ``may_fetch`` judges
+    every address on the way: it returns why an address must not be fetched, or None.
+    """
+    for _ in range(MAX_REDIRECTS + 1):
+        if may_fetch and (refusal := may_fetch(url)):
+            raise PictureRejected(refusal)
+        with session.get(url, stream=True, timeout=timeout, allow_redirects=False) as response:
+            if response.is_redirect:
+                url = urljoin(url, response.headers["Location"])
+                continue
+            response.raise_for_status()
+            kind = response.headers.get("Content-Type", "")
+            if not kind.startswith("image/"):
+                raise PictureRejected(f"served as {kind or 'no content type'}, not an image")
+            too_big = PictureRejected(f"larger than {max_bytes / 2**20:g} MiB")
+            if int(response.headers.get("Content-Length") or 0) > max_bytes:
+                raise too_big
+            size = 0
+            with to.open("wb") as out:
+                for chunk in response.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise too_big
+                    out.write(chunk)
+            return
+    raise PictureRejected(f"more than {MAX_REDIRECTS} redirects")
 
 
 def fetch_pictures(
@@ -113,17 +143,15 @@ def fetch_pictures(
     session.headers["User-Agent"] = user_agent
     if referer:  # many community CDNs refuse images requested without the post as referer
         session.headers["Referer"] = referer
+    may_fetch = _loopback_only if loopback_only else None
     kept: list[Path] = []
     for url in dict.fromkeys(urls):
         if len(kept) >= limit:
             break
-        if loopback_only and not on_this_machine(url):
-            log.warning("picture skipped: %s: not on this machine (sample mode)", url)
-            continue
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
             part = Path(tmp.name)
         try:
-            _download(session, url, part, timeout)
+            download(session, url, part, timeout=timeout, may_fetch=may_fetch)
             codec, width, height = _probe(part)
             if min(width, height) < MIN_SIDE:
                 raise PictureRejected(f"{width}x{height} is too small to show")
