@@ -74,6 +74,25 @@ def test_produce_dag_runs_the_stages_in_the_gpu_pool_in_order() -> None:
     assert tasks["finish"].trigger_rule == "all_done"
 
 
+def test_publish_dag_uploads_outside_the_gpu_pool_and_has_no_schedule_by_default() -> None:
+    dag = _bag(REPO / "dags").dags["publish_shorts"]
+    assert dag.max_active_runs == 1
+    assert dag.schedule is None  # WAGGLE_PUBLISH_SCHEDULE is unset here
+    [upload] = dag.tasks
+    assert (upload.task_id, upload.pool) == ("upload", "default_pool")
+    assert upload.retries >= 2
+    assert set(dag.params) == {"post_ids", "privacy"}
+
+
+def test_a_publish_schedule_comes_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WAGGLE_PUBLISH_SCHEDULE", "0 9,18 * * *")
+    (tmp_path / "publish_shorts.py").write_text((REPO / "dags" / "publish_shorts.py").read_text())
+    dag = DagBag(dag_folder=str(tmp_path), known_pools=KNOWN_POOLS).dags["publish_shorts"]
+    assert dag.timetable.expression == "0 9,18 * * *"
+
+
 HEAVY = ("scrapy", "torch", "transformers", "googleapiclient", "streamlit", "edge_tts")
 
 

@@ -35,7 +35,12 @@ def test_the_mission_state_machine() -> None:
         (S.PROCESSING, S.FAILED),
         (S.PROCESSING, S.APPROVED),  # a sweep that died gives its posts back
         (S.FAILED, S.APPROVED),  # retry
-        (S.RENDERED, S.UPLOADED),
+        # Publishing: a run claims the upload; it ends uploaded, waits, or fails.
+        (S.RENDERED, S.PUBLISHING),
+        (S.PUBLISHING, S.UPLOADED),
+        (S.PUBLISHING, S.RENDERED),  # the day's quota is spent, or the run stopped
+        (S.PUBLISHING, S.FAILED),  # refused for good, with the platform's reason
+        (S.FAILED, S.RENDERED),  # retry of a failed upload: the Short is kept
         # The script review between the LLM and the voice:
         (S.PROCESSING, S.SCRIPTED),  # the sweep stops after the LLM
         (S.SCRIPTED, S.APPROVED),  # script approved (or sent back to the LLM)
@@ -48,7 +53,7 @@ def test_the_mission_state_machine() -> None:
 def test_a_post_walks_the_happy_path(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         [pid] = add_posts(session)
-        for target in (S.APPROVED, S.PROCESSING, S.RENDERED, S.UPLOADED):
+        for target in (S.APPROVED, S.PROCESSING, S.RENDERED, S.PUBLISHING, S.UPLOADED):
             transition(session, pid, target)
             session.commit()
         post = session.get(Post, pid)

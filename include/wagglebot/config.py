@@ -89,6 +89,27 @@ class Settings(BaseSettings):
     sweep_stale_minutes: int = Field(30, ge=1)
     sweep_max_attempts: int = Field(3, ge=1, le=20)
 
+    # Publishing to YouTube. Credentials: an OAuth token (with its refresh token) written by
+    # `./wagglebot youtube-auth` to youtube_token_file (0600; default <stack_home>/youtube/).
+    # youtube_api_url: another API endpoint (the loopback fake in sample mode); empty: Google.
+    youtube_token_file: Path | None = None
+    youtube_client_secrets: Path | None = None  # the OAuth client file from Google's console
+    youtube_api_url: str = ""
+    youtube_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address
+    youtube_privacy: Literal["private", "unlisted", "public"] = "private"
+    youtube_category: str = Field("24", pattern=r"^\d{1,3}$")  # 24: Entertainment
+    youtube_tags: list[str] = ["쇼츠", "커뮤니티", "썰"]
+    # Google's allowances per project and Pacific day; they have changed more than once.
+    youtube_daily_uploads: int = Field(100, ge=0)
+    youtube_daily_units: int = Field(10_000, ge=0)
+    youtube_upload_cost: int = Field(100, ge=0)  # units one videos.insert costs
+    upload_chunk_mib: int = Field(8, ge=1, le=256)  # sent per request, a multiple of 256 KiB
+    upload_retries: int = Field(8, ge=0, le=30)  # per chunk, with exponential backoff
+    # A post whose upload made no progress for this long is taken over by the next run.
+    upload_stale_seconds: int = Field(300, ge=1)
+    # publish_shorts' own schedule (cron), off when empty; it publishes what people marked.
+    publish_schedule: str = ""
+
     # The local (non-Docker) stack: where it keeps its state, and its ports.
     stack_home: Path = REPO_ROOT / "var"
     airflow_dags_folder: Path = REPO_ROOT / "dags"
@@ -140,10 +161,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Seoul, UTC)") from None
         return value
 
-    @field_validator("media_root", "stack_home", "airflow_dags_folder")
+    @field_validator("media_root", "stack_home", "airflow_dags_folder", "youtube_token_file")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value else None
 
     @model_validator(mode="after")
     def _local_api_by_default(self) -> Settings:
@@ -152,6 +173,10 @@ class Settings(BaseSettings):
         if not self.airflow_ui_url:
             object.__setattr__(self, "airflow_ui_url", self.airflow_api_url)
         return self
+
+    @property
+    def youtube_token_path(self) -> Path:
+        return self.youtube_token_file or self.stack_home / "youtube" / "token.json"
 
     @property
     def user_agent(self) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient
-from wagglebot.db.models import Content
+from wagglebot.db.models import Content, Stage, StageRun
 from wagglebot.stages.script import validate
 from wagglebot.states import PostStatus, TransitionError, transition, transition_many
 
@@ -40,10 +40,27 @@ def decline(session: Session, post_ids: Iterable[int], by: str | None = None) ->
 
 
 def retry(session: Session, post_ids: Iterable[int], by: str | None = None) -> Outcome:
-    """FAILED posts back to the queue; their error stays in stage_runs for the record."""
-    moved, refused = transition_many(
-        session, post_ids, PostStatus.APPROVED, expected=PostStatus.FAILED, by=by
+    """FAILED posts back to where their failed stage starts: a failed upload to RENDERED
+    (its Short is kept and it is published again), anything else to the queue. Their
+    error stays in stage_runs for the record."""
+    post_ids = list(post_ids)
+    latest = (
+        select(func.max(StageRun.id))
+        .where(StageRun.post_id.in_(post_ids))
+        .group_by(StageRun.post_id)
     )
+    rows = session.execute(select(StageRun.post_id, StageRun.stage).where(StageRun.id.in_(latest)))
+    last_stage = {post_id: stage for post_id, stage in rows}
+    moved: list[int] = []
+    refused: list[TransitionError] = []
+    for post_id in post_ids:
+        published = last_stage.get(post_id) is Stage.UPLOAD
+        target = PostStatus.RENDERED if published else PostStatus.APPROVED
+        done, not_done = transition_many(
+            session, [post_id], target, expected=PostStatus.FAILED, by=by
+        )
+        moved += done
+        refused += not_done
     session.commit()
     return moved, refused
 

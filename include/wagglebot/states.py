@@ -22,6 +22,7 @@ class PostStatus(enum.StrEnum):
     PROCESSING = "PROCESSING"
     SCRIPTED = "SCRIPTED"  # the LLM wrote its script; a person reads (and edits) it next
     RENDERED = "RENDERED"
+    PUBLISHING = "PUBLISHING"  # an upload has been claimed (and may be part-sent)
     UPLOADED = "UPLOADED"
     FAILED = "FAILED"
 
@@ -34,9 +35,11 @@ ALLOWED_SOURCES: dict[PostStatus, frozenset[PostStatus]] = {
     S.DECLINED: frozenset({S.COLLECTED, S.SCRIPTED}),
     S.PROCESSING: frozenset({S.APPROVED}),  # claimed by a sweep
     S.SCRIPTED: frozenset({S.PROCESSING}),  # the sweep stops after the LLM for a review
-    S.RENDERED: frozenset({S.PROCESSING}),
-    S.FAILED: frozenset({S.PROCESSING}),
-    S.UPLOADED: frozenset({S.RENDERED}),
+    # made; or an upload given back (quota, a stop) or retried after it failed
+    S.RENDERED: frozenset({S.PROCESSING, S.PUBLISHING, S.FAILED}),
+    S.FAILED: frozenset({S.PROCESSING, S.PUBLISHING}),
+    S.PUBLISHING: frozenset({S.RENDERED}),  # claimed by a publish run
+    S.UPLOADED: frozenset({S.PUBLISHING}),
     S.COLLECTED: frozenset(),  # only ever the first status
 }
 

@@ -5,7 +5,7 @@ checked against these models; nothing else creates tables.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -227,3 +228,56 @@ class StageRun(Base):
     task_id: Mapped[str | None] = mapped_column(String(250))
     map_index: Mapped[int | None] = mapped_column(Integer)
     try_number: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class Upload(Base):
+    """A post's publication on one platform: what a person asked for, and how far it got.
+
+    The resumable session is kept before the first byte is sent, so a run that dies
+    mid-upload is resumed by the next one (never started again as a second video);
+    ``heartbeat_at`` moves with every chunk and tells a live upload from a dead one.
+    """
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index(None, "platform", "requested_at"),
+        CheckConstraint("bytes_sent >= 0", name="bytes_sent_positive"),
+        TABLE_OPTIONS,
+    )
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The metadata to publish with, as a person left it (None: made from the post).
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    privacy: Mapped[str | None] = mapped_column(String(16))
+    publish_at: Mapped[datetime | None] = mapped_column(Timestamp)  # a scheduled release
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime | None] = mapped_column(Timestamp)  # None: not asked
+    session_uri: Mapped[str | None] = mapped_column(String(2048))
+    total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    video_id: Mapped[str | None] = mapped_column(String(64))
+    video_url: Mapped[str | None] = mapped_column(String(512))
+    uploaded_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    note: Mapped[str | None] = mapped_column(Text)  # why it waits (quota), or what failed
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class PublishQuota(Base):
+    """What a platform's daily allowance has spent, per day in the platform's time zone."""
+
+    __tablename__ = "publish_quota"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    uploads: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    units: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # The platform itself said the allowance is spent (quotaExceeded...): nothing more today.
+    exhausted: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _updated()

@@ -1,0 +1,129 @@
+"""YouTube credentials: the OAuth 2.0 consent flow for an installed app, and the stored token.
+
+``./wagglebot youtube-auth --client-secrets FILE`` runs Google's consent flow once
+(google-auth-oauthlib, loopback redirect: open the printed address in a browser on
+this machine, or through an SSH tunnel to the printed port) and keeps the result,
+with its refresh token, in ``WAGGLE_YOUTUBE_TOKEN_FILE`` (default
+var/youtube/token.json), readable by its owner only and outside the repository.
+Access tokens are refreshed from it automatically; no token or secret is logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from google.oauth2.credentials import Credentials
+
+from wagglebot.config import Settings, load_settings
+from wagglebot.publish import PublishingOff
+from wagglebot.publish.youtube import SCOPES
+
+
+def load_credentials(settings: Settings) -> Credentials:
+    """The stored credentials, or PublishingOff saying how to get some."""
+    path = settings.youtube_token_path
+    if not path.exists():
+        raise PublishingOff(
+            f"publishing is off: no YouTube credentials at {path}. Run "
+            "./wagglebot youtube-auth --client-secrets client_secret.json to connect a channel."
+        )
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        credentials = credentials_from(info, settings.youtube_token_uri)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PublishingOff(
+            f"publishing is off: {path} is not a usable token file ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); run ./wagglebot youtube-auth again"
+        ) from None
+    if not credentials.refresh_token:
+        raise PublishingOff(f"publishing is off: {path} has no refresh token; run youtube-auth")
+    return credentials
+
+
+def credentials_from(info: dict, token_uri: str) -> Credentials:
+    """Credentials from a token file's content. The token endpoint comes from the
+    settings, never from the file (a changed file must not send the refresh token
+    elsewhere; google-auth ignores the file's too)."""
+    return Credentials(
+        token=None,  # fetched on first use: access tokens are never stored
+        refresh_token=info["refresh_token"],
+        token_uri=token_uri,
+        client_id=info["client_id"],
+        client_secret=info["client_secret"],
+        scopes=SCOPES,
+    )
+
+
+def publishing_off(settings: Settings) -> str | None:
+    """Why publishing cannot run here, or None when it can."""
+    try:
+        load_credentials(settings)
+    except PublishingOff as exc:
+        return str(exc)
+    return None
+
+
+def save_token(info: dict, path: Path) -> None:
+    """Write the token file atomically, 0600 in a 0700 folder."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, suffix=".part", delete=False, encoding="utf-8"
+    ) as tmp:
+        json.dump(info, tmp)
+    os.chmod(tmp.name, 0o600)
+    os.replace(tmp.name, path)
+
+
+def consent(client_secrets: Path, port: int, open_browser: bool) -> dict:
+    """Run Google's consent flow; returns the authorized-user info (with refresh token)."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=SCOPES)
+    credentials = flow.run_local_server(
+        host="127.0.0.1",
+        port=port,
+        open_browser=open_browser,
+        authorization_prompt_message="Open this address in a browser and allow WaggleBot "
+        "to upload to your channel:\n{url}",
+        success_message="WaggleBot may now upload to your channel. You can close this tab.",
+        access_type="offline",  # a refresh token, so later runs need no browser
+        prompt="consent",
+    )
+    if not credentials.refresh_token:
+        raise SystemExit("Google returned no refresh token; run youtube-auth again")
+    return json.loads(credentials.to_json())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./wagglebot youtube-auth",
+        description="Connect a YouTube channel: run Google's consent flow and keep the token.",
+    )
+    parser.add_argument("--client-secrets", type=Path, help="the OAuth client JSON (Desktop app)")
+    parser.add_argument("--port", type=int, default=0, help="loopback port for the redirect")
+    parser.add_argument("--open-browser", action="store_true")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    secrets = args.client_secrets or settings.youtube_client_secrets
+    if not secrets or not secrets.exists():
+        print(
+            "Give the OAuth client file: --client-secrets FILE (or WAGGLE_YOUTUBE_CLIENT_SECRETS). "
+            "Create it in Google Cloud console: APIs & Services > Credentials > OAuth client ID "
+            "> Desktop app, with the YouTube Data API v3 enabled.",
+            file=sys.stderr,
+        )
+        return 2
+    info = consent(secrets, args.port, args.open_browser)
+    save_token(info, settings.youtube_token_path)
+    print(f"Stored the YouTube token in {settings.youtube_token_path} (readable by you only).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,393 @@
+"""A loopback stand-in for YouTube's upload API, speaking its real protocol. NOT YouTube.
+
+It exists for the tests and for sample mode (``./wagglebot up`` on the bundled
+sample site, without real credentials), so a new user sees the whole loop end on
+a "published" page that says plainly it is this fake. What it speaks:
+
+  POST /token                        OAuth 2.0 token endpoint (refresh_token grant)
+  POST /upload/youtube/v3/videos     resumable initiation (uploadType=resumable):
+                                     200 with the session in Location
+  PUT  <session>                     a chunk, Content-Range: bytes a-b/N: 308 with
+                                     Range: bytes=0-k, or 200 with the video at the end;
+                                     Content-Range: bytes */N asks how far it got
+  GET  /watch?v=ID                   a page about the video (labelled as the fake)
+
+Errors have Google's JSON shape ({"error": {"code", "message", "errors": [{"reason"}]}}).
+Tests steer it with faults (``add_fault``): a status with a reason on the n-th
+request of a kind, a connection dropped mid-chunk, a delay per chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+UPLOAD_PATH = "/upload/youtube/v3/videos"
+CHUNK_UNIT = 256 * 1024  # every chunk but the last is a multiple of this
+_QUOTA = "The request cannot be completed because you have exceeded your quota."
+_UPLOADS = "The user has exceeded the number of videos they may upload."
+_TITLE = "The request metadata specifies an invalid or empty video title."
+_DESCRIPTION = "The request metadata specifies an invalid video description."
+REASONS = {  # reason -> (status, domain, message), as YouTube words them
+    "quotaExceeded": (403, "youtube.quota", _QUOTA),
+    "uploadLimitExceeded": (400, "youtube.video", _UPLOADS),
+    "rateLimitExceeded": (403, "usageLimits", "The request was rate limited."),
+    "invalidTitle": (400, "youtube.video", _TITLE),
+    "invalidDescription": (400, "youtube.video", _DESCRIPTION),
+    "authError": (401, "global", "Invalid Credentials"),
+    "backendError": (503, "global", "Backend Error"),
+}
+
+
+@dataclass
+class Fault:
+    on: str  # "init", "chunk", "status" or "token"
+    nth: int = 1  # the n-th such request from now
+    status: int | None = None
+    reason: str | None = None
+    drop: bool = False  # read part of the chunk, then close the connection
+    delay: float = 0.0  # seconds before answering
+    every: bool = False  # every such request from the n-th on, not once
+    seen: int = 0
+
+
+@dataclass
+class UploadSession:
+    upload_id: str
+    metadata: dict
+    total: int
+    path: Path
+    received: int = 0
+    video_id: str | None = None
+
+
+@dataclass
+class FakeState:
+    folder: Path
+    refresh_token: str
+    tokens: set[str] = field(default_factory=set)  # access tokens valid now
+    issued: list[str] = field(default_factory=list)  # every access token handed out
+    sessions: dict[str, UploadSession] = field(default_factory=dict)
+    videos: dict[str, dict] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    log: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fault_for(self, kind: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.on != kind:
+                    continue
+                fault.seen += 1
+                if fault.seen == fault.nth or (fault.every and fault.seen > fault.nth):
+                    if not fault.every:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: FakeState
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeYouTube/1.0 (WaggleBot loopback stand-in)"
+
+    def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
+        pass
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> FakeState:
+        return self.server.state
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
+              kind: str = "application/json; charset=UTF-8") -> None:  # fmt: skip
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data, ensure_ascii=False).encode(), headers)
+
+    def _error(self, reason: str, status: int | None = None) -> None:
+        code, domain, message = REASONS.get(reason, (status or 400, "global", reason))
+        error = {"message": message, "domain": domain, "reason": reason}
+        headers = {"WWW-Authenticate": 'Bearer realm="fake"'} if code == 401 else None
+        self._json(status or code, {"error": {"code": status or code, "message": message,
+                                              "errors": [error]}}, headers)  # fmt: skip
+
+    def _record(self, kind: str, status: int, **extra: object) -> None:
+        with self.state.lock:
+            self.state.log.append({"kind": kind, "status": status, **extra})
+
+    def _apply(self, fault: Fault | None, kind: str, **extra: object) -> bool:
+        """Answer with the fault, if there is one; True when it answered."""
+        if fault is None:
+            return False
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status or fault.reason:
+            if fault.status == 401 or fault.reason == "authError":
+                with self.state.lock:
+                    self.state.tokens.clear()  # the token expired: the client must refresh
+            self._error(fault.reason or "backendError", fault.status)
+            self._record(kind, fault.status or REASONS[fault.reason][0], fault=True, **extra)
+            return True
+        return False
+
+    def _authorised(self) -> bool:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        with self.state.lock:
+            return token in self.state.tokens
+
+    # --- endpoints --------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/token":
+            return self._token()
+        if url.path == UPLOAD_PATH and parse_qs(url.query).get("uploadType") == ["resumable"]:
+            return self._initiate(url.query)
+        if url.path == "/_fake/faults":
+            data = json.loads(self._body() or b"{}")
+            with self.state.lock:
+                self.state.faults.append(Fault(**data))
+            return self._json(200, {"faults": len(self.state.faults)})
+        self._body()
+        self._error("notFound", 404)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/watch":
+            return self._watch(parse_qs(url.query).get("v", [""])[0])
+        if url.path == "/_fake/videos":
+            with self.state.lock:
+                return self._json(200, list(self.state.videos.values()))
+        if url.path == "/_fake/log":
+            with self.state.lock:
+                return self._json(200, list(self.state.log))
+        self._error("notFound", 404)
+
+    def do_PUT(self) -> None:
+        url = urlsplit(self.path)
+        upload_id = parse_qs(url.query).get("upload_id", [""])[0]
+        session = self.state.sessions.get(upload_id)
+        spec = self.headers.get("Content-Range", "")
+        kind = "status" if spec.startswith("bytes */") else "chunk"
+        if session is None:
+            self._body()
+            self._record(kind, 404)
+            return self._error("notFound", 404)
+        fault = self.state.fault_for(kind)
+        if fault and fault.drop:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
+            self._record(kind, 0, dropped=True, range=spec)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self._apply(fault, kind, range=spec):
+            self._body()
+            return
+        if not self._authorised():
+            self._body()
+            self._record(kind, 401)
+            return self._error("authError")
+        if kind == "status":
+            self._body()
+            return self._progress(session, kind, spec)
+        self._chunk(session, spec, self._body())
+
+    def _token(self) -> None:
+        form = parse_qs(self._body().decode())
+        if self._apply(self.state.fault_for("token"), "token"):
+            return
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+            self.state.refresh_token
+        ]:
+            self._record("token", 400)
+            return self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+        token = "fake-access-" + secrets.token_urlsafe(24)
+        with self.state.lock:
+            self.state.tokens.add(token)
+            self.state.issued.append(token)
+        self._record("token", 200)
+        self._json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                         "scope": "https://www.googleapis.com/auth/youtube.upload"})  # fmt: skip
+
+    def _initiate(self, query: str) -> None:
+        body = self._body()
+        if self._apply(self.state.fault_for("init"), "init"):
+            return
+        if not self._authorised():
+            self._record("init", 401)
+            return self._error("authError")
+        metadata = json.loads(body or b"{}")
+        title = metadata.get("snippet", {}).get("title", "")
+        if not title or len(title) > 100 or "<" in title or ">" in title:
+            self._record("init", 400)
+            return self._error("invalidTitle")
+        if "<" in metadata["snippet"].get("description", "") or ">" in metadata["snippet"].get(
+            "description", ""
+        ):
+            self._record("init", 400)
+            return self._error("invalidDescription")
+        total = int(self.headers.get("X-Upload-Content-Length") or 0)
+        upload_id = secrets.token_urlsafe(16)
+        session = UploadSession(upload_id, metadata, total, self.state.folder / f"{upload_id}.bin")
+        session.path.write_bytes(b"")
+        with self.state.lock:
+            self.state.sessions[upload_id] = session
+        host = self.headers.get("Host", f"127.0.0.1:{self.server.server_address[1]}")
+        location = f"http://{host}{UPLOAD_PATH}?{query}&upload_id={upload_id}"
+        self._record("init", 200, total=total)
+        self._send(200, b"", {"Location": location, "X-GUploader-UploadID": upload_id})
+
+    def _chunk(self, session: UploadSession, spec: str, data: bytes) -> None:
+        try:
+            span, total = spec.removeprefix("bytes ").split("/")
+            first, last = (int(x) for x in span.split("-"))
+        except ValueError:
+            self._record("chunk", 400, range=spec)
+            return self._error("badContentRange", 400)
+        last_chunk = last + 1 == int(total)
+        if (
+            len(data) != last - first + 1
+            or first > session.received
+            or (not last_chunk and len(data) % CHUNK_UNIT)
+        ):
+            self._record("chunk", 400, range=spec)
+            return self._error("badContentRange", 400)
+        resent = session.received - first  # bytes it already had, sent again
+        with session.path.open("r+b") as out:
+            out.seek(first)
+            out.write(data)
+            out.truncate()
+        session.received = last + 1
+        self._progress(session, "chunk", spec, sent=len(data), resent=resent)
+
+    def _progress(self, session: UploadSession, kind: str, spec: str, **extra: object) -> None:
+        if session.received >= session.total and session.total:
+            video = self._finish(session)
+            self._record(kind, 200, range=spec, **extra)
+            return self._json(200, video)
+        headers = {"Range": f"bytes=0-{session.received - 1}"} if session.received else {}
+        self._record(kind, 308, range=spec, **extra)
+        self._send(308, b"", headers)
+
+    def _finish(self, session: UploadSession) -> dict:
+        with self.state.lock:
+            if session.video_id is None:
+                session.video_id = secrets.token_urlsafe(8)[:11]
+                data = session.path.read_bytes()
+                snippet = session.metadata.get("snippet", {})
+                status = dict(session.metadata.get("status", {}))
+                status.update(uploadStatus="uploaded")
+                self.state.videos[session.video_id] = {
+                    "kind": "youtube#video",
+                    "id": session.video_id,
+                    "snippet": snippet,
+                    "status": status,
+                    "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            video = self.state.videos[session.video_id]
+        return {k: video[k] for k in ("kind", "id", "snippet", "status")}
+
+    def _watch(self, video_id: str) -> None:
+        with self.state.lock:
+            video = self.state.videos.get(video_id)
+        if video is None:
+            return self._send(404, b"no such video", kind="text/plain; charset=utf-8")
+        title = html.escape(video["snippet"].get("title", ""))
+        privacy = html.escape(video["status"].get("privacyStatus", "?"))
+        page = (
+            "<!doctype html><meta charset=utf-8><title>Fake YouTube (loopback)</title>"
+            "<p><b>This is WaggleBot's loopback stand-in for YouTube, not YouTube.</b> "
+            "Sample mode published here so the whole loop can be seen without an account.</p>"
+            f"<h1>{title}</h1><p>video id {html.escape(video_id)}, "
+            f"{video['bytes']:,} bytes, privacy {privacy}"
+            "</p>"
+        )
+        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+
+
+class FakeYouTube:
+    """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8799/."""
+
+    def __init__(self, port: int = 0, *, refresh_token: str, folder: Path | None = None) -> None:
+        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="fake-youtube-")
+        folder = folder or Path(self._tmp.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.server = _Server(("127.0.0.1", port), _Handler)
+        self.server.state = FakeState(folder=folder, refresh_token=refresh_token)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @property
+    def state(self) -> FakeState:
+        return self.server.state
+
+    def start(self) -> FakeYouTube:
+        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def add_fault(self, on: str, **spec: object) -> None:
+        with self.state.lock:
+            self.state.faults.append(Fault(on=on, **spec))
+
+    def videos(self) -> list[dict]:
+        with self.state.lock:
+            return list(self.state.videos.values())
+
+    def log(self, kind: str | None = None) -> list[dict]:
+        with self.state.lock:
+            return [e for e in self.state.log if kind is None or e["kind"] == kind]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="WaggleBot's loopback stand-in for YouTube.")
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--folder", type=Path, required=True, help="where received videos go")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        required=True,
+        help="the sample token whose refresh token it takes",
+    )
+    args = parser.parse_args()
+    refresh = json.loads(args.token_file.read_text())["refresh_token"]
+    fake = FakeYouTube(args.port, refresh_token=refresh, folder=args.folder).start()
+    print(f"fake YouTube (loopback, sample mode) at {fake.url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

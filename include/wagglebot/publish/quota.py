@@ -1,0 +1,103 @@
+"""The daily upload allowance, counted in the database per Pacific day.
+
+Google gives each API project an allowance that resets at midnight Pacific time,
+and has changed its size more than once (an upload cost about 1,600 of 10,000
+units until late 2025 and about 100 since; uploads are also counted on their own),
+so the limits are settings, never constants. An upload is counted when its session
+is started (that is when Google counts the insert), before any byte is sent; a run
+stops cleanly when the next upload would go over, and once YouTube itself answers
+quotaExceeded the day is marked spent for every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.orm import Session
+
+from wagglebot.config import Settings
+from wagglebot.db.models import PublishQuota
+from wagglebot.publish import QuotaExhausted
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def pacific_day(now: datetime | None = None) -> date:
+    return (now or datetime.now(PACIFIC)).astimezone(PACIFIC).date()
+
+
+@dataclass(frozen=True)
+class QuotaDay:
+    day: date
+    uploads: int
+    units: int
+    upload_limit: int
+    unit_limit: int
+    upload_cost: int
+    exhausted: str | None
+
+    @property
+    def uploads_left(self) -> int:
+        if self.exhausted:
+            return 0
+        by_units = (self.unit_limit - self.units) // self.upload_cost if self.upload_cost else 10**9
+        return max(0, min(self.upload_limit - self.uploads, by_units))
+
+
+def _row(session: Session, platform: str, day: date, lock: bool) -> PublishQuota:
+    session.execute(insert(PublishQuota).values(platform=platform, day=day).prefix_with("IGNORE"))
+    query = select(PublishQuota).where(PublishQuota.platform == platform, PublishQuota.day == day)
+    return session.scalars(query.with_for_update() if lock else query).one()
+
+
+def today(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
+    row = _row(session, platform, pacific_day(), lock=False)
+    session.commit()
+    return QuotaDay(
+        row.day,
+        row.uploads,
+        row.units,
+        settings.youtube_daily_uploads,
+        settings.youtube_daily_units,
+        settings.youtube_upload_cost,
+        row.exhausted,
+    )
+
+
+def spend_upload(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
+    """Count one upload against today, or raise QuotaExhausted (nothing counted) if it
+    would go over. Row-locked, so two runs at once cannot both take the last one."""
+    day = pacific_day()
+    row = _row(session, platform, day, lock=True)
+    cost = settings.youtube_upload_cost
+    problem = None
+    if row.exhausted:
+        problem = f"YouTube said today's allowance is spent ({row.exhausted})"
+    elif row.uploads + 1 > settings.youtube_daily_uploads:
+        problem = f"{row.uploads} of {settings.youtube_daily_uploads} uploads used today"
+    elif row.units + cost > settings.youtube_daily_units:
+        problem = (
+            f"{row.units} of {settings.youtube_daily_units} units used; an upload costs {cost}"
+        )
+    if problem:
+        session.rollback()
+        raise QuotaExhausted(f"daily quota: {problem} (resets at midnight Pacific time)", "local")
+    row.uploads += 1
+    row.units += cost
+    session.commit()
+    return today(session, settings, platform)
+
+
+def mark_spent(session: Session, reason: str, platform: str = "youtube") -> None:
+    """YouTube answered quotaExceeded or the like: nothing more today, for any run."""
+    _row(session, platform, pacific_day(), lock=True)
+    session.execute(
+        update(PublishQuota)
+        .where(PublishQuota.platform == platform, PublishQuota.day == pacific_day())
+        .values(exhausted=reason[:2000])
+    )
+    session.commit()

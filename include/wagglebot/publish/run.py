@@ -1,0 +1,187 @@
+"""One publish run: take the requested Shorts and upload them, one after another.
+
+Runs outside the GPU pool (an upload is network work). Each post's attempt is a
+stage_runs row (stage ``upload``) with the Airflow task it ran in, like the other
+stages. How a post's attempt can end:
+
+- uploaded: UPLOADED, the video id and URL in contents.upload_meta;
+- the day's quota is spent (counted here, or YouTube said so): the run stops, this
+  post and the rest go back to RENDERED with a note and are taken by the next day's run;
+- refused for good (YouTube's reason, a missing video, metadata it would refuse):
+  FAILED with the reason; bad credentials also stop the run (every post would fail);
+- a network failure that outlived the retries: the post stays PUBLISHING, free to be
+  resumed by the task's next try (Airflow retries it), and FAILED on the last try.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from wagglebot.config import Settings, get_settings
+from wagglebot.db import settings_session
+from wagglebot.db.models import Stage
+from wagglebot.produce import stage_started
+from wagglebot.publish import (
+    Publisher,
+    PublishError,
+    PublishRejected,
+    QuotaExhausted,
+    ShortUpload,
+)
+from wagglebot.publish.quota import mark_spent, spend_upload, today
+from wagglebot.publish.store import (
+    DbJournal,
+    claim_for_publish,
+    fail_upload,
+    finish_upload,
+    give_back,
+    request_publish,
+    short_metadata,
+)
+from wagglebot.sweep import StageRetry, TaskAttempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishReport:
+    uploaded: dict[str, str] = field(default_factory=dict)  # post id -> video URL
+    waiting: list[int] = field(default_factory=list)  # back to RENDERED (quota, a stop)
+    failed: dict[str, str] = field(default_factory=dict)  # post id -> reason
+    retry: list[int] = field(default_factory=list)  # left PUBLISHING for the next try
+    stopped: str | None = None  # why the run stopped early
+    uploads_left_today: int | None = None
+
+
+def make_publisher(settings: Settings) -> Publisher:
+    """The YouTube publisher from the stored credentials, or PublishingOff."""
+    from wagglebot.publish.credentials import load_credentials
+    from wagglebot.publish.youtube import YouTubePublisher
+
+    return YouTubePublisher(
+        load_credentials(settings),
+        api_url=settings.youtube_api_url,
+        chunk_bytes=settings.upload_chunk_mib * 2**20,
+        retries=settings.upload_retries,
+    )
+
+
+def publish_posts(
+    post_ids: list[int] | None = None,
+    attempt: TaskAttempt | None = None,
+    *,
+    privacy: str | None = None,
+    settings: Settings | None = None,
+    publisher: Publisher | None = None,
+) -> dict:
+    """Publish what was requested (``post_ids``: these, requested now if need be)."""
+    settings = settings or get_settings()
+    attempt = attempt or TaskAttempt()
+    publisher = publisher or make_publisher(settings)
+    report = PublishReport()
+    with settings_session(settings) as session:
+        if post_ids:
+            _, refused = request_publish(session, post_ids, by=None, privacy=privacy)
+            for exc in refused:
+                log.warning("not published: %s", exc)
+        claimed = claim_for_publish(
+            session,
+            timedelta(seconds=settings.upload_stale_seconds),
+            post_ids=post_ids or None,
+            platform=publisher.platform,
+        )
+    log.info("publishing %d posts to %s: %s", len(claimed), publisher.platform, claimed)
+    for i, post_id in enumerate(claimed):
+        try:
+            url = _publish_one(settings, publisher, post_id, attempt, privacy)
+        except QuotaExhausted as exc:
+            report.stopped = str(exc)
+            _wait_all(settings, claimed[i:], f"waits for tomorrow's quota: {exc}", report)
+            break
+        except PublishRejected as exc:
+            report.failed[str(post_id)] = str(exc)
+            if exc.stop_run:
+                report.stopped = str(exc)
+                _wait_all(settings, claimed[i + 1 :], f"not tried: {exc}", report)
+                break
+        except PublishError as exc:
+            if attempt.final:
+                report.failed[str(post_id)] = str(exc)
+            else:
+                report.retry.append(post_id)
+        else:
+            report.uploaded[str(post_id)] = url
+    with settings_session(settings) as session:
+        report.uploads_left_today = today(session, settings, publisher.platform).uploads_left
+    log.info("publish run: %s", asdict(report))
+    if report.retry:
+        raise StageRetry(f"posts {report.retry}: the upload will be resumed by the next try")
+    return asdict(report)
+
+
+def _publish_one(
+    settings: Settings,
+    publisher: Publisher,
+    post_id: int,
+    attempt: TaskAttempt,
+    privacy: str | None,
+) -> str:
+    platform = publisher.platform
+    with settings_session(settings) as session:
+        run_id = stage_started(session, post_id, Stage.UPLOAD, attempt.ref)
+        try:
+            video, metadata = short_metadata(session, settings, post_id, privacy)
+            journal = DbJournal(settings, post_id, platform)
+            if journal.session_uri is None:  # a resumed session was counted when it began
+                left = spend_upload(session, settings, platform).uploads_left
+                log.info("post %d: counted against today's quota (%d uploads left)", post_id, left)
+        except QuotaExhausted as exc:
+            _stage_note(settings, run_id, f"waiting: {exc}")
+            raise
+        except PublishRejected as exc:
+            fail_upload(session, post_id, f"{exc}", run_id, platform)
+            log.error("post %d: %s", post_id, exc)
+            raise
+    short = ShortUpload(post_id, video, metadata)
+    try:
+        published = publisher.upload(short, journal)
+    except QuotaExhausted as exc:
+        with settings_session(settings) as session:
+            mark_spent(session, str(exc), platform)
+        _stage_note(settings, run_id, f"waiting: {exc}")
+        raise
+    except PublishRejected as exc:
+        with settings_session(settings) as session:
+            fail_upload(session, post_id, str(exc), run_id, platform)
+        log.error("post %d: %s", post_id, exc)
+        raise
+    except PublishError as exc:
+        with settings_session(settings) as session:
+            if attempt.final:
+                fail_upload(session, post_id, str(exc), run_id, platform)
+            else:
+                _stage_note(settings, run_id, str(exc))
+                give_back(session, post_id, f"resumes on the next try: {exc}", platform,
+                          keep_claim=True)  # fmt: skip
+        log.error("post %d: %s", post_id, exc)
+        raise
+    with settings_session(settings) as session:
+        finish_upload(session, post_id, published, run_id)
+    log.info("post %d: published as %s (%s)", post_id, published.url, published.privacy)
+    return published.url
+
+
+def _stage_note(settings: Settings, run_id: int, note: str) -> None:
+    from wagglebot.produce import stage_failed
+
+    with settings_session(settings) as session:
+        stage_failed(session, run_id, note, final=False)
+
+
+def _wait_all(settings: Settings, post_ids: list[int], note: str, report: PublishReport) -> None:
+    with settings_session(settings) as session:
+        for post_id in post_ids:
+            give_back(session, post_id, note)
+            report.waiting.append(post_id)

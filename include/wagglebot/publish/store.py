@@ -1,0 +1,283 @@
+"""Publishing in the database: requests, claims, the upload journal, and how an upload ends.
+
+A post is published at most once. A run claims it with the state machine's guarded
+move (RENDERED -> PUBLISHING), the upload's session URI is written before the first
+chunk, and the video id goes to ``contents.upload_meta`` with the move to UPLOADED
+in one transaction. A post left in PUBLISHING by a run that died (its heartbeat,
+moved by every chunk, has gone stale) is taken over by the next run, which resumes
+the same session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.orm import Session
+
+from wagglebot.config import Settings
+from wagglebot.crawl.sites import all_sites
+from wagglebot.db import settings_session
+from wagglebot.db.models import Content, Post, Upload
+from wagglebot.produce import stage_failed, stage_succeeded
+from wagglebot.publish import Published, PublishRejected
+from wagglebot.publish.metadata import (
+    InvalidMetadata,
+    ShortMetadata,
+    check_description,
+    check_release,
+    check_title,
+    clean_tags,
+    clean_title,
+    describe,
+)
+from wagglebot.states import (
+    IllegalTransition,
+    PostNotFound,
+    PostStatus,
+    TransitionError,
+    transition,
+)
+
+S = PostStatus
+Outcome = tuple[list[int], list[TransitionError]]
+
+
+class NotPublishable(TransitionError):
+    def __init__(self, post_id: int, status: PostStatus) -> None:
+        super().__init__(f"post {post_id} is {status}: only a rendered Short can be published")
+        self.post_id, self.current = post_id, status
+
+
+def request_publish(
+    session: Session,
+    post_ids: Iterable[int],
+    *,
+    by: str | None,
+    platform: str = "youtube",
+    title: str | None = None,
+    description: str | None = None,
+    privacy: str | None = None,
+    publish_at: datetime | None = None,
+) -> Outcome:
+    """Mark RENDERED posts to be published (with a person's title, description and privacy,
+    checked here; None keeps what is made from the post). Other posts are refused."""
+    if title is not None:
+        title = check_title(title)
+    if description is not None:
+        description = check_description(description)
+    if privacy is not None or publish_at is not None:
+        check_release(privacy or "private", publish_at, datetime.now(UTC))
+    moved: list[int] = []
+    refused: list[TransitionError] = []
+    for post_id in post_ids:
+        status = session.scalar(select(Post.status).where(Post.id == post_id))
+        if status is None:
+            refused.append(PostNotFound(post_id))
+            continue
+        if status is not S.RENDERED:
+            refused.append(NotPublishable(post_id, status))
+            continue
+        values = {
+            "requested_by": by,
+            "requested_at": func.now(6),
+            "note": None,
+            **{
+                k: v
+                for k, v in dict(title=title, description=description, privacy=privacy).items()
+                if v is not None
+            },
+            **(
+                {"publish_at": publish_at.astimezone(UTC).replace(tzinfo=None)}
+                if publish_at
+                else {}
+            ),
+        }
+        stmt = insert(Upload).values(post_id=post_id, platform=platform, **values)
+        session.execute(stmt.on_duplicate_key_update(values))
+        moved.append(post_id)
+    session.commit()
+    return moved, refused
+
+
+def claim_for_publish(
+    session: Session,
+    stale_after: timedelta,
+    *,
+    post_ids: list[int] | None = None,
+    platform: str = "youtube",
+    limit: int = 50,
+) -> list[int]:
+    """Take this run's posts: first those a dead run left mid-upload (to resume), then
+    the requested RENDERED ones, oldest request first. Each is taken by exactly one run."""
+    cutoff = session.scalar(select(func.now(6))) - stale_after
+    orphans = session.scalars(
+        select(Upload.post_id)
+        .join(Post, Post.id == Upload.post_id)
+        .where(
+            Upload.platform == platform,
+            Post.status == S.PUBLISHING,
+            or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < cutoff),
+            *([Upload.post_id.in_(post_ids)] if post_ids else []),
+        )
+        .order_by(Upload.requested_at)
+        .with_for_update(skip_locked=True)
+    ).all()
+    taken = list(orphans)
+    _beat(session, taken, platform)
+    waiting = session.scalars(
+        select(Upload.post_id)
+        .join(Post, Post.id == Upload.post_id)
+        .where(
+            Upload.platform == platform,
+            Upload.requested_at.is_not(None),
+            Post.status == S.RENDERED,
+            *([Upload.post_id.in_(post_ids)] if post_ids else []),
+        )
+        .order_by(Upload.requested_at, Upload.post_id)
+        .limit(max(limit - len(taken), 0))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for post_id in waiting:
+        transition(session, post_id, S.PUBLISHING, expected=S.RENDERED)
+    _beat(session, waiting, platform)
+    session.commit()
+    return taken + list(waiting)
+
+
+def _beat(session: Session, post_ids: list[int], platform: str) -> None:
+    if post_ids:
+        session.execute(
+            update(Upload)
+            .where(Upload.post_id.in_(post_ids), Upload.platform == platform)
+            .values(heartbeat_at=func.now(6))
+        )
+
+
+class DbJournal:
+    """The upload journal of one post, in its uploads row; each write is its own commit."""
+
+    def __init__(self, settings: Settings, post_id: int, platform: str = "youtube") -> None:
+        self.settings, self.post_id, self.platform = settings, post_id, platform
+        with settings_session(settings) as session:
+            self.session_uri = session.scalar(self._row(select(Upload.session_uri)))
+
+    def _row(self, stmt):  # a select or an update, narrowed to this row
+        return stmt.where(Upload.post_id == self.post_id, Upload.platform == self.platform)
+
+    def _set(self, **values: object) -> None:
+        with settings_session(self.settings) as session:
+            session.execute(self._row(update(Upload)).values(heartbeat_at=func.now(6), **values))
+            session.commit()
+
+    def started(self, session_uri: str, total_bytes: int) -> None:
+        self.session_uri = session_uri
+        self._set(session_uri=session_uri, total_bytes=total_bytes, bytes_sent=0)
+
+    def progressed(self, bytes_sent: int) -> None:
+        self._set(bytes_sent=bytes_sent)
+
+
+def short_metadata(
+    session: Session, settings: Settings, post_id: int, privacy: str | None = None
+) -> tuple[Path, ShortMetadata]:
+    """The video and what to publish it with: a person's choices, else made from the post."""
+    post, content, upload = session.execute(
+        select(Post, Content, Upload)
+        .join(Content, Content.post_id == Post.id)
+        .join(Upload, Upload.post_id == Post.id)
+        .where(Post.id == post_id)
+    ).one()
+    site = all_sites().get(post.site_code)
+    site_name = site.name if site else post.site_code
+    chosen = upload.privacy or privacy or settings.youtube_privacy
+    publish_at = upload.publish_at.replace(tzinfo=UTC) if upload.publish_at else None  # UTC
+    if publish_at and publish_at <= datetime.now(UTC):
+        publish_at = None  # the release time passed while it waited: publish as chosen
+    try:
+        check_release(chosen, publish_at, datetime.now(UTC))
+        metadata = ShortMetadata(
+            title=check_title(upload.title) if upload.title else clean_title(post.title),
+            description=check_description(
+                upload.description
+                if upload.description
+                else describe(content.summary_text or "", site_name, post.url)
+            ),
+            tags=clean_tags([*settings.youtube_tags, site_name]),
+            category_id=settings.youtube_category,
+            privacy=chosen,  # type: ignore[arg-type]
+            publish_at=publish_at,
+        )
+    except InvalidMetadata as exc:
+        raise PublishRejected(f"the metadata would be refused: {exc}", "invalidMetadata") from None
+    video = Path(content.video_path or "")
+    if not content.video_path or not video.is_file():
+        raise PublishRejected(f"the rendered video is missing: {video}", "videoMissing")
+    return video, metadata
+
+
+def finish_upload(session: Session, post_id: int, published: Published, stage_run_id: int) -> None:
+    """Record where the video lives and move the post to UPLOADED, together."""
+    now = session.scalar(select(func.now(6)))
+    meta = {
+        "id": published.video_id,
+        "url": published.url,
+        "privacy": published.privacy,
+        "uploaded_at": now.isoformat(timespec="seconds") + "Z",
+    }
+    old = session.scalar(select(Content.upload_meta).where(Content.post_id == post_id)) or {}
+    session.execute(
+        update(Content)
+        .where(Content.post_id == post_id)
+        .values(upload_meta={**old, published.platform: meta})
+    )
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.platform == published.platform)
+        .values(video_id=published.video_id, video_url=published.url, uploaded_at=now, note=None)
+    )
+    transition(session, post_id, S.UPLOADED, expected=S.PUBLISHING)
+    session.commit()
+    stage_succeeded(session, stage_run_id, engine=published.platform)
+
+
+def give_back(
+    session: Session,
+    post_id: int,
+    note: str,
+    platform: str = "youtube",
+    *,
+    keep_claim: bool = False,
+) -> None:
+    """The upload waits (quota, a stop): the post goes back to RENDERED, still requested,
+    its session kept for the next run. ``keep_claim``: stay PUBLISHING, free for the
+    next try of this task to resume at once."""
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.platform == platform)
+        .values(heartbeat_at=None, note=note[:10_000])
+    )
+    if not keep_claim:
+        try:
+            transition(session, post_id, S.RENDERED, expected=S.PUBLISHING)
+        except IllegalTransition:
+            session.rollback()
+            raise
+    session.commit()
+
+
+def fail_upload(
+    session: Session, post_id: int, error: str, stage_run_id: int, platform: str = "youtube"
+) -> None:
+    """The platform refused for good: the post is FAILED with the reason; a retry
+    (review.retry) brings it back to RENDERED, still requested, for a fresh session."""
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.platform == platform)
+        .values(heartbeat_at=None, session_uri=None, bytes_sent=0, note=error[:10_000])
+    )
+    session.commit()
+    stage_failed(session, stage_run_id, error, final=True)

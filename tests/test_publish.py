@@ -1,0 +1,337 @@
+"""Publishing on MariaDB against the loopback fake YouTube: once, resumable, quota-aware."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+from youtube_support import CHUNK, REFRESH_TOKEN, token_info, video_file
+
+from wagglebot.config import Settings
+from wagglebot.db.models import Content, Post, PublishQuota, Stage, StageOutcome, StageRun, Upload
+from wagglebot.produce import TaskRef
+from wagglebot.publish import PublishingOff
+from wagglebot.publish.credentials import save_token
+from wagglebot.publish.fake_youtube import FakeYouTube
+from wagglebot.publish.metadata import InvalidMetadata
+from wagglebot.publish.quota import today
+from wagglebot.publish.run import publish_posts
+from wagglebot.publish.store import claim_for_publish, request_publish
+from wagglebot.review import retry
+from wagglebot.states import PostStatus
+from wagglebot.sweep import StageRetry, TaskAttempt
+
+from factories import add_posts
+
+S = PostStatus
+SCRIPT = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeYouTube]:
+    running = FakeYouTube(refresh_token=REFRESH_TOKEN).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def settings(
+    db_settings: Settings, tmp_path: Path, fake: FakeYouTube, sessions: sessionmaker[Session]
+) -> Settings:
+    with sessions.begin() as session:
+        session.execute(delete(PublishQuota))
+    token = tmp_path / "youtube" / "token.json"
+    save_token(token_info(fake), token)
+    return db_settings.model_copy(
+        update={
+            "media_root": tmp_path / "media",
+            "youtube_api_url": fake.url,
+            "youtube_token_uri": f"{fake.url}token",
+            "youtube_token_file": token,
+            "upload_chunk_mib": 1,
+            "upload_retries": 2,
+            "upload_stale_seconds": 1,
+        }
+    )
+
+
+def rendered(sessions: sessionmaker[Session], tmp_path: Path, n: int = 1) -> dict[int, str]:
+    """RENDERED posts with a video each; returns post id -> the video's sha256."""
+    digests = {}
+    with sessions() as session:
+        for post_id in add_posts(session, n, status=S.RENDERED, title="퇴근길 <고양이> 입양 후기"):
+            video, digest = video_file(tmp_path / f"short-{post_id}.mp4")
+            session.add(Content(post_id=post_id, summary_text=SCRIPT, video_path=str(video)))
+            digests[post_id] = digest
+        session.commit()
+    return digests
+
+
+def status(sessions: sessionmaker[Session], post_id: int) -> tuple[PostStatus, str | None]:
+    with sessions() as session:
+        post = session.get(Post, post_id)
+        return post.status, post.last_error
+
+
+def upload_row(sessions: sessionmaker[Session], post_id: int) -> Upload:
+    with sessions() as session:
+        return session.get(Upload, (post_id, "youtube"))
+
+
+def test_a_requested_short_is_uploaded_once_with_its_metadata(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    [(pid, digest)] = rendered(sessions, tmp_path).items()
+    with sessions() as session:
+        assert request_publish(session, [pid], by="alice") == ([pid], [])
+    report = publish_posts(settings=settings, attempt=TaskAttempt(TaskRef("publish_shorts", "r1")))
+    [video] = fake.videos()
+    assert report["uploaded"] == {str(pid): f"{fake.url}watch?v={video['id']}"}
+    assert video["sha256"] == digest
+    snippet = video["snippet"]
+    assert snippet["title"] == "퇴근길 ＜고양이＞ 입양 후기"  # YouTube refuses < and >
+    assert snippet["description"].startswith(SCRIPT)
+    assert "출처: 네이트판 톡톡 베스트 https://pann.nate.com/talk/" in snippet["description"]
+    assert snippet["description"].endswith("#Shorts")
+    assert "네이트판 톡톡 베스트" in snippet["tags"]
+    assert video["status"]["privacyStatus"] == "private"
+    with sessions() as session:
+        post = session.get(Post, pid)
+        meta = session.get(Content, pid).upload_meta["youtube"]
+        runs = session.scalars(select(StageRun).where(StageRun.post_id == pid)).all()
+    assert post.status is S.UPLOADED
+    assert (meta["id"], meta["privacy"]) == (video["id"], "private")
+    assert meta["url"].endswith(video["id"])
+    assert meta["uploaded_at"].endswith("Z")
+    [run] = runs
+    assert (run.stage, run.outcome, run.engine) == (Stage.UPLOAD, StageOutcome.SUCCEEDED, "youtube")
+    assert (run.dag_id, run.run_id) == ("publish_shorts", "r1")
+    row = upload_row(sessions, pid)
+    assert row.bytes_sent == 2 * CHUNK  # the last chunk's answer is the video, not a count
+    assert (row.video_id, row.requested_by) == (video["id"], "alice")
+    # A rerun, and a request to publish it again, upload nothing.
+    again = publish_posts(settings=settings)
+    assert again["uploaded"] == {}
+    with sessions() as session:
+        moved, [refused] = request_publish(session, [pid], by="bob")
+    assert moved == []
+    assert "is UPLOADED" in str(refused)
+    assert len(fake.videos()) == 1
+    assert len(fake.log("init")) == 1
+
+
+def test_a_persons_title_and_privacy_are_used_and_a_bad_title_refused(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    [pid] = rendered(sessions, tmp_path)
+    with sessions() as session, pytest.raises(InvalidMetadata, match="< or >"):
+        request_publish(session, [pid], by="alice", title="<script>")
+    with sessions() as session, pytest.raises(InvalidMetadata, match="100"):
+        request_publish(session, [pid], by="alice", title="가" * 101)
+    with sessions() as session:
+        request_publish(
+            session,
+            [pid],
+            by="alice",
+            title="고양이 😺 입양기",
+            description="짧게",
+            privacy="unlisted",
+        )
+    publish_posts(settings=settings)
+    [video] = fake.videos()
+    assert video["snippet"]["title"] == "고양이 😺 입양기"
+    assert video["snippet"]["description"] == "짧게"
+    assert video["status"]["privacyStatus"] == "unlisted"
+
+
+def test_the_counted_quota_stops_the_run_and_the_next_day_takes_the_rest(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"youtube_daily_uploads": 1})
+    first, second = rendered(sessions, tmp_path, 2)
+    with sessions() as session:
+        request_publish(session, [first, second], by="alice")
+    report = publish_posts(settings=settings)
+    assert list(report["uploaded"]) == [str(first)]
+    assert report["waiting"] == [second]
+    assert "1 of 1 uploads used today" in report["stopped"]
+    assert report["uploads_left_today"] == 0
+    assert status(sessions, second)[0] is S.RENDERED
+    assert "waits for tomorrow's quota" in upload_row(sessions, second).note
+    assert len(fake.log("init")) == 1  # the second was never started
+    with sessions() as session:
+        day = today(session, settings)
+    assert (day.uploads, day.units, day.uploads_left) == (1, 100, 0)
+    with sessions.begin() as session:  # midnight in California
+        session.execute(update(PublishQuota).values(day=text("day - INTERVAL 1 DAY")))
+    assert publish_posts(settings=settings)["uploaded"].keys() == {str(second)}
+    assert len(fake.videos()) == 2
+
+
+def test_units_are_an_allowance_of_their_own(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings.model_copy(
+        update={"youtube_daily_units": 1600, "youtube_upload_cost": 1600}
+    )
+    first, second = rendered(sessions, tmp_path, 2)
+    with sessions() as session:
+        request_publish(session, [first, second], by="alice")
+    report = publish_posts(settings=settings)
+    assert list(report["uploaded"]) == [str(first)]
+    assert "1600 of 1600 units used; an upload costs 1600" in report["stopped"]
+
+
+@pytest.mark.parametrize("reason", ["quotaExceeded", "uploadLimitExceeded"])
+def test_youtubes_quota_answer_leaves_the_post_rendered_and_the_day_spent(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    fake: FakeYouTube,
+    tmp_path: Path,
+    reason: str,
+) -> None:
+    first, second = rendered(sessions, tmp_path, 2)
+    with sessions() as session:
+        request_publish(session, [first, second], by="alice")
+    fake.add_fault("init", reason=reason)
+    report = publish_posts(settings=settings)
+    assert report["uploaded"] == {}
+    assert report["waiting"] == [first, second]
+    for pid in (first, second):
+        assert status(sessions, pid)[0] is S.RENDERED
+        assert reason in upload_row(sessions, pid).note
+    assert publish_posts(settings=settings)["waiting"] == [first, second]  # not tried again
+    assert len(fake.log("init")) == 1
+
+
+def test_a_refused_upload_fails_with_youtubes_reason_and_a_retry_publishes_it(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    [pid] = rendered(sessions, tmp_path)
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    fake.add_fault("init", reason="invalidTitle")
+    report = publish_posts(settings=settings)
+    state, error = status(sessions, pid)
+    assert state is S.FAILED
+    assert error == (
+        "upload (attempt 1): YouTube refused (400 invalidTitle): "
+        "The request metadata specifies an invalid or empty video title."
+    )
+    assert report["failed"] == {str(pid): error.removeprefix("upload (attempt 1): ")}
+    with sessions() as session:
+        assert retry(session, [pid], by="alice") == ([pid], [])
+    assert status(sessions, pid)[0] is S.RENDERED  # the Short is kept, not made again
+    assert publish_posts(settings=settings)["uploaded"].keys() == {str(pid)}
+
+
+def test_a_network_failure_is_left_for_the_next_try_and_failed_on_the_last(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    [pid] = rendered(sessions, tmp_path)
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    fake.add_fault("chunk", nth=2, status=503, every=True)
+    with pytest.raises(StageRetry):
+        publish_posts(settings=settings, attempt=TaskAttempt(final=False))
+    assert status(sessions, pid)[0] is S.PUBLISHING
+    row = upload_row(sessions, pid)
+    assert row.session_uri
+    assert row.bytes_sent == CHUNK
+    assert row.heartbeat_at is None
+    report = publish_posts(settings=settings, attempt=TaskAttempt(final=True))
+    assert (
+        "gave up after 3 tries; last: YouTube answered 503 backendError"
+        in report["failed"][str(pid)]
+    )
+    assert status(sessions, pid)[0] is S.FAILED
+    assert len(fake.log("init")) == 1  # the second try resumed the same session
+
+
+def test_a_worker_killed_mid_upload_is_resumed_into_exactly_one_video(
+    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+) -> None:
+    [(pid, digest)] = rendered(sessions, tmp_path).items()
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    fake.add_fault("chunk", nth=1, delay=0.4, every=True)  # slow enough to be killed
+    env = {**os.environ, **settings.as_env()}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from wagglebot.publish.run import publish_posts; publish_posts()"],
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while upload_row(sessions, pid).bytes_sent < CHUNK and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    row = upload_row(sessions, pid)
+    assert status(sessions, pid)[0] is S.PUBLISHING
+    assert row.session_uri
+    assert 0 < row.bytes_sent < row.total_bytes
+    fake.state.faults.clear()
+    with sessions() as session:  # while its heartbeat is fresh, nobody takes it over
+        assert claim_for_publish(session, timedelta(hours=1)) == []
+    time.sleep(1.2)  # upload_stale_seconds
+    report = publish_posts(settings=settings)
+    assert list(report["uploaded"]) == [str(pid)]
+    [video] = fake.videos()
+    assert video["sha256"] == digest
+    assert len(fake.log("init")) == 1  # resumed, never begun again
+    with sessions() as session:
+        outcomes = session.scalars(
+            select(StageRun.outcome).where(StageRun.post_id == pid).order_by(StageRun.id)
+        ).all()
+    assert outcomes == [StageOutcome.FAILED, StageOutcome.SUCCEEDED]  # the dead one: abandoned
+
+
+def test_two_runs_at_once_claim_each_post_once(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    posts = list(rendered(sessions, tmp_path, 6))
+    with sessions() as session:
+        request_publish(session, posts, by="alice")
+    claims: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def claim() -> None:
+        with sessions() as session:
+            barrier.wait()
+            claims.append(claim_for_publish(session, timedelta(hours=1)))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    taken = [pid for c in claims for pid in c]
+    assert sorted(taken) == sorted(posts)
+
+
+def test_without_credentials_publishing_is_off_and_says_how_to_turn_it_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    off = settings.model_copy(update={"youtube_token_file": tmp_path / "none.json"})
+    with pytest.raises(PublishingOff, match=r"youtube-auth --client-secrets"):
+        publish_posts(settings=off)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"client_id": "x"}))
+    with pytest.raises(PublishingOff, match="not a usable token file"):
+        publish_posts(settings=off.model_copy(update={"youtube_token_file": broken}))
+
+
+def test_the_token_file_is_readable_by_its_owner_only(settings: Settings) -> None:
+    path = settings.youtube_token_path
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
