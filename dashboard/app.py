@@ -24,7 +24,8 @@ if user is None:
 with ui.db() as session:
     counts = status_counts(session)
 S = PostStatus
-in_work, made = counts[S.APPROVED] + counts[S.PROCESSING], counts[S.RENDERED] + counts[S.UPLOADED]
+in_work = counts[S.APPROVED] + counts[S.PROCESSING] + counts[S.PUBLISHING]
+made = counts[S.RENDERED] + counts[S.PUBLISHING] + counts[S.UPLOADED]
 pages = [
     st.Page(
         "views/inbox.py",
@@ -41,6 +42,11 @@ pages = [
         icon=":material/pending_actions:",
     ),
     st.Page("views/gallery.py", title=f"Gallery ({made:,})", icon=":material/movie:"),
+    st.Page(
+        "views/published.py",
+        title=f"Published ({counts[S.UPLOADED]:,})",
+        icon=":material/smart_display:",
+    ),
 ]
 page = st.navigation(pages)
 with st.sidebar:

@@ -27,7 +27,7 @@ from wagglebot.crawl.sites import picture_sources
 from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
 from wagglebot.picture_preview import PicturePreviews
-from wagglebot.review import request_sweep
+from wagglebot.review import request_publishing, request_sweep
 from wagglebot.states import IllegalTransition, PostNotFound, TransitionError
 
 SESSION_HOURS = 12
@@ -175,6 +175,21 @@ def ask_for_sweep(note: str) -> None:
         )
         return
     flash("info", f"Airflow is on it: produce_shorts run {run['dag_run_id']} ({run['state']}).")
+
+
+def ask_to_publish(post_ids: list[int], note: str) -> None:
+    """Ask Airflow for a publish_shorts run of these posts; say what came of it."""
+    s = settings()
+    try:
+        run = request_publishing(_airflow(s.airflow_api_url, s.airflow_username), post_ids, note)
+    except (AirflowError, OSError) as exc:
+        flash(
+            "warning",
+            f"Airflow could not be asked to publish: {exc}. The Shorts stay marked; the "
+            "next publish_shorts run (its schedule, or a manual trigger) takes them.",
+        )
+        return
+    flash("info", f"Airflow is on it: publish_shorts run {run['dag_run_id']} ({run['state']}).")
 
 
 def task_log_url(attempt: Attempt) -> str | None:

@@ -27,8 +27,9 @@ from wagglebot.auth import hash_password
 from wagglebot.config import get_settings
 from wagglebot.crawl.store import refresh_scores
 from wagglebot.db import default_engine, engine_for
-from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun
+from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun, Upload
 from wagglebot.produce import hold_for_review
+from wagglebot.publish.credentials import save_token
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.states import PostStatus
 
@@ -536,10 +537,104 @@ def test_the_gallery_plays_made_shorts_and_says_when_a_file_is_gone(
     assert any("script edited by alice" in c.value for c in at.caption)
     assert f"The video file is missing: {tmp_path / 'nope.mp4'}" in messages(at, "error")
     assert not at.get("video")
-    assert not [b for b in at.button if "upload" in b.label.lower()]  # no fake upload button
     at.toggle(key=f"play-{made}").set_value(True).run()
     [player] = at.get("video")
     assert player.proto.url.endswith(".mp4")  # served by Streamlit from the file
+
+
+def _made(sessions: sessionmaker[Session], tmp_path: Path, n: int, **fields: object) -> list[int]:
+    video, thumb = _short(tmp_path / "media" / "posts" / f"made-{n}-{len(fields)}")
+    with sessions() as session:
+        ids = add_posts(session, n, status=S.RENDERED, **fields)
+        for pid in ids:
+            session.add(
+                Content(post_id=pid, summary_text=SCRIPT, video_path=str(video),
+                        thumbnail_path=str(thumb), video_seconds=1.0)
+            )  # fmt: skip
+        session.commit()
+    return ids
+
+
+@pytest.fixture
+def channel(app_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A connected channel: a token file where the settings say (nothing is uploaded here)."""
+    token = tmp_path / "youtube" / "token.json"
+    save_token({"refresh_token": "r", "client_id": "c", "client_secret": "s"}, token)
+    monkeypatch.setenv("WAGGLE_YOUTUBE_TOKEN_FILE", str(token))
+    get_settings.cache_clear()
+    return token
+
+
+def test_without_a_channel_the_gallery_says_publishing_is_off(
+    app_env: None, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("WAGGLE_YOUTUBE_TOKEN_FILE", str(tmp_path / "no-token.json"))
+    get_settings.cache_clear()
+    _made(sessions, tmp_path, 1)
+    at = login(page="views/gallery.py")
+    [warning] = messages(at, "warning")
+    assert warning.startswith("Publishing is off. Publishing is off: no YouTube credentials")
+    assert "youtube-auth" in warning
+    [bulk] = [b for b in at.button if b.label.startswith("Publish selected")]
+    assert bulk.disabled
+
+
+def test_a_short_is_published_from_the_gallery_with_a_persons_title(
+    channel: Path, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    [pid, other] = _made(sessions, tmp_path, 2, title="원래 제목 <b>")
+    at = login(page="views/gallery.py")
+    assert any("0 of 100 uploads, 0 of 10,000 units used; 100 upload(s) left" in c.value
+               for c in at.caption)  # fmt: skip
+    form = f"pub-{pid}"
+    title = next(t for t in at.text_input if t.form_id == form)
+    assert title.value == "원래 제목 ＜b＞"  # what YouTube would take, ready to edit
+    title.input("<안 돼>")  # a form's widgets are sent with its button, in one run
+    next(b for b in at.button if b.form_id == form).click().run()
+    assert messages(at, "error") == ["Not published: the title has < or >, which YouTube refuses."]
+    next(t for t in at.text_input if t.form_id == form).input("고양이가 가족이 된 날")
+    next(s for s in at.selectbox if s.form_id == form).select("unlisted")
+    next(b for b in at.button if b.form_id == form).click().run()
+    assert f"Publishing 1 Short(s): {pid}." in messages(at, "success")
+    assert "Airflow could not be asked to publish" in messages(at, "warning")[0]
+    with sessions() as session:
+        upload = session.get(Upload, (pid, "youtube"))
+        assert (upload.title, upload.privacy, upload.requested_by) == (
+            "고양이가 가족이 된 날", "unlisted", "alice"
+        )  # fmt: skip
+        assert session.get(Upload, (other, "youtube")) is None
+    assert any("Waiting to be published" in c.value for c in at.caption)
+    # Bulk: tick the other and publish it with what is made from its post.
+    at.checkbox(key=f"pub-pick-{other}").check().run()
+    next(b for b in at.button if b.label == "Publish selected (1)").click().run()
+    assert f"Publishing 1 Short(s): {other}." in messages(at, "success")
+    with sessions() as session:
+        assert session.get(Upload, (other, "youtube")).title is None  # made from the post
+
+
+def test_published_and_in_flight_uploads_are_shown(
+    channel: Path, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    [done, going] = _made(sessions, tmp_path, 2, title="올라간 영상")
+    url = "https://www.youtube.com/shorts/abc123DEF45"
+    with sessions() as session:
+        session.execute(update(Post).where(Post.id == done).values(status=S.UPLOADED))
+        session.execute(update(Post).where(Post.id == going).values(status=S.PUBLISHING))
+        session.add_all([
+            Upload(post_id=done, platform="youtube", video_url=url, privacy="private",
+                   requested_by="bob", uploaded_at=datetime(2026, 12, 1, 9, 0)),
+            Upload(post_id=going, platform="youtube", bytes_sent=3 * 2**20,
+                   total_bytes=12 * 2**20, heartbeat_at=datetime.now(UTC).replace(tzinfo=None)),
+        ])  # fmt: skip
+        session.commit()
+    at = login(page="views/published.py")
+    assert titles(at) == ["올라간 영상"]
+    assert any("private · published 2026-12-01 18:00 · asked by bob" in c.value for c in at.caption)
+    assert [b.url for b in at.link_button] == [url]
+    at.switch_page("views/progress.py").run()
+    [bar] = at.get("progress")
+    assert "3.0 of 12.0 MiB" in bar.proto.text
+    assert bar.proto.value == 25
 
 
 # --- no query per row ----------------------------------------------------------------------

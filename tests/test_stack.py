@@ -7,6 +7,7 @@ one stops the stack and checks that nothing is left behind.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -14,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import jwt
 import psutil
@@ -74,6 +76,8 @@ def test_status_reports_every_part_answering(stack: RunningStack) -> None:
     ):
         line = next(ln for ln in done.stdout.splitlines() if ln.startswith(part))
         assert "running" in line or "serving 5 sites" in line, done.stdout
+    fake = f"sample mode: loopback stand-in for YouTube at http://127.0.0.1:{stack.settings.fake_youtube_port}/"
+    assert f"fake-youtube        {fake}" in done.stdout
 
 
 def test_starting_twice_is_harmless(stack: RunningStack) -> None:
@@ -196,7 +200,52 @@ def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> No
             )
         ).all()
     engine.dispose()
-    assert sorted(rows) == sorted(("RENDERED", "extractive", "main-job", v) for _, v in made)
+    # ... and the main job published them (the next test): made, then UPLOADED.
+    assert sorted(rows) == sorted(("UPLOADED", "extractive", "main-job", v) for _, v in made)
+
+
+def test_up_publishes_the_shorts_to_the_loopback_fake_youtube(stack: RunningStack) -> None:
+    out = stack.up_output
+    fake = f"http://127.0.0.1:{stack.settings.fake_youtube_port}/"
+    assert re.search(
+        rf"^publishing posts \[[\d, ]+\] to the loopback fake YouTube at {fake}: "
+        r"publish_shorts run \S+ \.\.\.$",
+        out,
+        re.M,
+    ), out
+    published = dict(re.findall(rf"^  post (\d+) +UPLOADED +({fake}watch\?v=\S+)$", out, re.M))
+    assert len(published) == 3, out
+    assert "publish success: 3 of 3 Shorts published" in out
+    assert "SAMPLE MODE: these went to WaggleBot's loopback stand-in for YouTube" in out
+    videos = {v["id"]: v for v in requests.get(f"{fake}_fake/videos", timeout=10).json()}
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.post_id, c.video_path, c.upload_meta, s.dag_id, s.outcome "
+                "FROM contents c JOIN stage_runs s ON s.post_id = c.post_id AND s.stage = 'upload'"
+            )
+        ).all()
+    engine.dispose()
+    assert len(rows) == 3
+    assert len(videos) == 3
+    for post_id, video_path, meta, dag_id, outcome in rows:
+        youtube = json.loads(meta)["youtube"]
+        assert published[str(post_id)] == youtube["url"] == f"{fake}watch?v={youtube['id']}"
+        assert youtube["privacy"] == "private"
+        data = Path(video_path).read_bytes()
+        assert videos[youtube["id"]]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (dag_id, outcome) == ("publish_shorts", "succeeded")
+    page = requests.get(next(iter(published.values())), timeout=10)
+    assert "not YouTube" in page.text  # the fake says what it is
+    client = stack.client()
+    [run] = client.request("GET", "/dags/publish_shorts/dagRuns")["dag_runs"]
+    [upload] = client.task_instances("publish_shorts", run["dag_run_id"])
+    assert (upload["task_id"], upload["pool"], upload["state"]) == (
+        "upload",
+        "default_pool",
+        "success",
+    )
 
 
 def _sweep_runs(client: AirflowClient) -> list[dict]:
@@ -445,7 +494,7 @@ def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
 def test_down_ends_every_process_it_started(stack: RunningStack) -> None:
     run_dir = stack.settings.stack_home / "run"
     pids = [int(p.read_text().split()[0]) for p in run_dir.glob("*.pid") if p.stem != "mariadbd"]
-    assert len(pids) == 7  # mariadb, sample site, four Airflow components, dashboard
+    assert len(pids) == 8  # mariadb, sample site, fake YouTube, 4 Airflow components, dashboard
     tree = set(pids)
     for pid in pids:
         tree |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
@@ -460,6 +509,7 @@ def test_down_ends_every_process_it_started(stack: RunningStack) -> None:
         stack.settings.airflow_port + 1,
         stack.settings.airflow_port + 2,
         stack.settings.dashboard_port,
+        stack.settings.fake_youtube_port,
     ]
     assert [p for p in ports if port_in_use(p)] == []
     assert list(run_dir.glob("*.pid")) == []

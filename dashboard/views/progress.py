@@ -6,8 +6,16 @@ from datetime import timedelta
 
 import streamlit as st
 
-from wagglebot.dashboard_data import Failure, failures_page, in_flight, sweep_queue
+from wagglebot.dashboard_data import (
+    Failure,
+    UploadInFlight,
+    failures_page,
+    in_flight,
+    sweep_queue,
+    uploads_in_flight,
+)
 from wagglebot.db.queries import status_counts
+from wagglebot.publish.store import waiting_to_publish
 from wagglebot.review import retry
 
 import ui
@@ -20,6 +28,10 @@ REFRESH = timedelta(seconds=10)
 def _retry(post_ids: list[int]) -> None:
     sweep = "{n} failed post(s) retried by {user} in the dashboard"
     ui.decide(retry, post_ids, "retried", picks="retry-pick", sweep=sweep)
+    with ui.db() as session:  # a failed upload goes back to its Short: publish it again
+        again = waiting_to_publish(session, post_ids)
+    if again:
+        ui.ask_to_publish(again, f"{len(again)} failed upload(s) retried in the dashboard")
 
 
 @st.fragment(run_every=REFRESH)
@@ -30,6 +42,7 @@ def live() -> None:
         counts = status_counts(session)
         queue = sweep_queue(session)
         working = in_flight(session, stall)
+        uploads = uploads_in_flight(session)
     for column, (status, n) in zip(st.columns(len(counts)), counts.items(), strict=True):
         column.metric(status.value.title(), f"{n:,}")
     if queue.waiting:
@@ -46,6 +59,7 @@ def live() -> None:
             )
         else:
             st.caption(line)
+    _uploads(uploads)
     st.subheader(f"In production ({len(working)})")
     if not working:
         st.caption("Nothing is being made right now.")
@@ -73,6 +87,23 @@ def live() -> None:
         hide_index=True,
         width="stretch",
     )
+
+
+def _uploads(uploads: list[UploadInFlight]) -> None:
+    if not uploads:
+        return
+    st.subheader(f"Publishing ({len(uploads)})")
+    for upload in uploads:
+        total = upload.total_bytes or 0
+        done = (
+            f"{upload.bytes_sent / 2**20:.1f} of {total / 2**20:.1f} MiB" if total else "starting"
+        )
+        beat = f", last chunk {ui.ago(upload.heartbeat_at)}" if upload.heartbeat_at else ""
+        note = f" · {upload.note}" if upload.note else ""
+        st.progress(
+            upload.bytes_sent / total if total else 0.0,
+            text=f"#{upload.id} {ui.md(upload.title)}: {done}{beat}{ui.md(note)}",
+        )
 
 
 def _failure(failure: Failure) -> None:

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     upload_stale_seconds: int = Field(300, ge=1)
     # publish_shorts' own schedule (cron), off when empty; it publishes what people marked.
     publish_schedule: str = ""
+    # Sample mode (crawl_target "sample", no real token, no other endpoint): publishing goes
+    # to the stack's loopback fake YouTube on this port, never to YouTube.
+    fake_youtube_port: int = Field(8799, ge=1, le=65535)
 
     # The local (non-Docker) stack: where it keeps its state, and its ports.
     stack_home: Path = REPO_ROOT / "var"

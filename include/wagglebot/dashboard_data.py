@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from wagglebot.db.models import Content, Post, StageRun
+from wagglebot.db.models import Content, Post, StageRun, Upload
 from wagglebot.db.queries import BestComment, best_comments
 from wagglebot.states import PostStatus
 
@@ -314,6 +314,23 @@ def failures_page(session: Session, page: int, per_page: int) -> tuple[list[Fail
 
 
 @dataclass(frozen=True)
+class Publication:
+    """A Short's publication, as far as it got (from its uploads row)."""
+
+    requested_at: datetime | None
+    requested_by: str | None
+    title: str | None  # a person's title, if they gave one
+    description: str | None
+    privacy: str | None
+    publish_at: datetime | None
+    bytes_sent: int
+    total_bytes: int | None
+    video_url: str | None
+    uploaded_at: datetime | None
+    note: str | None
+
+
+@dataclass(frozen=True)
 class Video:
     id: int
     site_code: str
@@ -328,11 +345,29 @@ class Video:
     thumbnail_path: str | None
     video_seconds: float | None
     made_at: datetime
+    publication: Publication | None
 
 
-def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
-    """Made Shorts, newest first (a post becomes RENDERED with its contents row)."""
-    made = Post.status.in_((PostStatus.RENDERED, PostStatus.UPLOADED))
+_PUBLICATION = (
+    Upload.requested_at,
+    Upload.requested_by,
+    Upload.title,
+    Upload.description,
+    Upload.privacy,
+    Upload.publish_at,
+    Upload.bytes_sent,
+    Upload.total_bytes,
+    Upload.video_url,
+    Upload.uploaded_at,
+    Upload.note,
+)
+MADE = (PostStatus.RENDERED, PostStatus.PUBLISHING, PostStatus.UPLOADED)
+
+
+def _videos(
+    session: Session, statuses: tuple[PostStatus, ...], page: int, per_page: int
+) -> tuple[list[Video], int]:
+    made = Post.status.in_(statuses)
     total = session.scalar(select(func.count()).where(made))
     stmt = (
         select(
@@ -349,10 +384,59 @@ def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video
             Content.thumbnail_path,
             Content.video_seconds,
             Post.status_changed_at,
+            *_PUBLICATION,
         )
         .join(Content, Content.post_id == Post.id)
+        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
         .where(made)
         .order_by(Post.status_changed_at.desc(), Post.id.desc())
     )
     rows = session.execute(_page(stmt, page, per_page)).all()
-    return [Video(*(row[:5]), row[5] or "", *row[6:]) for row in rows], total or 0
+    n = len(Video.__dataclass_fields__) - 1
+    return [
+        Video(
+            *row[:5],
+            row[5] or "",
+            *row[6:n],
+            Publication(*row[n:]) if row.bytes_sent is not None else None,
+        )
+        for row in rows
+    ], total or 0
+
+
+def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
+    """Made Shorts, newest first (a post becomes RENDERED with its contents row)."""
+    return _videos(session, MADE, page, per_page)
+
+
+def published_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
+    """Shorts on YouTube, most recently published first."""
+    return _videos(session, (PostStatus.UPLOADED,), page, per_page)
+
+
+@dataclass(frozen=True)
+class UploadInFlight:
+    id: int
+    title: str
+    bytes_sent: int
+    total_bytes: int | None
+    heartbeat_at: datetime | None
+    note: str | None
+
+
+def uploads_in_flight(session: Session) -> list[UploadInFlight]:
+    """Posts being published now, with the bytes sent so far."""
+    rows = session.execute(
+        select(
+            Post.id,
+            Post.title,
+            Upload.bytes_sent,
+            Upload.total_bytes,
+            Upload.heartbeat_at,
+            Upload.note,
+        )
+        .join(Upload, Upload.post_id == Post.id)
+        .where(Post.status == PostStatus.PUBLISHING)
+        .order_by(Post.status_changed_at, Post.id)
+    ).all()
+    return [UploadInFlight(*row) for row in rows]

@@ -20,6 +20,7 @@ from wagglebot.stages.script import validate
 from wagglebot.states import PostStatus, TransitionError, transition, transition_many
 
 SWEEP_DAG = "produce_shorts"
+PUBLISH_DAG = "publish_shorts"
 Outcome = tuple[list[int], list[TransitionError]]
 
 
@@ -121,3 +122,9 @@ def request_sweep(client: AirflowClient, note: str) -> dict[str, Any]:
         if run["state"] == "queued":
             return run
     return client.trigger(SWEEP_DAG, note=note)
+
+
+def request_publishing(client: AirflowClient, post_ids: list[int], note: str) -> dict[str, Any]:
+    """Start a publish_shorts run for these posts (already marked with request_publish);
+    runs queue one behind another, each with its own posts."""
+    return client.trigger(PUBLISH_DAG, conf={"post_ids": post_ids}, note=note)

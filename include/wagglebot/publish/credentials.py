@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.oauth2.credentials import Credentials
@@ -24,9 +26,46 @@ from wagglebot.publish import PublishingOff
 from wagglebot.publish.youtube import SCOPES
 
 
+@dataclass(frozen=True)
+class YouTubeEndpoint:
+    """Where publishing goes: the API, its token endpoint, and the token file to use."""
+
+    api_url: str  # empty: Google's own
+    token_uri: str
+    token_file: Path
+    sample: bool  # the loopback fake YouTube of sample mode, not YouTube
+
+
+def youtube_endpoint(settings: Settings) -> YouTubeEndpoint:
+    """YouTube itself, unless this is a sample-site install without a channel connected
+    (no token from youtube-auth, no other endpoint): then the stack's loopback fake."""
+    real = settings.youtube_token_path
+    if settings.crawl_target == "sample" and not settings.youtube_api_url and not real.exists():
+        root = f"http://127.0.0.1:{settings.fake_youtube_port}/"
+        sample_token = settings.stack_home / "youtube" / "sample-token.json"
+        return YouTubeEndpoint(root, f"{root}token", sample_token, sample=True)
+    return YouTubeEndpoint(settings.youtube_api_url, settings.youtube_token_uri, real, False)
+
+
+def ensure_sample_token(path: Path) -> dict:
+    """The sample mode's token (made up here, good only with the loopback fake)."""
+    if not path.exists():
+        save_token(
+            {
+                "refresh_token": "sample-" + secrets.token_urlsafe(24),
+                "client_id": "wagglebot-sample-mode",
+                "client_secret": secrets.token_urlsafe(16),
+                "type": "authorized_user",
+            },
+            path,
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load_credentials(settings: Settings) -> Credentials:
     """The stored credentials, or PublishingOff saying how to get some."""
-    path = settings.youtube_token_path
+    endpoint = youtube_endpoint(settings)
+    path = endpoint.token_file
     if not path.exists():
         raise PublishingOff(
             f"publishing is off: no YouTube credentials at {path}. Run "
@@ -34,7 +73,7 @@ def load_credentials(settings: Settings) -> Credentials:
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-        credentials = credentials_from(info, settings.youtube_token_uri)
+        credentials = credentials_from(info, endpoint.token_uri)
     except (ValueError, KeyError, TypeError) as exc:
         raise PublishingOff(
             f"publishing is off: {path} is not a usable token file ({type(exc).__name__}: "

@@ -4,7 +4,10 @@ It exists for the tests and for sample mode (``./wagglebot up`` on the bundled
 sample site, without real credentials), so a new user sees the whole loop end on
 a "published" page that says plainly it is this fake. What it speaks:
 
-  POST /token                        OAuth 2.0 token endpoint (refresh_token grant)
+  GET  /o/oauth2/auth                the consent page: "allows" at once, redirecting back
+                                     with a code (for the installed-app flow)
+  POST /token                        OAuth 2.0 token endpoint (authorization_code and
+                                     refresh_token grants)
   POST /upload/youtube/v3/videos     resumable initiation (uploadType=resumable):
                                      200 with the session in Location
   PUT  <session>                     a chunk, Content-Range: bytes a-b/N: 308 with
@@ -20,6 +23,8 @@ request of a kind, a connection dropped mid-chunk, a delay per chunk.
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import hashlib
 import html
 import json
@@ -31,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 CHUNK_UNIT = 256 * 1024  # every chunk but the last is a multiple of this
@@ -78,6 +83,7 @@ class FakeState:
     refresh_token: str
     tokens: set[str] = field(default_factory=set)  # access tokens valid now
     issued: list[str] = field(default_factory=list)  # every access token handed out
+    codes: set[str] = field(default_factory=set)  # consent codes not yet exchanged
     sessions: dict[str, UploadSession] = field(default_factory=dict)
     videos: dict[str, dict] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
@@ -171,6 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._token()
         if url.path == UPLOAD_PATH and parse_qs(url.query).get("uploadType") == ["resumable"]:
             return self._initiate(url.query)
+        if url.path == UPLOAD_PATH and parse_qs(url.query).get("uploadType") == ["multipart"]:
+            return self._one_shot()
         if url.path == "/_fake/faults":
             data = json.loads(self._body() or b"{}")
             with self.state.lock:
@@ -181,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if url.path == "/o/oauth2/auth":
+            return self._consent(parse_qs(url.query))
         if url.path == "/watch":
             return self._watch(parse_qs(url.query).get("v", [""])[0])
         if url.path == "/_fake/videos":
@@ -202,13 +212,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(kind, 404)
             return self._error("notFound", 404)
         fault = self.state.fault_for(kind)
+        wire = int(self.headers.get("Content-Length") or 0)  # what the client sends
         if fault and fault.drop:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
-            self._record(kind, 0, dropped=True, range=spec)
+            self.rfile.read(wire // 2)
+            self._record(kind, 0, dropped=True, range=spec, wire=wire)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if self._apply(fault, kind, range=spec):
+        if self._apply(fault, kind, range=spec, wire=wire):
             self._body()
             return
         if not self._authorised():
@@ -220,13 +231,32 @@ class _Handler(BaseHTTPRequestHandler):
             return self._progress(session, kind, spec)
         self._chunk(session, spec, self._body())
 
+    def _consent(self, query: dict[str, list[str]]) -> None:
+        """A person who clicks Allow at once: back to the app's loopback address with a code."""
+        code = "fake-code-" + secrets.token_urlsafe(12)
+        with self.state.lock:
+            self.state.codes.add(code)
+        back = query.get("redirect_uri", [""])[0]
+        state = query.get("state", [""])[0]
+        scope = query.get("scope", [""])[0]
+        self._record("consent", 302)
+        target = f"{back}?{urlencode({'state': state, 'code': code, 'scope': scope})}"
+        self._send(302, b"", {"Location": target})
+
     def _token(self) -> None:
         form = parse_qs(self._body().decode())
         if self._apply(self.state.fault_for("token"), "token"):
             return
-        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
-            self.state.refresh_token
-        ]:
+        grant = form.get("grant_type", [""])[0]
+        with self.state.lock:
+            if grant == "authorization_code":
+                good = form.get("code", [""])[0] in self.state.codes
+                self.state.codes.discard(form.get("code", [""])[0])  # a code works once
+            else:
+                good = grant == "refresh_token" and form.get("refresh_token") == [
+                    self.state.refresh_token
+                ]
+        if not good:
             self._record("token", 400)
             return self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
         token = "fake-access-" + secrets.token_urlsafe(24)
@@ -234,8 +264,45 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.tokens.add(token)
             self.state.issued.append(token)
         self._record("token", 200)
-        self._json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                         "scope": "https://www.googleapis.com/auth/youtube.upload"})  # fmt: skip
+        answer = {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                  "scope": "https://www.googleapis.com/auth/youtube.upload"}  # fmt: skip
+        if grant == "authorization_code":
+            answer["refresh_token"] = self.state.refresh_token
+        self._json(200, answer)
+
+    def _refusal(self, metadata: dict) -> str | None:
+        snippet = metadata.get("snippet", {})
+        title = snippet.get("title", "")
+        if not title or len(title) > 100 or "<" in title or ">" in title:
+            return "invalidTitle"
+        description = snippet.get("description", "")
+        if "<" in description or ">" in description:
+            return "invalidDescription"
+        return None
+
+    def _one_shot(self) -> None:
+        """uploadType=multipart: the metadata and the whole video in one request (what the
+        client does by default, without resumable=True); all or nothing."""
+        body = self._body()
+        if not self._authorised():
+            self._record("multipart", 401)
+            return self._error("authError")
+        message = email.message_from_bytes(
+            f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body,
+            policy=email.policy.HTTP,
+        )
+        metadata_part, media_part = list(message.iter_parts())
+        metadata = json.loads(metadata_part.get_content())
+        if refusal := self._refusal(metadata):
+            self._record("multipart", 400)
+            return self._error(refusal)
+        data = media_part.get_payload(decode=True)
+        session = UploadSession(secrets.token_urlsafe(16), metadata, len(data),
+                                self.state.folder / f"{secrets.token_hex(8)}.bin")  # fmt: skip
+        session.path.write_bytes(data)
+        session.received = len(data)
+        self._record("multipart", 200, wire=len(body))
+        self._json(200, self._finish(session))
 
     def _initiate(self, query: str) -> None:
         body = self._body()
@@ -245,15 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._record("init", 401)
             return self._error("authError")
         metadata = json.loads(body or b"{}")
-        title = metadata.get("snippet", {}).get("title", "")
-        if not title or len(title) > 100 or "<" in title or ">" in title:
+        if refusal := self._refusal(metadata):
             self._record("init", 400)
-            return self._error("invalidTitle")
-        if "<" in metadata["snippet"].get("description", "") or ">" in metadata["snippet"].get(
-            "description", ""
-        ):
-            self._record("init", 400)
-            return self._error("invalidDescription")
+            return self._error(refusal)
         total = int(self.headers.get("X-Upload-Content-Length") or 0)
         upload_id = secrets.token_urlsafe(16)
         session = UploadSession(upload_id, metadata, total, self.state.folder / f"{upload_id}.bin")
@@ -286,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
             out.write(data)
             out.truncate()
         session.received = last + 1
-        self._progress(session, "chunk", spec, sent=len(data), resent=resent)
+        self._progress(session, "chunk", spec, sent=len(data), resent=resent, wire=len(data))
 
     def _progress(self, session: UploadSession, kind: str, spec: str, **extra: object) -> None:
         if session.received >= session.total and session.total:

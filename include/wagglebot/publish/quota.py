@@ -48,15 +48,18 @@ class QuotaDay:
         return max(0, min(self.upload_limit - self.uploads, by_units))
 
 
-def _row(session: Session, platform: str, day: date, lock: bool) -> PublishQuota:
+def _locked_row(session: Session, platform: str, day: date) -> PublishQuota:
     session.execute(insert(PublishQuota).values(platform=platform, day=day).prefix_with("IGNORE"))
     query = select(PublishQuota).where(PublishQuota.platform == platform, PublishQuota.day == day)
-    return session.scalars(query.with_for_update() if lock else query).one()
+    return session.scalars(query.with_for_update()).one()
 
 
 def today(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
-    row = _row(session, platform, pacific_day(), lock=False)
-    session.commit()
+    """What today's allowance has spent and has left (a read: nothing is written)."""
+    day = pacific_day()
+    row = session.scalars(
+        select(PublishQuota).where(PublishQuota.platform == platform, PublishQuota.day == day)
+    ).first() or PublishQuota(platform=platform, day=day, uploads=0, units=0)
     return QuotaDay(
         row.day,
         row.uploads,
@@ -71,8 +74,7 @@ def today(session: Session, settings: Settings, platform: str = "youtube") -> Qu
 def spend_upload(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
     """Count one upload against today, or raise QuotaExhausted (nothing counted) if it
     would go over. Row-locked, so two runs at once cannot both take the last one."""
-    day = pacific_day()
-    row = _row(session, platform, day, lock=True)
+    row = _locked_row(session, platform, pacific_day())
     cost = settings.youtube_upload_cost
     problem = None
     if row.exhausted:
@@ -94,7 +96,7 @@ def spend_upload(session: Session, settings: Settings, platform: str = "youtube"
 
 def mark_spent(session: Session, reason: str, platform: str = "youtube") -> None:
     """YouTube answered quotaExceeded or the like: nothing more today, for any run."""
-    _row(session, platform, pacific_day(), lock=True)
+    _locked_row(session, platform, pacific_day())
     session.execute(
         update(PublishQuota)
         .where(PublishQuota.platform == platform, PublishQuota.day == pacific_day())

@@ -19,9 +19,11 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
-from wagglebot.db.models import Stage
+from wagglebot.db.models import Stage, Upload
 from wagglebot.produce import stage_started
 from wagglebot.publish import (
     Publisher,
@@ -57,12 +59,12 @@ class PublishReport:
 
 def make_publisher(settings: Settings) -> Publisher:
     """The YouTube publisher from the stored credentials, or PublishingOff."""
-    from wagglebot.publish.credentials import load_credentials
+    from wagglebot.publish.credentials import load_credentials, youtube_endpoint
     from wagglebot.publish.youtube import YouTubePublisher
 
     return YouTubePublisher(
         load_credentials(settings),
-        api_url=settings.youtube_api_url,
+        api_url=youtube_endpoint(settings).api_url,
         chunk_bytes=settings.upload_chunk_mib * 2**20,
         retries=settings.upload_retries,
     )
@@ -82,8 +84,11 @@ def publish_posts(
     publisher = publisher or make_publisher(settings)
     report = PublishReport()
     with settings_session(settings) as session:
-        if post_ids:
-            _, refused = request_publish(session, post_ids, by=None, privacy=privacy)
+        if post_ids:  # asked for by id: requested now, unless someone asked already
+            asked = set(session.scalars(select(Upload.post_id).where(
+                Upload.post_id.in_(post_ids), Upload.requested_at.is_not(None)
+            )))  # fmt: skip
+            _, refused = request_publish(session, [p for p in post_ids if p not in asked], by=None)
             for exc in refused:
                 log.warning("not published: %s", exc)
         claimed = claim_for_publish(

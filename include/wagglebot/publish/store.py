@@ -103,6 +103,24 @@ def request_publish(
     return moved, refused
 
 
+def waiting_to_publish(
+    session: Session, post_ids: list[int], platform: str = "youtube"
+) -> list[int]:
+    """Which of these posts are RENDERED and asked to be published."""
+    return list(
+        session.scalars(
+            select(Upload.post_id)
+            .join(Post, Post.id == Upload.post_id)
+            .where(
+                Upload.post_id.in_(post_ids),
+                Upload.platform == platform,
+                Upload.requested_at.is_not(None),
+                Post.status == S.RENDERED,
+            )
+        )
+    )
+
+
 def claim_for_publish(
     session: Session,
     stale_after: timedelta,

@@ -109,6 +109,21 @@ class _SessionGone(Exception):
     pass
 
 
+def youtube_service(credentials: Credentials, api_url: str = "", timeout_s: float = 120) -> Any:
+    """The YouTube Data API v3 client, built from the discovery document shipped in the
+    wheel (no discovery request), pointed at ``api_url`` when given (the loopback fake)."""
+    netloc = urlsplit(api_url).netloc if api_url.startswith("http://") else None
+    authorised = AuthorizedHttp(credentials, http=_Http(netloc, timeout_s))
+    return build(
+        "youtube",
+        "v3",
+        http=authorised,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": api_url} if api_url else None,
+    )
+
+
 class YouTubePublisher:
     platform = "youtube"
 
@@ -137,15 +152,12 @@ class YouTubePublisher:
         media = _ChunkFile(
             str(short.video), mimetype="video/mp4", chunksize=self.chunk_bytes, resumable=True
         )
-        request = (
-            self._service()
-            .videos()
-            .insert(
-                part="snippet,status",
-                body=short.metadata.youtube_body(),
-                media_body=media,
-                notifySubscribers=False,
-            )
+        videos = youtube_service(self.credentials, self.api_url, self.timeout_s).videos()
+        request = videos.insert(
+            part="snippet,status",
+            body=short.metadata.youtube_body(),
+            media_body=media,
+            notifySubscribers=False,
         )
         size = media.size()
         what = f"post {short.post_id}"
@@ -181,18 +193,6 @@ class YouTubePublisher:
         return f"https://www.youtube.com/shorts/{video_id}"
 
     # --- steps ---------------------------------------------------------------------------
-
-    def _service(self) -> Any:
-        netloc = urlsplit(self.api_url).netloc if self.api_url.startswith("http://") else None
-        authorised = AuthorizedHttp(self.credentials, http=_Http(netloc, self.timeout_s))
-        return build(
-            "youtube",
-            "v3",
-            http=authorised,
-            static_discovery=True,  # the document shipped in the wheel: no discovery request
-            cache_discovery=False,
-            client_options={"api_endpoint": self.api_url} if self.api_url else None,
-        )
 
     def _initiate(self, request: Any, size: int, journal: UploadJournal) -> None:
         headers = {

@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 from wagglebot.config import ENV_FILE, ENV_PREFIX, Settings
 from wagglebot.stack.airflow import Airflow
 from wagglebot.stack.dashboard import Dashboard
+from wagglebot.stack.fake_youtube import FakeYouTubeService
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.stack.procs import ProcessManager, ServiceError
 from wagglebot.stack.sample_site import SampleSiteService
@@ -35,6 +36,7 @@ class Stack:
         self.airflow = Airflow(self.procs, settings)
         self.dashboard = Dashboard(self.procs, settings)
         self.sample_site = SampleSiteService(self.procs, settings)
+        self.fake_youtube = FakeYouTubeService(self.procs, settings)
 
     def up(self, say: Callable[[str], None] = lambda _msg: None) -> None:
         self.settings.media_root.mkdir(parents=True, exist_ok=True)
@@ -43,6 +45,9 @@ class Stack:
         if self.settings.crawl_target == "sample":
             say("starting the sample community site ...")
             self.sample_site.start()
+        if self.fake_youtube.wanted:
+            say("starting the loopback fake YouTube (sample mode: nothing goes to YouTube) ...")
+            self.fake_youtube.start()
         say("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...")
         self.airflow.start()
         say("starting the dashboard ...")
@@ -53,6 +58,7 @@ class Stack:
         self.dashboard.stop()
         self.airflow.stop()
         self.sample_site.stop()
+        self.fake_youtube.stop()
         self.mariadb.stop()
         return self.procs.sweep()
 

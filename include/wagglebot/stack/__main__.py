@@ -86,6 +86,7 @@ def _status(stack: Stack) -> int:
     print(f"airflow API         {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
     print(f"dashboard           {stack.dashboard.status()}")
     print(f"sample-site         {stack.sample_site.status()}")
+    print(f"fake-youtube        {stack.fake_youtube.status()}")
     return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
 
 

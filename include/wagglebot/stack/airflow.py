@@ -86,7 +86,10 @@ class Airflow:
             **self.settings.as_env(),
             "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            # SQLite lets one writer in at a time; the scheduler, the API server and the task
+            # processes all write. Its default 5 s wait for the lock ran out on a busy
+            # 2-core machine (an HTTP 500 "Database error" on a trigger): wait up to 60 s.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db?timeout=60",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.settings.airflow_parallelism),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.settings.airflow_dags_folder),

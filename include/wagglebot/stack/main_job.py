@@ -1,8 +1,9 @@
 """The main job `./wagglebot up` runs once the stack is up: crawl the communities through
 Airflow (the bundled sample site on a fresh install), approve a few of the collected
 posts as a person would, let the produce_shorts sweep write their scripts, approve
-the scripts as they are, let the next sweep voice and render them, and say what came
-of it and where the videos are."""
+the scripts as they are, let the next sweep voice and render them, publish the Shorts
+through publish_shorts (to the loopback fake YouTube in sample mode), and say what
+came of it and where the videos are."""
 
 from __future__ import annotations
 
@@ -15,8 +16,17 @@ from sqlalchemy.orm import Session
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
 from wagglebot.db import settings_session
-from wagglebot.db.models import Content, Post
-from wagglebot.review import SWEEP_DAG, approve, approve_script, request_sweep
+from wagglebot.db.models import Content, Post, Upload
+from wagglebot.publish.credentials import publishing_off, youtube_endpoint
+from wagglebot.publish.store import request_publish
+from wagglebot.review import (
+    PUBLISH_DAG,
+    SWEEP_DAG,
+    approve,
+    approve_script,
+    request_publishing,
+    request_sweep,
+)
 from wagglebot.states import PostStatus
 
 CRAWL_DAG = "crawl_communities"
@@ -24,7 +34,8 @@ REVIEWER = "main-job"  # who the main job's decisions are recorded as
 
 
 def run_main_job(settings: Settings, say: Callable[[str], None], approve_count: int = 3) -> bool:
-    """Crawl, approve ``approve_count`` posts and sweep them; True when all of it worked."""
+    """Crawl, approve ``approve_count`` posts, sweep them and publish the Shorts; True when
+    all of it worked."""
     crawled = crawl(settings, say)
     if approve_count <= 0:
         return crawled
@@ -127,7 +138,49 @@ def produce(
             request_sweep(client, note="./wagglebot up: main job (posts still waiting)")
         time.sleep(3)
     say(f"sweep done in {time.monotonic() - started:.0f}s:")
-    return _report(settings, say, approved)
+    made = _report(settings, say, approved)
+    return publish(settings, say, approved) and made
+
+
+def publish(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
+    """Publish the rendered ones of ``post_ids`` through publish_shorts and say where they
+    went; True unless an upload failed (publishing being off is said, not a failure)."""
+    endpoint = youtube_endpoint(settings)
+    if off := publishing_off(settings):
+        say(f"not published: {off}")
+        return True
+    with settings_session(settings) as session:
+        rendered = session.scalars(
+            select(Post.id).where(Post.id.in_(post_ids), Post.status == PostStatus.RENDERED)
+        ).all()
+        requested, _ = request_publish(session, list(rendered), by=REVIEWER)
+    if not requested:
+        return True
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(PUBLISH_DAG)
+    run = request_publishing(client, requested, note="./wagglebot up: main job")
+    where = f"the loopback fake YouTube at {endpoint.api_url}" if endpoint.sample else "YouTube"
+    say(f"publishing posts {requested} to {where}: {PUBLISH_DAG} run {run['dag_run_id']} ...")
+    final = client.wait(PUBLISH_DAG, run["dag_run_id"], timeout=1800)
+    with settings_session(settings) as session:
+        rows = session.execute(
+            select(Post.id, Post.status, Post.last_error, Upload.video_url, Upload.note)
+            .join(Upload, Upload.post_id == Post.id)
+            .where(Post.id.in_(requested))
+            .order_by(Post.id)
+        ).all()
+    for post_id, status, error, url, note in rows:
+        detail = url if status is PostStatus.UPLOADED else (error or note or "")
+        say(f"  post {post_id:<5} {status:<10} {detail}")
+    uploaded = sum(1 for row in rows if row.status is PostStatus.UPLOADED)
+    say(f"publish {final['state']}: {uploaded} of {len(rows)} Shorts published")
+    if endpoint.sample:
+        say(
+            "  SAMPLE MODE: these went to WaggleBot's loopback stand-in for YouTube, not to "
+            "YouTube. Connect a channel with ./wagglebot youtube-auth --client-secrets FILE "
+            f"and the same command publishes for real ({settings.youtube_privacy} by default)."
+        )
+    return uploaded == len(rows)
 
 
 def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
