@@ -242,7 +242,7 @@ def pictures(where: DeltaGenerator, site_code: str, urls: list[str], post_url: s
     browser never asks a crawled host for anything); a labelled placeholder for each that
     could not be shown."""
     s = settings()
-    previews = _previews(str(s.media_root / "previews"), s.user_agent)
+    previews = _previews(str(s.preview_cache or s.media_root / "previews"), s.user_agent)
     for picture in previews.get_many(urls, picture_sources(site_code, s), web_url(post_url)):
         if picture.data:
             where.image(picture.data, width=160)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     db_url: SecretStr
     # Where scripts, audio, videos and thumbnails are written.
     media_root: Path = REPO_ROOT / "var" / "media"
+    # The dashboard's checked copies of posts' pictures (default <media_root>/previews).
+    preview_cache: Path | None = None
 
     # Airflow's REST API, as the dashboard uses it (a user-role account). Defaults to the
     # local stack's own API server (airflow_port).
@@ -164,7 +166,9 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Seoul, UTC)") from None
         return value
 
-    @field_validator("media_root", "stack_home", "airflow_dags_folder", "youtube_token_file")
+    @field_validator(
+        "media_root", "stack_home", "airflow_dags_folder", "youtube_token_file", "preview_cache"
+    )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value else None
