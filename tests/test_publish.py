@@ -265,7 +265,7 @@ def test_a_worker_killed_mid_upload_is_resumed_into_exactly_one_video(
     [(pid, digest)] = rendered(sessions, tmp_path).items()
     with sessions() as session:
         request_publish(session, [pid], by="alice")
-    fake.add_fault("chunk", nth=1, delay=0.4, every=True)  # slow enough to be killed
+    fake.add_fault("chunk", nth=1, delay=1.0, every=True)  # slow enough to be killed
     env = {**os.environ, **settings.as_env()}
     worker = subprocess.Popen(
         [sys.executable, "-c", "from wagglebot.publish.run import publish_posts; publish_posts()"],

@@ -77,10 +77,13 @@ def test_a_failed_chunk_is_resumed_on_the_same_session(
     assert len(fake.log("init")) == 1  # the same session, not a new upload
     second = f"bytes {CHUNK}-{2 * CHUNK - 1}/{video['bytes']}"
     assert [c["range"] for c in _chunks(fake)].count(second) == 2  # that chunk, once more
-    if fault.get("drop"):  # httplib2 itself sends a request again on a dropped connection
-        assert fake.log("status") == []
-    else:  # the client asked how far the upload got before going on
-        assert [s["status"] for s in fake.log("status")] == [308]
+    asked = [s["status"] for s in fake.log("status")]  # how far did the upload get?
+    if fault.get("drop"):
+        # Dropped while the chunk was read: httplib2 sends the request again itself; dropped
+        # while it was still being sent (a broken pipe): ours asks first, then goes on.
+        assert asked in ([], [308])
+    else:
+        assert asked == [308]
     assert sum(c.get("resent", 0) for c in _chunks(fake)) == 0  # no byte YouTube had
 
 
