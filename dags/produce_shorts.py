@@ -20,12 +20,9 @@ RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": ti
 
 
 def _attempt():  # -> wagglebot.sweep.TaskAttempt
-    from wagglebot.produce import TaskRef
     from wagglebot.sweep import TaskAttempt
 
-    ti = get_current_context()["ti"]
-    ref = TaskRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
-    return TaskAttempt(ref, final=ti.try_number > ti.max_tries)  # try N of max_tries + 1
+    return TaskAttempt.of(get_current_context()["ti"])
 
 
 @dag(

@@ -18,12 +18,9 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 
 def _attempt():  # -> wagglebot.sweep.TaskAttempt
-    from wagglebot.produce import TaskRef
     from wagglebot.sweep import TaskAttempt
 
-    ti = get_current_context()["ti"]
-    ref = TaskRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
-    return TaskAttempt(ref, final=ti.try_number > ti.max_tries)
+    return TaskAttempt.of(get_current_context()["ti"])
 
 
 @dag(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wagglebot.config import Settings
 from wagglebot.db import make_engine
 from wagglebot.db.models import Post
+from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.stack.procs import ProcessManager
 
@@ -100,3 +101,13 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     with factory.begin() as session:
         session.execute(delete(Post))  # comments, contents and stage runs cascade
     return factory
+
+
+@pytest.fixture
+def fake_youtube() -> Iterator[FakeYouTube]:
+    """The loopback fake YouTube, on its own thread and port."""
+    from youtube_support import REFRESH_TOKEN
+
+    running = FakeYouTube(refresh_token=REFRESH_TOKEN).start()
+    yield running
+    running.stop()

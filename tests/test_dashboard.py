@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 import streamlit as st
 from markdown_it import MarkdownIt
-from picture_sites import OWN, STRANGER, start_sites
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -35,6 +34,7 @@ from wagglebot.states import PostStatus
 
 from conftest import REPO, free_ports
 from factories import add_posts
+from picture_sites import OWN, STRANGER, start_sites
 
 S = PostStatus
 APP = str(REPO / "dashboard" / "app.py")

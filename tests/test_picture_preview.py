@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from picture_sites import OWN, STRANGER, start_sites
 from PIL import Image
 
 from wagglebot.config import Settings
 from wagglebot.crawl.sample_site import SampleSite
 from wagglebot.crawl.sites import PictureSources, picture_sources
 from wagglebot.picture_preview import SIDE, PicturePreviews
+
+from picture_sites import OWN, STRANGER, start_sites
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
-from youtube_support import CHUNK, REFRESH_TOKEN, token_info, video_file
 
 from wagglebot.config import Settings
 from wagglebot.db.models import Content, Post, PublishQuota, Stage, StageOutcome, StageRun, Upload
@@ -33,31 +31,28 @@ from wagglebot.states import PostStatus
 from wagglebot.sweep import StageRetry, TaskAttempt
 
 from factories import add_posts
+from youtube_support import CHUNK, token_info, video_file
 
 S = PostStatus
 SCRIPT = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeYouTube]:
-    running = FakeYouTube(refresh_token=REFRESH_TOKEN).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def settings(
-    db_settings: Settings, tmp_path: Path, fake: FakeYouTube, sessions: sessionmaker[Session]
+    db_settings: Settings,
+    tmp_path: Path,
+    fake_youtube: FakeYouTube,
+    sessions: sessionmaker[Session],
 ) -> Settings:
     with sessions.begin() as session:
         session.execute(delete(PublishQuota))
     token = tmp_path / "youtube" / "token.json"
-    save_token(token_info(fake), token)
+    save_token(token_info(fake_youtube), token)
     return db_settings.model_copy(
         update={
             "media_root": tmp_path / "media",
-            "youtube_api_url": fake.url,
-            "youtube_token_uri": f"{fake.url}token",
+            "youtube_api_url": fake_youtube.url,
+            "youtube_token_uri": f"{fake_youtube.url}token",
             "youtube_token_file": token,
             "upload_chunk_mib": 1,
             "upload_retries": 2,
@@ -90,14 +85,14 @@ def upload_row(sessions: sessionmaker[Session], post_id: int) -> Upload:
 
 
 def test_a_requested_short_is_uploaded_once_with_its_metadata(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     [(pid, digest)] = rendered(sessions, tmp_path).items()
     with sessions() as session:
         assert request_publish(session, [pid], by="alice") == ([pid], [])
     report = publish_posts(settings=settings, attempt=TaskAttempt(TaskRef("publish_shorts", "r1")))
-    [video] = fake.videos()
-    assert report["uploaded"] == {str(pid): f"{fake.url}watch?v={video['id']}"}
+    [video] = fake_youtube.videos()
+    assert report["uploaded"] == {str(pid): f"{fake_youtube.url}watch?v={video['id']}"}
     assert video["sha256"] == digest
     snippet = video["snippet"]
     assert snippet["title"] == "퇴근길 ＜고양이＞ 입양 후기"  # YouTube refuses < and >
@@ -127,12 +122,12 @@ def test_a_requested_short_is_uploaded_once_with_its_metadata(
         moved, [refused] = request_publish(session, [pid], by="bob")
     assert moved == []
     assert "is UPLOADED" in str(refused)
-    assert len(fake.videos()) == 1
-    assert len(fake.log("init")) == 1
+    assert len(fake_youtube.videos()) == 1
+    assert len(fake_youtube.log("init")) == 1
 
 
 def test_a_persons_title_and_privacy_are_used_and_a_bad_title_refused(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     [pid] = rendered(sessions, tmp_path)
     with sessions() as session, pytest.raises(InvalidMetadata, match="< or >"):
@@ -149,14 +144,14 @@ def test_a_persons_title_and_privacy_are_used_and_a_bad_title_refused(
             privacy="unlisted",
         )
     publish_posts(settings=settings)
-    [video] = fake.videos()
+    [video] = fake_youtube.videos()
     assert video["snippet"]["title"] == "고양이 😺 입양기"
     assert video["snippet"]["description"] == "짧게"
     assert video["status"]["privacyStatus"] == "unlisted"
 
 
 def test_the_counted_quota_stops_the_run_and_the_next_day_takes_the_rest(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(update={"youtube_daily_uploads": 1})
     first, second = rendered(sessions, tmp_path, 2)
@@ -169,14 +164,14 @@ def test_the_counted_quota_stops_the_run_and_the_next_day_takes_the_rest(
     assert report["uploads_left_today"] == 0
     assert status(sessions, second)[0] is S.RENDERED
     assert "waits for tomorrow's quota" in upload_row(sessions, second).note
-    assert len(fake.log("init")) == 1  # the second was never started
+    assert len(fake_youtube.log("init")) == 1  # the second was never started
     with sessions() as session:
         day = today(session, settings)
     assert (day.uploads, day.units, day.uploads_left) == (1, 100, 0)
     with sessions.begin() as session:  # midnight in California
         session.execute(update(PublishQuota).values(day=text("day - INTERVAL 1 DAY")))
     assert publish_posts(settings=settings)["uploaded"].keys() == {str(second)}
-    assert len(fake.videos()) == 2
+    assert len(fake_youtube.videos()) == 2
 
 
 def test_units_are_an_allowance_of_their_own(
@@ -197,14 +192,14 @@ def test_units_are_an_allowance_of_their_own(
 def test_youtubes_quota_answer_leaves_the_post_rendered_and_the_day_spent(
     settings: Settings,
     sessions: sessionmaker[Session],
-    fake: FakeYouTube,
+    fake_youtube: FakeYouTube,
     tmp_path: Path,
     reason: str,
 ) -> None:
     first, second = rendered(sessions, tmp_path, 2)
     with sessions() as session:
         request_publish(session, [first, second], by="alice")
-    fake.add_fault("init", reason=reason)
+    fake_youtube.add_fault("init", reason=reason)
     report = publish_posts(settings=settings)
     assert report["uploaded"] == {}
     assert report["waiting"] == [first, second]
@@ -212,16 +207,16 @@ def test_youtubes_quota_answer_leaves_the_post_rendered_and_the_day_spent(
         assert status(sessions, pid)[0] is S.RENDERED
         assert reason in upload_row(sessions, pid).note
     assert publish_posts(settings=settings)["waiting"] == [first, second]  # not tried again
-    assert len(fake.log("init")) == 1
+    assert len(fake_youtube.log("init")) == 1
 
 
 def test_a_refused_upload_fails_with_youtubes_reason_and_a_retry_publishes_it(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     [pid] = rendered(sessions, tmp_path)
     with sessions() as session:
         request_publish(session, [pid], by="alice")
-    fake.add_fault("init", reason="invalidTitle")
+    fake_youtube.add_fault("init", reason="invalidTitle")
     report = publish_posts(settings=settings)
     state, error = status(sessions, pid)
     assert state is S.FAILED
@@ -237,12 +232,12 @@ def test_a_refused_upload_fails_with_youtubes_reason_and_a_retry_publishes_it(
 
 
 def test_a_network_failure_is_left_for_the_next_try_and_failed_on_the_last(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     [pid] = rendered(sessions, tmp_path)
     with sessions() as session:
         request_publish(session, [pid], by="alice")
-    fake.add_fault("chunk", nth=2, status=503, every=True)
+    fake_youtube.add_fault("chunk", nth=2, status=503, every=True)
     with pytest.raises(StageRetry):
         publish_posts(settings=settings, attempt=TaskAttempt(final=False))
     assert status(sessions, pid)[0] is S.PUBLISHING
@@ -256,16 +251,16 @@ def test_a_network_failure_is_left_for_the_next_try_and_failed_on_the_last(
         in report["failed"][str(pid)]
     )
     assert status(sessions, pid)[0] is S.FAILED
-    assert len(fake.log("init")) == 1  # the second try resumed the same session
+    assert len(fake_youtube.log("init")) == 1  # the second try resumed the same session
 
 
 def test_a_worker_killed_mid_upload_is_resumed_into_exactly_one_video(
-    settings: Settings, sessions: sessionmaker[Session], fake: FakeYouTube, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     [(pid, digest)] = rendered(sessions, tmp_path).items()
     with sessions() as session:
         request_publish(session, [pid], by="alice")
-    fake.add_fault("chunk", nth=1, delay=1.0, every=True)  # slow enough to be killed
+    fake_youtube.add_fault("chunk", nth=1, delay=1.0, every=True)  # slow enough to be killed
     env = {**os.environ, **settings.as_env()}
     worker = subprocess.Popen(
         [sys.executable, "-c", "from wagglebot.publish.run import publish_posts; publish_posts()"],
@@ -280,15 +275,15 @@ def test_a_worker_killed_mid_upload_is_resumed_into_exactly_one_video(
     assert status(sessions, pid)[0] is S.PUBLISHING
     assert row.session_uri
     assert 0 < row.bytes_sent < row.total_bytes
-    fake.state.faults.clear()
+    fake_youtube.state.faults.clear()
     with sessions() as session:  # while its heartbeat is fresh, nobody takes it over
         assert claim_for_publish(session, timedelta(hours=1)) == []
     time.sleep(1.2)  # upload_stale_seconds
     report = publish_posts(settings=settings)
     assert list(report["uploaded"]) == [str(pid)]
-    [video] = fake.videos()
+    [video] = fake_youtube.videos()
     assert video["sha256"] == digest
-    assert len(fake.log("init")) == 1  # resumed, never begun again
+    assert len(fake_youtube.log("init")) == 1  # resumed, never begun again
     with sessions() as session:
         outcomes = session.scalars(
             select(StageRun.outcome).where(StageRun.post_id == pid).order_by(StageRun.id)

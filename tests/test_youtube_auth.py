@@ -7,12 +7,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
-from youtube_support import CLIENT_SECRET, REFRESH_TOKEN, Recorder, video_file
 
 from wagglebot.config import Settings
 from wagglebot.publish import ShortUpload
@@ -22,17 +19,11 @@ from wagglebot.publish.metadata import ShortMetadata
 from wagglebot.publish.youtube import YouTubePublisher
 
 from conftest import REPO, free_ports
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeYouTube]:
-    running = FakeYouTube(refresh_token=REFRESH_TOKEN).start()
-    yield running
-    running.stop()
+from youtube_support import CLIENT_SECRET, REFRESH_TOKEN, Recorder, video_file
 
 
 def test_the_consent_flow_stores_a_private_token_that_publishing_uses(
-    fake: FakeYouTube, tmp_path: Path
+    fake_youtube: FakeYouTube, tmp_path: Path
 ) -> None:
     secrets_file = tmp_path / "client_secret.json"
     secrets_file.write_text(
@@ -41,8 +32,8 @@ def test_the_consent_flow_stores_a_private_token_that_publishing_uses(
                 "installed": {
                     "client_id": "wagglebot-test.apps.example",
                     "client_secret": CLIENT_SECRET,
-                    "auth_uri": f"{fake.url}o/oauth2/auth",
-                    "token_uri": f"{fake.url}token",
+                    "auth_uri": f"{fake_youtube.url}o/oauth2/auth",
+                    "token_uri": f"{fake_youtube.url}token",
                     "redirect_uris": ["http://localhost"],
                 }
             }
@@ -78,7 +69,7 @@ def test_the_consent_flow_stores_a_private_token_that_publishing_uses(
         lines = []
         for line in flow.stdout:  # the address a person opens in their browser
             lines.append(line)
-            if line.startswith(fake.url):
+            if line.startswith(fake_youtube.url):
                 break
         address = lines[-1].strip()
         assert "access_type=offline" in address
@@ -90,7 +81,7 @@ def test_the_consent_flow_stores_a_private_token_that_publishing_uses(
     finally:
         flow.kill()
     assert f"Stored the YouTube token in {token}" in out
-    for secret in (REFRESH_TOKEN, CLIENT_SECRET, *fake.state.issued):
+    for secret in (REFRESH_TOKEN, CLIENT_SECRET, *fake_youtube.state.issued):
         assert secret not in out
     assert token.stat().st_mode & 0o777 == 0o600
     stored = json.loads(token.read_text())
@@ -99,13 +90,15 @@ def test_the_consent_flow_stores_a_private_token_that_publishing_uses(
     settings = Settings(
         db_url="mysql+mysqldb://u:p@127.0.0.1:1/none",
         youtube_token_file=token,
-        youtube_token_uri=f"{fake.url}token",
+        youtube_token_uri=f"{fake_youtube.url}token",
         _env_file=None,
     )
-    publisher = YouTubePublisher(load_credentials(settings), api_url=fake.url, chunk_bytes=2**20)
+    publisher = YouTubePublisher(
+        load_credentials(settings), api_url=fake_youtube.url, chunk_bytes=2**20
+    )
     video, digest = video_file(tmp_path / "short.mp4", 300_000)
     publisher.upload(ShortUpload(1, video, ShortMetadata(title="t", description="d")), Recorder())
-    assert fake.videos()[0]["sha256"] == digest
+    assert fake_youtube.videos()[0]["sha256"] == digest
 
 
 def test_without_a_client_file_it_says_where_to_get_one(tmp_path: Path) -> None:

@@ -64,6 +64,12 @@ class TaskAttempt:
     ref: TaskRef = field(default_factory=TaskRef)
     final: bool = True
 
+    @classmethod
+    def of(cls, ti: Any) -> TaskAttempt:
+        """The attempt an Airflow task instance is running: try N of max_tries + 1."""
+        ref = TaskRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        return cls(ref, final=ti.try_number > ti.max_tries)
+
 
 class StageRetry(RuntimeError):
     """Some posts failed in a way another try may fix: Airflow retries the task."""

@@ -73,6 +73,7 @@ class UploadSession:
     path: Path
     received: int = 0
     video_id: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -343,12 +344,13 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._record("chunk", 400, range=spec)
             return self._error("badContentRange", 400)
-        resent = session.received - first  # bytes it already had, sent again
-        with session.path.open("r+b") as out:
-            out.seek(first)
-            out.write(data)
-            out.truncate()
-        session.received = last + 1
+        with session.lock:  # a late copy of a chunk (its client timed out) may race the resend
+            resent = min(session.received - first, len(data))  # bytes it had, sent again
+            if session.video_id is None:
+                with session.path.open("r+b") as out:
+                    out.seek(first)
+                    out.write(data)
+                session.received = max(session.received, last + 1)
         self._progress(session, "chunk", spec, sent=len(data), resent=resent, wire=len(data))
 
     def _progress(self, session: UploadSession, kind: str, spec: str, **extra: object) -> None:

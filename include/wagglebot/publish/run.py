@@ -24,7 +24,7 @@ from sqlalchemy import select
 from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Stage, Upload
-from wagglebot.produce import stage_started
+from wagglebot.produce import stage_failed, stage_started
 from wagglebot.publish import (
     Publisher,
     PublishError,
@@ -179,8 +179,6 @@ def _publish_one(
 
 
 def _stage_note(settings: Settings, run_id: int, note: str) -> None:
-    from wagglebot.produce import stage_failed
-
     with settings_session(settings) as session:
         stage_failed(session, run_id, note, final=False)
 

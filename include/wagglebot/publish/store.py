@@ -35,7 +35,6 @@ from wagglebot.publish.metadata import (
     describe,
 )
 from wagglebot.states import (
-    IllegalTransition,
     PostNotFound,
     PostStatus,
     TransitionError,
@@ -279,11 +278,7 @@ def give_back(
         .values(heartbeat_at=None, note=note[:10_000])
     )
     if not keep_claim:
-        try:
-            transition(session, post_id, S.RENDERED, expected=S.PUBLISHING)
-        except IllegalTransition:
-            session.rollback()
-            raise
+        transition(session, post_id, S.RENDERED, expected=S.PUBLISHING)
     session.commit()
 
 

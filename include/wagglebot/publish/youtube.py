@@ -271,8 +271,6 @@ class YouTubePublisher:
                     "invalid_grant",
                     stop_run=True,
                 ) from None
-            except _SessionGone:
-                raise
             except TRANSIENT as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt == self.retries:
