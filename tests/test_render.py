@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from wagglebot.stages.encoder import h264_encoder
+from wagglebot.stages.layout import picture_spans
 from wagglebot.stages.render import RenderError, render_short
 from wagglebot.stages.subtitles import ass_text, write_ass
 from wagglebot.stages.tts import Cue, Speech, espeak_speech
@@ -111,6 +112,67 @@ def test_a_short_with_pictures(speech: Speech, images: list[Path], tmp_path: Pat
     first, later = _gray_frame(out, 0.1), _gray_frame(out, speech.cues[0].end - 0.1)
     assert len(first) == 1080 * 1920
     assert first != later
+
+
+def _rgb_frame(video: Path, at: float) -> bytes:
+    """One decoded frame at `at` seconds, 1080x1920 RGB."""
+    return subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", f"{at}", "-i", str(video),
+         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+
+
+CORNERS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
+
+
+def _where(frame: bytes, colour: tuple[int, int, int]) -> tuple[int, int, int, int, int]:
+    """(count, min x, min y, max x, max y) of the frame's pixels close to ``colour``."""
+    xs, ys = [], []
+    for i in range(0, len(frame), 3 * 3):  # every third pixel is plenty
+        if all(abs(frame[i + c] - colour[c]) < 60 for c in range(3)):
+            px = i // 3
+            xs.append(px % 1080)
+            ys.append(px // 1080)
+    return (len(xs), min(xs, default=-1), min(ys, default=-1), max(xs, default=-1),
+            max(ys, default=-1))  # fmt: skip
+
+
+def test_a_picture_is_shown_whole_over_a_blurred_copy(speech: Speech, tmp_path: Path) -> None:
+    picture = tmp_path / "marked.png"  # wide, with a coloured square in each corner
+    boxes = ",".join(
+        f"drawbox=x={x}:y={y}:w=120:h=120:color=0x{r:02X}{g:02X}{b:02X}:t=fill"
+        for (r, g, b), (x, y) in zip(
+            CORNERS.values(), [(0, 0), (1480, 0), (0, 780), (1480, 780)], strict=True
+        )
+    )
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=1600x900", "-vf", boxes, "-frames:v", "1",
+            str(picture))  # fmt: skip
+    out = tmp_path / "whole.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
+    for at in (0.1, speech.duration - 0.1):  # least and most zoomed
+        frame = _rgb_frame(out, at)
+        found = {name: _where(frame, rgb) for name, rgb in CORNERS.items()}
+        for name, (count, *_box) in found.items():
+            assert count > 150, (at, name, found)  # every corner of the picture is there
+        # ...where it belongs: the left squares left, the right ones right, a full width.
+        assert found["red"][3] < found["green"][1]
+        assert found["blue"][3] < found["yellow"][1]
+        assert found["green"][3] - found["red"][1] > 900  # ~1018 px: the whole width
+        assert found["red"][4] < found["blue"][2]  # top above bottom
+    # Above and below the picture: its blurred, darkened copy, not black and not sharp.
+    frame = _gray_frame(out, 0.1)
+    band = frame[1080 * 200 : 1080 * 500]
+    assert 15 < sum(band) / len(band) < 140
+    assert max(band) - min(band) < 120  # blurred: no hard edges left
+
+
+def test_pictures_change_at_sentence_boundaries() -> None:
+    cues = [Cue(0, 2.0, "a"), Cue(2.15, 5.0, "b"), Cue(5.15, 6.0, "c"), Cue(6.15, 9.0, "d")]
+    assert picture_spans(9.0, cues, 2) == [(0.0, 5.15), (5.15, 9.0)]  # 4.5 is mid-sentence
+    assert picture_spans(9.0, cues, 3) == [(0.0, 2.15), (2.15, 6.15), (6.15, 9.0)]
+    assert picture_spans(9.0, [Cue(0, 9.0, "one long sentence")], 2) == [(0.0, 4.5), (4.5, 9.0)]
+    assert picture_spans(9.0, cues, 0) == []
 
 
 def test_subtitles_are_burned_in_where_and_when_due(speech: Speech, tmp_path: Path) -> None:

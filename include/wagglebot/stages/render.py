@@ -1,9 +1,10 @@
 """The render stage: voice, subtitles and pictures into one 1080x1920 H.264 Short.
 
 One ffmpeg filter graph and one encode (peers lost 20-30% time and quality to
-three lossy passes). Each image is decoded once and zoomed with scale+crop
-(about 20% cheaper than zoompan, and no whole-pixel jitter); with no images a
-slowly moving gradient stands in. The voice is loudness-normalised, music (if
+three lossy passes). Each picture is decoded once, shown whole over a blurred
+copy of itself, and zoomed with scale+crop (about 20% cheaper than zoompan, and
+no whole-pixel jitter); pictures change at sentence boundaries (layout.py).
+With no pictures a slowly moving gradient stands in. The voice is loudness-normalised, music (if
 any) ducked under it; the video lasts exactly as long as the voice.
 """
 
@@ -23,13 +24,21 @@ from pathlib import Path
 import ffmpeg
 
 from wagglebot.stages.encoder import EncoderChoice, h264_encoder
+from wagglebot.stages.layout import (
+    BLUR_SIGMA,
+    FILL_BRIGHTNESS,
+    FIT_H,
+    FIT_W,
+    FPS,
+    HEIGHT,
+    WIDTH,
+    ZOOM,
+    picture_spans,
+)
 from wagglebot.stages.subtitles import FONTS_DIR, write_ass
 from wagglebot.stages.tts import Cue
 
 log = logging.getLogger(__name__)
-
-WIDTH, HEIGHT, FPS = 1080, 1920, 30
-ZOOM = 0.12  # how far each picture drifts in or out over its time on screen
 
 
 class RenderError(RuntimeError):
@@ -46,13 +55,25 @@ class Rendered:
 
 
 def _picture(path: Path, seconds: float, index: int):
+    """A picture shown whole (fitted, never cropped) over a blurred, darkened copy of itself
+    filling the frame, zooming gently in or out. The composite is made once, from one
+    decode, and then looped, so the blur costs one frame, not every frame."""
     frames = max(1, round(seconds * FPS))
     zoom = f"(1+{ZOOM}*t/{seconds:.3f})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*t/{seconds:.3f})"
-    return (
-        ffmpeg.input(str(path), framerate=FPS)
-        .video.filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
+    still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
+    fill = (
+        still[0]
+        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
         .filter("crop", WIDTH, HEIGHT)
-        .filter("loop", loop=frames - 1, size=1, start=0)  # decoded once, shown `frames` times
+        .filter("gblur", sigma=BLUR_SIGMA)
+        .filter("eq", brightness=FILL_BRIGHTNESS)
+    )
+    whole = still[1].filter(
+        "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
+    )
+    return (
+        ffmpeg.overlay(fill, whole, x="(W-w)/2", y="(H-h)/2")
+        .filter("loop", loop=frames - 1, size=1, start=0)  # composed once, shown `frames` times
         .filter("settb", "1/30")
         .filter("setpts", "N")
         .filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame")
@@ -72,6 +93,7 @@ def _background(seconds: float):
 def build(
     audio: Path,
     duration: float,
+    cues: Sequence[Cue],
     ass: Path,
     images: Sequence[Path],
     out: Path,
@@ -79,8 +101,15 @@ def build(
     music: Path | None = None,
 ):
     if images:
-        share = duration / len(images)
-        video = ffmpeg.concat(*(_picture(p, share, i) for i, p in enumerate(images)), v=1, a=0)
+        spans = picture_spans(duration, cues, len(images))
+        video = ffmpeg.concat(
+            *(
+                _picture(p, end - start, i)
+                for i, (p, (start, end)) in enumerate(zip(images, spans, strict=True))
+            ),
+            v=1,
+            a=0,
+        )
     else:
         video = _background(duration)
     video = video.filter("subtitles", str(ass), fontsdir=FONTS_DIR).filter("format", "yuv420p")
@@ -176,7 +205,7 @@ def render_short(
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         ass = write_ass(cues, Path(tmp) / "subtitles.ass")
         staging = Path(tmp) / "video.mp4"
-        argv = build(audio, duration, ass, images, staging, encoder, music).compile()
+        argv = build(audio, duration, cues, ass, images, staging, encoder, music).compile()
         try:
             _run(argv, duration, timeout)
         except RenderError as exc:
@@ -185,7 +214,7 @@ def render_short(
             log.warning("render: h264_nvenc failed (%s); rendering again with libx264", exc)
             encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
             _run(
-                build(audio, duration, ass, images, staging, encoder, music).compile(),
+                build(audio, duration, cues, ass, images, staging, encoder, music).compile(),
                 duration,
                 timeout,
             )
