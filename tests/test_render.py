@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from wagglebot.stages.cards import (
+    CommentCard,
+    TitleCard,
+    comment_spans,
+    draw_comment_card,
+    draw_title_card,
+    hook_end,
+)
 from wagglebot.stages.encoder import h264_encoder
-from wagglebot.stages.layout import picture_spans
+from wagglebot.stages.layout import SAFE, Box, picture_spans
 from wagglebot.stages.render import RenderError, render_short
 from wagglebot.stages.subtitles import ass_text, write_ass
 from wagglebot.stages.tts import Cue, Speech, espeak_speech
@@ -260,3 +268,99 @@ def test_ffmpeg_dies_with_a_task_process_killed_outright() -> None:
     task.wait(10)
     encoder.wait(5)  # the kernel ended it with its parent: no orphan left encoding
     assert not encoder.is_running()
+
+
+# --- cards ---------------------------------------------------------------------------------
+
+HOOK_SCRIPT = (
+    "탕비실 커피가 매일 사라지는 이유. 범인은 옆 부서 과장님이었습니다. "
+    "베스트 댓글은 이렇습니다. 저희 회사도 똑같아요 커피는 생명입니다."
+)
+TITLE = TitleCard(
+    "네이트판 톡톡 베스트", "nate_pann", "탕비실 커피가 매일 사라지는 이유 😱", 74428, 1024, 31
+)
+COMMENT = CommentCard("베스트 댓글 1", "저희 회사도 똑같아요 커피는 생명입니다.", 512)
+
+
+def _share(frame: bytes, box: Box, test) -> float:
+    """The share of ``box``'s pixels (every 4th) for which ``test`` holds."""
+    hits = total = 0
+    for y in range(box.y, box.bottom, 4):
+        row = frame[y * 1080 + box.x : y * 1080 + box.right : 4]
+        hits += sum(1 for px in row if test(px))
+        total += len(row)
+    return hits / total
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Speech]:
+    folder = tmp_path_factory.mktemp("hook")
+    voice = espeak_speech(HOOK_SCRIPT, folder / "voice.wav")
+    out = folder / "short.mp4"
+    render_short(voice.audio_path, voice.duration, voice.cues, [], out, title=TITLE,
+                 comments=[COMMENT])  # fmt: skip
+    return out, voice
+
+
+def test_the_title_card_opens_the_short_and_leaves_after_the_first_line(
+    hooked: tuple[Path, Speech], tmp_path: Path
+) -> None:
+    out, voice = hooked
+    box = draw_title_card(TITLE, tmp_path / "t.png")
+    first = _gray_frame(out, 0.5)
+    assert _share(first, box, lambda px: px > 240) > 0.6  # the white card
+    assert _share(first, box, lambda px: px < 80) > 0.02  # with dark text on it
+    gone = _gray_frame(out, hook_end(voice.cues, voice.duration) + 0.4)
+    assert _share(gone, box, lambda px: px > 240) < 0.05
+    assert 2.0 <= hook_end(voice.cues, voice.duration) <= 3.0
+
+
+def test_a_comment_card_shows_while_the_comment_is_read(
+    hooked: tuple[Path, Speech], tmp_path: Path
+) -> None:
+    out, voice = hooked
+    box = draw_comment_card(COMMENT, tmp_path / "c.png")
+    intro, read = voice.cues[2], voice.cues[3]  # "베스트 댓글은 이렇습니다." then the comment
+    during = _gray_frame(out, (read.start + read.end) / 2)
+    before = _gray_frame(out, (intro.start + intro.end) / 2)
+    assert _share(during, box, lambda px: px > 240) > 0.6
+    assert _share(before, box, lambda px: px > 240) < 0.05
+
+
+def test_captions_stay_in_the_safe_area_and_off_the_cards(hooked: tuple[Path, Speech]) -> None:
+    out, voice = hooked
+    cards_bottom = max(
+        draw_title_card(TITLE, out.parent / "t.png").bottom,
+        draw_comment_card(COMMENT, out.parent / "c.png").bottom,
+    )
+    for cue in voice.cues:
+        frame = _gray_frame(out, (cue.start + cue.end) / 2)
+        glyphs = [i // 1080 for i in range(0, len(frame), 5) if frame[i] > 235]
+        caption = [y for y in glyphs if y > cards_bottom]
+        assert caption, cue  # the caption is drawn...
+        assert max(caption) < SAFE.bottom  # ...above the player's bottom fifth
+        right = [i % 1080 for i in range(1080 * cards_bottom, len(frame), 5) if frame[i] > 235]
+        assert max(right) < SAFE.right  # ...and clear of its buttons on the right
+
+
+def test_which_sentences_read_which_comment() -> None:
+    cues = [
+        Cue(0, 2.5, "제목입니다."),
+        Cue(2.6, 4.0, "베스트 댓글은 이렇습니다."),
+        Cue(4.1, 6.0, "저희 회사도 똑같아요."),
+        Cue(6.1, 8.0, "커피는 생명입니다."),
+        Cue(8.1, 9.0, "여러분은 어떻게 생각하시나요?"),
+    ]
+    comments = [CommentCard("베스트 댓글 1", "저희 회사도 똑같아요 ㅋㅋ 커피는 생명입니다.", 3)]
+    assert comment_spans(cues, comments, after=2.5) == [(0, 4.1, 8.0)]  # one card, both lines
+    assert hook_end(cues, 9.0) == 2.5
+    assert hook_end([Cue(0, 6.0, "긴 제목")], 9.0) == 3.0
+    assert hook_end([Cue(0, 0.8, "짧게")], 9.0) == 2.0
+
+
+def test_a_long_title_is_wrapped_to_four_lines(tmp_path: Path) -> None:
+    long = TitleCard("사이트", "x", "{\\b1}<b>아주 긴 제목</b> " * 12, None, None, None)
+    box = draw_title_card(long, tmp_path / "long.png")
+    short = draw_title_card(TitleCard("사이트", "x", "짧은 제목"), tmp_path / "short.png")
+    assert box.h - short.h == 3 * 86  # three more lines of title (neither has counts)
+    assert box.bottom < 1250  # above the captions' band

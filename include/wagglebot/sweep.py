@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +48,9 @@ from wagglebot.produce import (
 from wagglebot.stages.script import InvalidScript, PostText, Script, extractive_script
 from wagglebot.stages.tts import Cue, NothingToSay
 from wagglebot.states import IllegalTransition, PostStatus, claim_approved, transition
+
+if TYPE_CHECKING:
+    from wagglebot.stages.cards import TitleCard
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +380,33 @@ def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> di
     return found
 
 
+def _cards(session: Session, post_ids: list[int]) -> dict[int, tuple[TitleCard, list]]:
+    """What each post's cards say: its title card, and its best comments as the script
+    reads them (softened, nicknames removed), their authors never named."""
+    from wagglebot.crawl.sites import all_sites
+    from wagglebot.stages.cards import CommentCard, TitleCard
+    from wagglebot.stages.script import anonymise, soften
+
+    rows = session.execute(
+        select(
+            Post.id, Post.site_code, Post.title, Post.views, Post.likes, Post.comment_count
+        ).where(Post.id.in_(post_ids))
+    ).all()
+    best = best_comments(session, post_ids, BEST_COMMENTS)
+    sites = all_sites()
+    cards = {}
+    for pid, site_code, title, views, likes, count in rows:
+        site = sites.get(site_code)
+        names = [c.author for c in best.get(pid, []) if c.author]
+        comments = [
+            CommentCard(f"베스트 댓글 {n}", anonymise(soften(c.content), names), c.likes)
+            for n, c in enumerate(best.get(pid, []), start=1)
+        ]
+        name = site.name if site else site_code
+        cards[pid] = (TitleCard(name, site_code, title, views, likes, count), comments)
+    return cards
+
+
 def render(
     voices: Outputs,
     pictures: dict[str, list[str]] | None,
@@ -391,8 +421,12 @@ def render(
 
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
+        with settings_session(settings) as session:
+            cards = _cards(session, [int(p) for p in voices])
+
         def work(post_id: int) -> str:
             voice = read_json(voices[str(post_id)])
+            title, comments = cards.get(post_id, (None, []))
             done = render_short(
                 Path(voice["audio"]),
                 voice["duration"],
@@ -400,6 +434,8 @@ def render(
                 [Path(p) for p in (pictures or {}).get(str(post_id), [])],
                 output(post_id),
                 music=settings.background_music,
+                title=title,
+                comments=comments,
                 encoder_preference=settings.video_encoder,
             )
             return done.encoder.name

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from wagglebot.stages.cards import CommentCard, Placed, TitleCard, place_cards
 from wagglebot.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.stages.layout import (
     BLUR_SIGMA,
@@ -99,6 +100,7 @@ def build(
     out: Path,
     encoder: EncoderChoice,
     music: Path | None = None,
+    cards: Sequence[Placed] = (),
 ):
     if images:
         spans = picture_spans(duration, cues, len(images))
@@ -112,6 +114,14 @@ def build(
         )
     else:
         video = _background(duration)
+    for card in cards:  # one still each, blended only while it is due
+        video = ffmpeg.overlay(
+            video,
+            ffmpeg.input(str(card.path)),
+            x=card.box.x,
+            y=card.box.y,
+            enable=f"between(t,{card.start:.3f},{card.end:.3f})",
+        )
     video = video.filter("subtitles", str(ass), fontsdir=FONTS_DIR).filter("format", "yuv420p")
 
     voice = ffmpeg.input(str(audio)).audio.filter("aresample", 48000)
@@ -189,10 +199,13 @@ def render_short(
     out: Path,
     *,
     music: Path | None = None,
+    title: TitleCard | None = None,
+    comments: Sequence[CommentCard] = (),
     encoder_preference: str = "auto",
     timeout: float = 900,
 ) -> Rendered:
-    """Render to ``out`` (written atomically, with a thumbnail beside it)."""
+    """Render to ``out`` (written atomically, with a thumbnail beside it). ``title``: the
+    hook card shown first; ``comments``: cards shown while the script reads them."""
     if duration <= 0:
         raise RenderError("the voice has no length")
     started = time.monotonic()
@@ -204,8 +217,9 @@ def render_short(
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         ass = write_ass(cues, Path(tmp) / "subtitles.ass")
+        cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
-        argv = build(audio, duration, cues, ass, images, staging, encoder, music).compile()
+        argv = build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile()
         try:
             _run(argv, duration, timeout)
         except RenderError as exc:
@@ -214,7 +228,7 @@ def render_short(
             log.warning("render: h264_nvenc failed (%s); rendering again with libx264", exc)
             encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
             _run(
-                build(audio, duration, cues, ass, images, staging, encoder, music).compile(),
+                build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile(),
                 duration,
                 timeout,
             )

@@ -1,4 +1,9 @@
-"""Burned-in subtitles as ASS: a Korean font, sized and placed for a 1080x1920 Short."""
+"""Burned-in subtitles as ASS: a Korean font, sized and placed for a 1080x1920 Short.
+
+Placed in the safe area (layout.SAFE): their baseline 480 px above the bottom, clear
+of the Shorts player's bottom fifth, and 130 px from the right edge, clear of its
+buttons; cards keep to the upper part, so captions never cover one.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour,
 Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, \
 Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
 Style: Default,{FONT},72,&H00FFFFFF,&H00FFFFFF,&H00000000,&H64000000,-1,0,0,0,100,100,0,0,1,5,\
-1,2,80,80,480,1
+1,2,60,130,480,1
 
 [Events]
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
