@@ -21,7 +21,7 @@ from wagglebot.stages.encoder import h264_encoder
 from wagglebot.stages.layout import SAFE, Box, picture_spans
 from wagglebot.stages.render import RenderError, render_short
 from wagglebot.stages.subtitles import ass_text, write_ass
-from wagglebot.stages.tts import Cue, Speech, espeak_speech
+from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
 
 
 def _ffmpeg(*args: str) -> None:
@@ -364,3 +364,42 @@ def test_a_long_title_is_wrapped_to_four_lines(tmp_path: Path) -> None:
     short = draw_title_card(TitleCard("사이트", "x", "짧은 제목"), tmp_path / "short.png")
     assert box.h - short.h == 3 * 86  # three more lines of title (neither has counts)
     assert box.bottom < 1250  # above the captions' band
+
+
+def _yellow_x(frame: bytes) -> float:
+    """Where the lit word is: the mean x of the frame's yellow caption pixels."""
+    xs = [
+        (i // 3) % 1080
+        for i in range(3 * 1080 * 1000, len(frame), 3 * 2)
+        if frame[i] > 200 and frame[i + 1] > 170 and frame[i + 2] < 90
+    ]
+    assert len(xs) > 100, len(xs)
+    return sum(xs) / len(xs)
+
+
+def test_the_word_being_spoken_is_lit_and_moves_with_the_voice(
+    speech: Speech, tmp_path: Path
+) -> None:
+    words = ["고양이가", "집에", "따라", "왔어요"]
+    step = speech.duration / len(words)
+    cue = Cue(0.0, speech.duration, " ".join(words),
+              tuple(Word(i * step, (i + 1) * step, w) for i, w in enumerate(words)))  # fmt: skip
+    out = tmp_path / "lit.mp4"
+    render_short(speech.audio_path, speech.duration, [cue], [], out)
+    first = _yellow_x(_rgb_frame(out, step * 0.5))
+    third = _yellow_x(_rgb_frame(out, step * 2.5))
+    assert third - first > 150  # the lit word moved right, word by word
+
+
+def test_a_long_sentence_is_shown_two_lines_at_a_time(speech: Speech, tmp_path: Path) -> None:
+    long = "퇴근길에 작은 고양이가 집 앞까지 따라왔어요 배가 고파 보여서 참치를 조금 나눠줬습니다"
+    out = tmp_path / "pages.mp4"
+    render_short(speech.audio_path, speech.duration, [Cue(0.0, speech.duration, long)], [], out)
+    shown = []
+    for at in (speech.duration * 0.2, speech.duration * 0.8):
+        frame = _gray_frame(out, at)
+        rows = [i // 1080 for i in range(0, len(frame), 3) if frame[i] > 235]
+        assert rows
+        assert max(rows) - min(rows) < 2 * 95  # two lines of the 72 px font at most
+        shown.append(frame)
+    assert shown[0] != shown[1]  # a page at a time

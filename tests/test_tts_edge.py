@@ -71,6 +71,19 @@ def test_speaks_the_whole_script_in_one_request(fake: EdgeTTSFake, tmp_path: Pat
     assert list(out.parent.iterdir()) == [out]  # no temporary files left behind
 
 
+def test_every_written_word_gets_its_time_from_the_voice(fake: EdgeTTSFake, tmp_path: Path) -> None:
+    speech = edge_speech(SCRIPT, tmp_path / "speech.wav", backoff=BACKOFF)
+    for cue in speech.cues:
+        assert [w.text for w in cue.words] == cue.text.split()  # as written, not as spoken
+        assert cue.start <= cue.words[0].start
+        assert cue.words[-1].end <= cue.end + 0.001
+        for before, after in itertools.pairwise(cue.words):
+            assert before.start <= after.start
+    # "74,428" is read as "칠만 사천사백이십팔": the written number spans the spoken words.
+    number = next(w for c in speech.cues for w in c.words if w.text.startswith("74"))
+    assert number.end - number.start > 0.2
+
+
 def test_a_sentence_with_no_reported_word_is_interpolated(
     fake: EdgeTTSFake, tmp_path: Path
 ) -> None:

@@ -430,7 +430,7 @@ def render(
             done = render_short(
                 Path(voice["audio"]),
                 voice["duration"],
-                [Cue(**c) for c in voice["cues"]],
+                [Cue.from_dict(c) for c in voice["cues"]],
                 [Path(p) for p in (pictures or {}).get(str(post_id), [])],
                 output(post_id),
                 music=settings.background_music,

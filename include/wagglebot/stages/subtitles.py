@@ -55,10 +55,61 @@ def ass_text(text: str) -> str:
     return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(text.split()))
 
 
+# On screen at once: two lines of the 72 px font across the safe width (about 12 Hangul
+# syllables a line); a longer sentence is shown a page at a time.
+MAX_PAGE_CHARS = 22
+HIGHLIGHT = "&H0000E5FF&"  # the word being spoken, in yellow (ASS colours are BGR)
+
+
+def _pages(cue: Cue) -> list[list[tuple[str, float | None, float | None]]]:
+    """The cue's words, safe for ASS, grouped into pages that fit two lines; each word
+    with its own timing when the voice gave one for every word of the cue."""
+    tokens = [ass_text(t) for t in cue.text.split()]
+    timed = len(cue.words) == len(tokens)
+    words = [
+        (t, w.start, w.end) if timed else (t, None, None)
+        for t, w in zip(tokens, cue.words if timed else tokens, strict=True)
+        if t
+    ]
+    pages: list[list[tuple[str, float | None, float | None]]] = [[]]
+    for word in words:
+        if pages[-1] and len(" ".join(t for t, *_ in [*pages[-1], word])) > MAX_PAGE_CHARS:
+            pages.append([])
+        pages[-1].append(word)
+    return [p for p in pages if p]
+
+
+def _events(cue: Cue) -> list[tuple[float, float, str]]:
+    pages = _pages(cue)
+    chars = [len(" ".join(t for t, *_ in page)) for page in pages]
+    total, at, events = sum(chars) or 1, cue.start, []
+    for n, page in enumerate(pages):
+        if page[0][1] is not None:  # timed words: the page shows from its first word
+            start = cue.start if n == 0 else page[0][1]
+            end = cue.end if n == len(pages) - 1 else pages[n + 1][0][1]
+        else:  # sentence timing only: pages share the cue by their length
+            start, end = at, at + (cue.end - cue.start) * chars[n] / total
+        at = end
+        if page[0][1] is None:
+            events.append((start, end, " ".join(t for t, *_ in page)))
+            continue
+        for k, (_, w_start, _) in enumerate(page):  # the spoken word lit, one event each
+            a = start if k == 0 else w_start
+            b = end if k == len(page) - 1 else page[k + 1][1]
+            text = " ".join(
+                f"{{\\c{HIGHLIGHT}}}{t}{{\\c&HFFFFFF&}}" if i == k else t
+                for i, (t, *_) in enumerate(page)
+            )
+            events.append((a, max(a, b), text))
+    return events
+
+
 def write_ass(cues: Iterable[Cue], path: Path) -> Path:
     lines = [
-        f"Dialogue: 0,{_clock(c.start)},{_clock(c.end)},Default,,0,0,0,,{ass_text(c.text)}"
+        f"Dialogue: 0,{_clock(a)},{_clock(b)},Default,,0,0,0,,{text}"
         for c in cues
+        for a, b, text in _events(c)
+        if b > a
     ]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")

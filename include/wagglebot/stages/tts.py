@@ -29,10 +29,27 @@ class NothingToSay(TTSError):
 
 
 @dataclass(frozen=True)
-class Cue:
+class Word:
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A sentence as written, and when it is spoken; ``words``: when each of its written
+    words is spoken, where the engine says (edge-tts word boundaries; espeak gives none)."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Cue:
+        """A cue as voice.json keeps it (dataclasses.asdict)."""
+        words = tuple(Word(**w) for w in data.get("words") or ())
+        return cls(data["start"], data["end"], data["text"], words)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wagglebot.stages.speech_text import Sentence, sentences
-from wagglebot.stages.tts import Cue, NothingToSay, Speech, TTSError
+from wagglebot.stages.tts import Cue, NothingToSay, Speech, TTSError, Word
 
 if TYPE_CHECKING:
     import edge_tts
@@ -181,6 +181,26 @@ def _mp3_to_wav(mp3: bytes, out_path: Path, timeout: float) -> float:
     return frames / rate
 
 
+def _written_words(
+    sentence: Sentence, start_of: int, time_at: Callable[[int], float], start: float, end: float
+) -> tuple[Word, ...]:
+    """When each written word of a sentence is spoken. The service times the spoken form
+    ("칠만 사천사백이십팔" for "74,428"), so a written word is placed at the same share of
+    the sentence in the spoken text, and timed from the words around it there."""
+    written = sentence.display.split()
+    if not written:
+        return ()
+    spoken, shown = len(sentence.spoken), len(" ".join(written))
+    out, at = [], 0
+    for text in written:
+        a = start_of + round(spoken * at / shown)
+        b = start_of + round(spoken * (at + len(text)) / shown)
+        w_start, w_end = min(max(time_at(a), start), end), min(max(time_at(b), start), end)
+        out.append(Word(round(w_start, 3), round(max(w_end, w_start), 3), text))
+        at += len(text) + 1
+    return tuple(out)
+
+
 def _cues(
     parts: Sequence[Sentence], text: str, words: Sequence[_Word], duration: float
 ) -> list[Cue]:
@@ -225,7 +245,8 @@ def _cues(
             start, end = time_at(start_of), time_at(end_of)
         start = min(max(start, previous_end), duration)  # no overlap, never past the audio
         end = min(max(end, start), duration)
-        cues.append(Cue(round(start, 3), round(end, 3), sentence.display))
+        timed = _written_words(sentence, start_of, time_at, start, end) if inside else ()
+        cues.append(Cue(round(start, 3), round(end, 3), sentence.display, timed))
         previous_end = end
         start_of = end_of + 1  # the joining space
     return cues
