@@ -403,3 +403,15 @@ def test_a_long_sentence_is_shown_two_lines_at_a_time(speech: Speech, tmp_path: 
         assert max(rows) - min(rows) < 2 * 95  # two lines of the 72 px font at most
         shown.append(frame)
     assert shown[0] != shown[1]  # a page at a time
+
+
+def test_without_pictures_the_title_card_stays_and_moves(speech: Speech, tmp_path: Path) -> None:
+    out = tmp_path / "held.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [], out, title=TITLE)
+    card = draw_title_card(TITLE, tmp_path / "t.png")
+    held = Box(card.x + 40, 900, card.w - 80, 200)  # inside the held card, mid-frame
+    early, late = _gray_frame(out, 0.3), _gray_frame(out, speech.duration - 0.3)
+    for frame in (early, late):
+        assert _share(frame, held, lambda px: px > 235) > 0.5  # the card, all along
+        assert _share(frame, Box(0, 1600, 1080, 300), lambda px: px < 60) > 0.9  # dark below
+    assert early != late  # it moves

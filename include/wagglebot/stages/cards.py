@@ -26,6 +26,8 @@ PAD, RADIUS = 44, 36
 TITLE_TOP = SAFE.y + 140  # the hook sits high, where the eye lands first
 COMMENT_TOP = SAFE.y + 60
 HOOK_MIN, HOOK_MAX = 2.0, 3.0  # seconds the title card stays
+BACKDROP_TOP = 760  # the title card's top on a post without pictures
+CAPTIONS_TOP = 1250  # the captions' band begins about here (two lines above MarginV 480)
 # Each community's own colour on its badge, as its pages show it (others: a neutral one).
 SITE_COLOURS = {
     "nate_pann": (237, 28, 36),
@@ -154,6 +156,33 @@ def draw_comment_card(card: CommentCard, path: Path) -> Box:
         y += 70
     img.save(path)
     return Box(SAFE.x, COMMENT_TOP, CARD_W, height)
+
+
+def draw_backdrop(card: TitleCard, path: Path) -> Path:
+    """For a post without pictures: the title card on a full frame of the community's
+    colour, darkening downwards; the render moves it as it moves a picture."""
+    from wagglebot.stages.layout import HEIGHT, WIDTH
+
+    top = SITE_COLOURS.get(card.site_code, (90, 90, 110))
+    frame = Image.new("RGB", (WIDTH, HEIGHT))
+    draw = ImageDraw.Draw(frame)
+    for y in range(HEIGHT):  # the site's colour at the top, near black at the bottom
+        f = 0.55 * (1 - y / HEIGHT) + 0.08
+        draw.line([(0, y), (WIDTH, y)], fill=tuple(int(c * f) for c in top))
+    stripes = Image.new("L", frame.size, 0)
+    lines = ImageDraw.Draw(stripes)
+    for x in range(-HEIGHT, WIDTH, 90):  # faint diagonal stripes: texture, not noise
+        lines.line([(x, 0), (x + HEIGHT, HEIGHT)], fill=255, width=2)
+    frame.paste((255, 255, 255), mask=stripes.point(lambda v: v * 16 // 255))
+    card_png = path.with_name(path.stem + "-card.png")
+    box = draw_title_card(card, card_png)
+    # Mid-frame, below where comment cards come, above the captions.
+    y = min(BACKDROP_TOP, CAPTIONS_TOP - 50 - box.h)
+    with Image.open(card_png) as drawn:
+        frame.paste(drawn, (box.x, y), drawn)
+    card_png.unlink()
+    frame.save(path)
+    return path
 
 
 def hook_end(cues: Sequence[Cue], duration: float) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from wagglebot.stages.cards import CommentCard, Placed, TitleCard, place_cards
+from wagglebot.stages.cards import CommentCard, Placed, TitleCard, draw_backdrop, place_cards
 from wagglebot.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.stages.layout import (
     BLUR_SIGMA,
@@ -217,6 +217,8 @@ def render_short(
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         ass = write_ass(cues, Path(tmp) / "subtitles.ass")
+        if not images and title:  # no pictures: the title card stays, moving, all along
+            images, title = [draw_backdrop(title, Path(tmp) / "backdrop.png")], None
         cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
         argv = build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile()
