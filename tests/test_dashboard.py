@@ -40,7 +40,10 @@ S = PostStatus
 APP = str(REPO / "dashboard" / "app.py")
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
 USERS = {name: hash_password(pw) for name, pw in PASSWORDS.items()}
-SCRIPT = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
+SCRIPT = (
+    "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
+    " 아침마다 문 앞에서 기다리는 모습이 귀여워서 이제는 가족이 되었다고 합니다."
+)
 HOSTILE = (
     "[클릭](javascript:alert(1)) ![x](http://evil.example/t.png) <img src=x onerror=alert(1)>"
     " :red[큰 글씨] $x^2$ **굵게** <script>alert(2)</script> #제목"

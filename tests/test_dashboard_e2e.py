@@ -45,6 +45,7 @@ STORY = (
 HOSTILE = '<img src="http://evil.example/x.png" onerror="alert(1)"> [눌러](javascript:alert(2))'
 EDITED = (
     "퇴근길 고양이가 집까지 따라와 가족이 되었습니다. 이름은 참치예요. "
+    "아침마다 문 앞에서 기다리는 모습이 귀여워서 이제는 모두가 좋아한대요. "
     "여러분도 이런 인연 있으신가요?"
 )
 

@@ -17,8 +17,14 @@ from wagglebot.states import IllegalTransition, PostStatus, transition
 from factories import add_posts
 
 S = PostStatus
-WRITTEN = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
-EDITED = "퇴근길 고양이가 집까지 따라와 가족이 되었습니다. 이름은 참치랍니다. 여러분의 생각은요?"
+WRITTEN = (
+    "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
+    " 아침마다 문 앞에서 기다리는 모습이 귀여워서 이제는 가족이 되었다고 합니다."
+)
+EDITED = (
+    "퇴근길 고양이가 집까지 따라와 가족이 되었습니다. 이름은 참치랍니다. 여러분의 생각은요?"
+    " 아침마다 문 앞에서 기다리는 모습이 귀여워서 모두가 좋아한대요."
+)
 
 
 def _scripted(session: Session) -> int:
@@ -87,6 +93,8 @@ def test_a_script_approved_as_written_or_edited(sessions: sessionmaker[Session])
             "- 첫째 고양이가 따라왔습니다\n- 둘째 이름을 지어 주었습니다 그리고 같이 살았어요",
             "markup",
         ),
+        # Sayable, but about 10 s: a clip, not a story (under 15 s is refused).
+        ("퇴근길에 고양이가 따라왔어요. 결국 가족이 되었습니다. 이름은 참치예요.", "too_thin"),
     ],
 )
 def test_an_edit_that_cannot_be_voiced_is_refused_and_changes_nothing(

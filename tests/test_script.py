@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from wagglebot.stages.script import (
+    MAX_SECONDS,
     InvalidScript,
     PostText,
     anonymise,
     extractive_script,
     soften,
+    spoken_seconds,
+    too_thin,
     validate,
 )
 
@@ -35,12 +38,26 @@ def test_the_extractive_script_tells_the_post_with_its_best_comment() -> None:
         "요즘 탕비실 커피가 매일 사라져서 CCTV를 확인해 봤어요. "
         "범인은 바로 옆 팀 팀장님이었습니다 아이고 진짜 어이없네요. "
         "연락은 로 주세요. 그 뒤로 팀장님은 커피를 사 오십니다. "
-        "베스트 댓글은 이렇습니다. 팀장님 월급 받으시면서 왜 그러세요 ㅋㅋ 누군가는 웁니다."
-    )
-    assert 150 <= len(script.text) <= 260
+        "이 문장은 너무 뒤에 있어서 대본에 들어가지 않습니다. "
+        "베스트 댓글은 이렇습니다. 팀장님 월급 받으시면서 왜 그러세요 ㅋㅋ 누군가는 웁니다. "
+        "이런 댓글도 있어요. 저도요."
+    )  # the whole body fits the 250-character target now, and a second comment with it
+    assert 150 <= len(script.text) <= 300  # 30-55 s of speech
+    assert 30 <= spoken_seconds(script.text) <= 55
     assert "010" not in script.text
     assert "시발" not in script.text
     assert script.raw == script.text
+
+
+def test_a_long_post_stays_under_a_minute_and_a_thin_one_is_flagged() -> None:
+    long = PostText("제목 " * 30, "아주 긴 본문 문장입니다. " * 80, [(None, "댓글입니다 " * 40)])
+    script = extractive_script(long)
+    assert spoken_seconds(script.text) < MAX_SECONDS
+    assert too_thin(script.text) is None
+    thin = extractive_script(PostText("사진 한 장으로 설명되는 오늘의 출근길 풍경", "", []))
+    assert too_thin(thin.text).startswith("about 10 s of speech; a Short needs at least 15 s")
+    with pytest.raises(InvalidScript, match="a Short must stay under 59 s"):
+        validate("가나다라마 " * 60)
 
 
 def test_a_post_with_no_comments_or_body_still_gets_a_script() -> None:

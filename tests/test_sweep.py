@@ -114,7 +114,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
         )
         [junk] = add_posts(session, title="😀😀😀", content="", status=S.APPROVED)
         [plain] = add_posts(
-            session, title="오늘 점심 뭐 먹지 고민된다", content=STORY[:60], status=S.APPROVED
+            session, title="오늘 점심 뭐 먹지 고민된다", content=STORY, status=S.APPROVED
         )
         session.commit()
 
@@ -344,7 +344,7 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
 
     edited = (
         "고양이가 집까지 따라왔고, 결국 가족이 되었습니다. 이름은 참치라고 지어 줬어요. "
-        "여러분도 이런 인연 있으신가요?"
+        "아침마다 문 앞에서 기다리는 모습이 너무 귀엽대요. 여러분도 이런 인연 있으신가요?"
     )
     with sessions() as session:
         approve_script(session, pid, edited, by="alice")

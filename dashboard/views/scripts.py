@@ -6,7 +6,7 @@ import streamlit as st
 
 from wagglebot.dashboard_data import ScriptCard, scripts_page
 from wagglebot.review import approve_script, decline, rewrite_script
-from wagglebot.stages.script import MAX_CHARS, MIN_CHARS, InvalidScript
+from wagglebot.stages.script import MAX_CHARS, MIN_CHARS, InvalidScript, spoken_seconds, too_thin
 from wagglebot.states import TransitionError
 
 import ui
@@ -68,9 +68,12 @@ def _card(card: ScriptCard) -> None:
             "Narration script", value=card.script, key=key, height=180, max_chars=MAX_CHARS
         )
         edit.caption(
-            f"{len(text.strip())} characters ({MIN_CHARS}-{MAX_CHARS} allowed) · spoken as "
-            "written: numbers are read out, emoji and links dropped"
+            f"{len(text.strip())} characters ({MIN_CHARS}-{MAX_CHARS} allowed), about "
+            f"{spoken_seconds(text):.0f} s of speech (aim for 30-55) · spoken as written: "
+            "numbers are read out, emoji and links dropped"
         )
+        if thin := too_thin(text):
+            edit.warning(f"Too thin for a Short: {thin}.")
         a, r, d = edit.columns(3)
         a.button(
             "Approve script",
@@ -98,7 +101,10 @@ if ui.settings().script_review:
         "the next sweep voices exactly your text."
     )
 else:
-    st.info("Script review is off (WAGGLE_SCRIPT_REVIEW=false): scripts go straight to the voice.")
+    st.info(
+        "Script review is off (WAGGLE_SCRIPT_REVIEW=false): scripts go straight to the voice, "
+        "except those too thin for a Short (under 15 s of speech), which wait here."
+    )
 ui.show_flashes()
 with ui.db() as session:
     cards, total = scripts_page(session, ui.page_of(PAGE_KEY), PER_PAGE)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient
 from wagglebot.db.models import Content, Stage, StageRun
-from wagglebot.stages.script import validate
+from wagglebot.stages.script import InvalidScript, too_thin, validate
 from wagglebot.states import PostStatus, TransitionError, transition, transition_many
 
 SWEEP_DAG = "produce_shorts"
@@ -80,6 +80,8 @@ def approve_script(session: Session, post_id: int, text: str, by: str) -> str:
     """
     written = session.scalar(select(Content.summary_text).where(Content.post_id == post_id))
     text = validate(text)
+    if thin := too_thin(text):  # it would be a clip, not a story
+        raise InvalidScript("too_thin", thin)
     transition(session, post_id, PostStatus.APPROVED, expected=PostStatus.SCRIPTED, by=by)
     if written is None:
         session.rollback()

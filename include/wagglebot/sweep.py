@@ -45,7 +45,14 @@ from wagglebot.produce import (
     stage_started,
     stage_succeeded,
 )
-from wagglebot.stages.script import InvalidScript, PostText, Script, extractive_script
+from wagglebot.stages.script import (
+    MAX_SECONDS,
+    InvalidScript,
+    PostText,
+    Script,
+    extractive_script,
+    too_thin,
+)
 from wagglebot.stages.tts import Cue, NothingToSay
 from wagglebot.states import IllegalTransition, PostStatus, claim_approved, transition
 
@@ -305,19 +312,26 @@ def write_scripts(
 
     todo = [p for p in post_ids if p not in reviewed]
     written = run_stage(Stage.LLM, todo, output, worker, attempt, settings)
-    if not review:
+    # Too thin for a Short (under 15 s of speech): a person decides, whatever the setting.
+    held: Outputs = {}
+    for key, path in written.items():
+        thin = too_thin(read_json(path)["text"])
+        if thin:
+            log.warning("post %s: %s; held for a person to decide", key, thin)
+        if review or thin:
+            held[key] = path
+    if not held:
         return results | written
     with settings_session(settings) as session:
-        for key, path in written.items():
+        for key, path in held.items():
             script = read_json(path)
             try:
                 hold_for_review(session, int(key), **script)
             except IllegalTransition as exc:  # someone moved it meanwhile: theirs stands
                 session.rollback()
                 log.warning("post %s not held for review: %s", key, exc)
-    if written:
-        log.info("scripts waiting for a person's review: posts %s", sorted(map(int, written)))
-    return results
+    log.info("scripts waiting for a person's review: posts %s", sorted(map(int, held)))
+    return results | {k: v for k, v in written.items() if k not in held}
 
 
 def speak(
@@ -339,6 +353,12 @@ def speak(
         def work(post_id: int) -> str:
             text = read_json(scripts[str(post_id)])["text"]
             speech = say(text, post_folder(settings, post_id) / "voice.wav")
+            if speech.duration > MAX_SECONDS:  # the script's estimate was off: say by how much
+                raise InvalidScript(
+                    "length",
+                    f"the voice lasts {speech.duration:.1f} s; a Short must stay under "
+                    f"{MAX_SECONDS} s: shorten the script",
+                )
             write_json(
                 output(post_id),
                 {

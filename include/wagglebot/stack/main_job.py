@@ -27,6 +27,7 @@ from wagglebot.review import (
     request_publishing,
     request_sweep,
 )
+from wagglebot.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
 from wagglebot.states import PostStatus
 
 CRAWL_DAG = "crawl_communities"
@@ -76,10 +77,16 @@ def crawl(settings: Settings, say: Callable[[str], None]) -> bool:
 
 
 def pick_posts(session: Session, count: int) -> list[int]:
-    """The most-liked collected post of each site in turn, so the first Shorts vary."""
+    """The most-liked collected post of each site in turn, so the first Shorts vary; like
+    a reviewer, it passes over posts too thin to make a Short of (title and text together
+    under 15 s of speech)."""
+    enough = MIN_SHORT_SECONDS * CHARS_PER_SECOND
     rows = session.execute(
         select(Post.id, Post.site_code)
-        .where(Post.status == PostStatus.COLLECTED)
+        .where(
+            Post.status == PostStatus.COLLECTED,
+            func.char_length(Post.title) + func.char_length(Post.content) >= enough,
+        )
         .order_by(Post.likes.is_(None), Post.likes.desc(), Post.id)
     ).all()
     by_site: dict[str, list[int]] = {}
@@ -113,24 +120,32 @@ def produce(
         f"{run['dag_run_id']} (pool gpu: script, voice, render) ..."
     )
     started, deadline = time.monotonic(), time.monotonic() + timeout
+    left: set[int] = set()  # scripts a person must look at (too thin to approve as they are)
     while True:
         with settings_session(settings) as session:
             status = dict(
                 session.execute(select(Post.id, Post.status).where(Post.id.in_(approved))).all()
             )
-            scripted = [pid for pid, s in status.items() if s is PostStatus.SCRIPTED]
+            scripted = [
+                pid for pid, s in status.items() if s is PostStatus.SCRIPTED and pid not in left
+            ]
             for post_id in scripted:  # as a reviewer who reads them and changes nothing
                 text = session.scalar(
                     select(Content.summary_text).where(Content.post_id == post_id)
                 )
-                approve_script(session, post_id, text or "", by=REVIEWER)
-        if scripted:
+                try:
+                    approve_script(session, post_id, text or "", by=REVIEWER)
+                except InvalidScript as exc:
+                    session.rollback()
+                    left.add(post_id)
+                    say(f"post {post_id}: not approved ({exc}); it waits on the Scripts page")
+        if scripted := [p for p in scripted if p not in left]:
             say(
                 f"scripts written for posts {scripted}; approved as they are (edit them in "
                 f"the dashboard's Scripts page next time), voicing and rendering ..."
             )
             request_sweep(client, note="./wagglebot up: main job, scripts approved")
-        if all(s in DONE for s in status.values()):
+        if all(s in DONE or pid in left for pid, s in status.items()):
             break
         if time.monotonic() > deadline:
             raise AirflowError(f"posts {approved} not produced after {timeout:.0f}s: {status}")
@@ -201,9 +216,11 @@ def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int])
     for post_id, site, status, error, video, seconds in rows:
         if status is PostStatus.FAILED:
             say(f"  post {post_id:<5} {site:<11} FAILED    {error}")
+        elif video is None:
+            say(f"  post {post_id:<5} {site:<11} {status:<9} waits for a person (Scripts page)")
         else:
             say(f"  post {post_id:<5} {site:<11} {status:<9} {seconds:5.1f}s  {video}")
-    made = sum(1 for row in rows if row.status is not PostStatus.FAILED)
+    made = sum(1 for row in rows if row.video_path and row.status is not PostStatus.FAILED)
     say(
         f"{made} of {len(rows)} Shorts made. Videos (short.mp4, thumbnail short.jpg) are in "
         f"{settings.media_root / 'posts'}/<post id>/"

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_NEW_TOKENS = 320  # a ~200-character Korean script is ~100-200 tokens; bounded run time
+MAX_NEW_TOKENS = 480  # a 150-300 character Korean script is ~100-300 tokens; bounded run time
 TEMPERATURE, TOP_P, REPETITION_PENALTY = 0.7, 0.9, 1.1
 SEED = 20240  # per attempt: SEED + attempt, so a rerun writes the same script
 # What of the post reaches the prompt: enough to tell the story, bounded for any post.
@@ -49,7 +49,7 @@ HOW_TO_FIX = (
 
 SYSTEM_PROMPT = (
     "너는 한국 커뮤니티의 인기 글을 유튜브 쇼츠 내레이션으로 들려주는 작가다. "
-    f"규칙: 약 {TARGET_CHARS}자 분량으로, 소리 내어 읽기 좋은 자연스러운 존댓말 문장만 쓴다. "
+    "규칙: 150~300자(읽으면 30~55초) 분량으로, 소리 내어 읽기 좋은 자연스러운 존댓말 문장만 쓴다. "
     f"사람 이름이나 닉네임은 쓰지 말고 '{STAND_IN}' 또는 '글쓴이'라고 부른다. "
     "욕설은 순한 말로 바꾼다. 제목, 목록, 번호, 기호, 이모지, 마크다운 없이 "
     "내레이션 문장만 출력한다."

@@ -12,8 +12,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-TARGET_CHARS = 200  # about 30-40 s of speech
-MIN_CHARS, MAX_CHARS = 40, 450
+# Korean narration runs at about 5.5 characters a second (espeak-ng at 175 wpm and
+# edge-tts's SunHi both measured near it): 150-300 characters are 30-55 s of speech.
+CHARS_PER_SECOND = 5.5
+TARGET_CHARS = 250  # about 45 s: long enough to tell the story, short of the 60 s limit
+MIN_CHARS = 40
+MAX_SECONDS = 59  # a Short stays under a minute (over 60 s a Content ID claim blocks it)
+MAX_CHARS = int(MAX_SECONDS * CHARS_PER_SECOND)
+MIN_SHORT_SECONDS = 15  # thinner than this is a clip, not a story: a person decides
+
+
+def spoken_seconds(text: str) -> float:
+    """About how long the voice takes to read ``text``."""
+    return len(text.strip()) / CHARS_PER_SECOND
+
+
+def too_thin(text: str) -> str | None:
+    """Why this script is too thin for a Short, or None."""
+    seconds = spoken_seconds(text)
+    if seconds >= MIN_SHORT_SECONDS:
+        return None
+    return (
+        f"about {seconds:.0f} s of speech; a Short needs at least {MIN_SHORT_SECONDS} s: "
+        "add to the script, or decline the post"
+    )
 
 
 class InvalidScript(ValueError):
@@ -98,7 +120,13 @@ def validate(text: str) -> str:
     hangul = sum(1 for c in letters if "가" <= c <= "힣")
     if not letters or hangul / len(letters) < 0.6:
         raise InvalidScript("not_korean", f"only {hangul} of {len(letters)} letters are Hangul")
-    if not MIN_CHARS <= len(text) <= MAX_CHARS:
+    if len(text) > MAX_CHARS:
+        raise InvalidScript(
+            "length",
+            f"{len(text)} characters, about {spoken_seconds(text):.0f} s of speech: a Short "
+            f"must stay under {MAX_SECONDS} s ({MAX_CHARS} characters)",
+        )
+    if len(text) < MIN_CHARS:
         raise InvalidScript("length", f"{len(text)} characters (wanted {MIN_CHARS}-{MAX_CHARS})")
     return text
 
@@ -115,14 +143,14 @@ def _spoken_end(sentence: str) -> str:
 
 
 def extractive_script(post: PostText) -> Script:
-    """A script from the post itself: the title, its opening, and the best comment."""
+    """A script from the post itself: the title, as much of the body as fits the target,
+    and up to two of the best comments."""
     names = [author for author, _ in post.comments if author]
     clean = lambda t: anonymise(soften(t), names)  # noqa: E731
     parts = [_spoken_end(clean(post.title))]
-    budget = TARGET_CHARS - len(parts[0])
-    comment = next((clean(text) for _, text in post.comments if clean(text)), None)
-    if comment:
-        budget -= 40
+    comments = [c for c in (clean(text) for _, text in post.comments) if c][:2]
+    said = [_spoken_end(_sentences(c)[0][:90]) for c in comments]
+    budget = TARGET_CHARS - len(parts[0]) - sum(len(c) + 16 for c in said)
     for sentence in _sentences(clean(post.content)):
         if len(sentence) > budget and len(parts) > 1:
             break
@@ -130,9 +158,11 @@ def extractive_script(post: PostText) -> Script:
         budget -= len(sentence)
         if budget <= 0:
             break
-    if comment:
-        parts.append(f"베스트 댓글은 이렇습니다. {_spoken_end(_sentences(comment)[0][:80])}")
+    for n, comment in enumerate(said):
+        parts.append(f"{'베스트 댓글은 이렇습니다' if n == 0 else '이런 댓글도 있어요'}. {comment}")
     raw = " ".join(parts)
     if len(raw) < MIN_CHARS:  # a picture post: frame its title so there is something to say
         raw = f"오늘의 인기 글입니다. {raw} 여러분은 어떻게 생각하시나요?"
+    if len(raw) > MAX_CHARS:  # a very long title: end at a word, under the minute
+        raw = raw[: MAX_CHARS - 1].rsplit(" ", 1)[0].rstrip(".,!? ") + "."
     return Script(validate(raw), engine="extractive", raw=raw)
