@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from wagglebot.stages.cards import (
 )
 from wagglebot.stages.encoder import h264_encoder
 from wagglebot.stages.layout import SAFE, Box, picture_spans
+from wagglebot.stages.music import music_file
 from wagglebot.stages.render import RenderError, render_short
 from wagglebot.stages.subtitles import ass_text, write_ass
 from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
@@ -204,6 +206,29 @@ def test_music_is_ducked_under_the_voice(speech: Speech, tmp_path: Path) -> None
     info = _probe(out)
     assert float(info["format"]["duration"]) == pytest.approx(speech.duration, abs=0.1)
     assert any(s["codec_type"] == "audio" for s in info["streams"])
+
+
+def test_the_builtin_bed_is_made_here_loops_and_plays_under_the_voice(
+    speech: Speech, tmp_path: Path
+) -> None:
+    bed = music_file(Path("builtin:calm"), tmp_path / "media")
+    assert bed == tmp_path / "media" / "music" / "bed-calm.flac"
+    assert float(_probe(bed)["format"]["duration"]) == pytest.approx(32.0, abs=0.05)
+    levels = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-i", str(bed), "-af", "astats", "-f", "null", "-"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stderr  # fmt: skip
+    rms = float(re.findall(r"RMS level dB: (-?[\d.]+)", levels)[-1])
+    assert -30 < rms < -10  # audible, and quiet enough to sit under a voice
+    assert (
+        music_file(Path("builtin:calm"), tmp_path / "media").stat().st_mtime == bed.stat().st_mtime
+    )
+    assert music_file(None, tmp_path) is None
+    with pytest.raises(ValueError, match="builtin:calm"):
+        music_file(Path("builtin:rock"), tmp_path)
+    out = tmp_path / "bed.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [], out, music=bed)
+    assert float(_probe(out)["format"]["duration"]) == pytest.approx(speech.duration, abs=0.1)
 
 
 def test_failures_say_why_and_leave_nothing(speech: Speech, tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
     # Stop after the LLM so a person reads (and may edit) each script before it is voiced.
     script_review: bool = True
-    background_music: Path | None = None  # ducked under the voice when set
+    # Ducked under the voice when set: a file of yours, or builtin:calm (made here).
+    background_music: Path | None = None
 
     # The production sweep: posts per run, and when a post stuck in PROCESSING (its
     # task died) is put back, or failed after max_attempts sweeps.

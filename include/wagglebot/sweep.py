@@ -434,6 +434,7 @@ def render(
     settings: Settings | None = None,
 ) -> Outputs:
     """Render stage: short.mp4 and its thumbnail short.jpg per post."""
+    from wagglebot.stages.music import music_file
     from wagglebot.stages.render import render_short
 
     settings = settings or get_settings()
@@ -443,6 +444,7 @@ def render(
     def worker() -> Iterator[Worker]:
         with settings_session(settings) as session:
             cards = _cards(session, [int(p) for p in voices])
+        music = music_file(settings.background_music, settings.media_root)
 
         def work(post_id: int) -> str:
             voice = read_json(voices[str(post_id)])
@@ -453,7 +455,7 @@ def render(
                 [Cue.from_dict(c) for c in voice["cues"]],
                 [Path(p) for p in (pictures or {}).get(str(post_id), [])],
                 output(post_id),
-                music=settings.background_music,
+                music=music,
                 title=title,
                 comments=comments,
                 encoder_preference=settings.video_encoder,
