@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -24,6 +25,8 @@ from wagglebot.stages.music import music_file
 from wagglebot.stages.render import RenderError, render_short
 from wagglebot.stages.subtitles import ass_text, write_ass
 from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
+
+from conftest import REPO
 
 
 def _ffmpeg(*args: str) -> None:
@@ -440,3 +443,42 @@ def test_without_pictures_the_title_card_stays_and_moves(speech: Speech, tmp_pat
         assert _share(frame, held, lambda px: px > 235) > 0.5  # the card, all along
         assert _share(frame, Box(0, 1600, 1080, 300), lambda px: px < 60) > 0.9  # dark below
     assert early != late  # it moves
+
+
+ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+def test_a_sample_short_frame_by_frame(hooked: tuple[Path, Speech], tmp_path: Path) -> None:
+    """The three moments of a Short, kept as PNGs under test-artifacts/: the title card,
+    a picture with a comment card, a caption with its spoken word lit."""
+    _, voice = hooked
+    cues = [  # the same sentences, with word timings spread over each, as edge-tts gives
+        Cue(c.start, c.end, c.text, tuple(
+            Word(c.start + (c.end - c.start) * i / len(c.text.split()),
+                 c.start + (c.end - c.start) * (i + 1) / len(c.text.split()), w)
+            for i, w in enumerate(c.text.split())))
+        for c in voice.cues
+    ]  # fmt: skip
+    picture = REPO / "sample_site" / "nate_pann" / "images" / "file_111.jpg"
+    out = tmp_path / "sample.mp4"
+    render_short(voice.audio_path, voice.duration, cues, [picture], out, title=TITLE,
+                 comments=[COMMENT])  # fmt: skip
+    title_box = draw_title_card(TITLE, tmp_path / "t.png")
+    comment_box = draw_comment_card(COMMENT, tmp_path / "c.png")
+    second, comment = cues[1], cues[3]
+    moments = {
+        "title-card": (0.8, title_box),
+        "comment-card": ((comment.start + comment.end) / 2, comment_box),
+        "caption": (second.start + (second.end - second.start) * 0.6, None),
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, (at, box) in moments.items():
+        shot = ARTIFACTS / f"short-{name}.png"
+        _ffmpeg("-ss", f"{at:.2f}", "-i", str(out), "-frames:v", "1", str(shot))
+        frame = _gray_frame(out, at)
+        if box:
+            assert _share(frame, box, lambda px: px > 240) > 0.6, name
+        else:  # no card: a caption, its spoken word in yellow, inside the safe area
+            x = _yellow_x(_rgb_frame(out, at))
+            assert SAFE.x < x < SAFE.right
+        assert shot.stat().st_size > 10_000

@@ -60,6 +60,20 @@ def test_a_long_post_stays_under_a_minute_and_a_thin_one_is_flagged() -> None:
         validate("가나다라마 " * 60)
 
 
+def test_markup_shown_as_text_on_a_page_does_not_sink_the_script() -> None:
+    post = PostText(
+        "시어머니께 받은 <b>반찬</b> 후기 & 질문",
+        "- 첫째 반찬이 정말 맛있었어요\n- 둘째 [사진] 참고해 주세요 {웃음}\n"
+        + "이야기가 깁니다. " * 6,
+        [("ㅇㅇ", "* 부럽네요 `진짜`")],
+    )
+    script = extractive_script(post)  # validate() refuses markup: none is left
+    assert script.text.startswith("시어머니께 받은 반찬 후기 & 질문. 첫째 반찬이 정말 맛있었어요")
+    assert "<" not in script.text
+    assert "[" not in script.text
+    assert "`" not in script.text
+
+
 def test_a_post_with_no_comments_or_body_still_gets_a_script() -> None:
     script = extractive_script(PostText("사진 한 장으로 설명되는 오늘의 출근길 풍경", "", []))
     assert script.text == (

@@ -3,14 +3,19 @@
     .venv/bin/python bench/render/run.py [--rounds 2]
 
 The same composition both ways, from the same inputs (an espeak-ng voice of a
-Korean script, its sentence cues, three 1440x2560 pictures): 1080x1920 at 30
-fps, each picture covering the frame for a third of the voice with a slow
-zoom, NanumGothic Bold subtitles with a black outline, libx264 veryfast CRF 23.
+Korean script, its sentence cues, three pictures of different shapes, the title
+card and a comment card drawn by wagglebot.stages.cards): 1080x1920 at 30 fps;
+the title card for the first line; each picture shown whole over a blurred,
+darkened copy of itself, both zooming slowly, for its share of the voice; the
+comment card while the comment is read; NanumGothic Bold captions with a black
+outline, two lines at a time; libx264 veryfast CRF 23.
 
 - wagglebot: wagglebot.stages.render.render_short (one ffmpeg filter graph, one
-  encode; it also loudness-normalises the voice, which MoviePy does not).
+  encode; it also loudness-normalises the voice and lights each spoken word in
+  the captions, which the MoviePy side does not).
 - moviepy: MoviePy 2.x, the approach of the old spec and the best-known peer
-  (ImageClip with a per-frame resize, TextClip captions, CompositeVideoClip).
+  (ImageClips with a per-frame resize, the fill blurred once with Pillow, the
+  cards as ImageClips, TextClip captions, CompositeVideoClip).
 
 Rounds alternate; medians and their ratio go to bench/results/render.json.
 """
@@ -26,8 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from wagglebot.stages.render import FPS, HEIGHT, WIDTH, ZOOM, render_short
-from wagglebot.stages.tts import Speech, espeak_speech
+from wagglebot.stages.cards import CommentCard, TitleCard, place_cards
+from wagglebot.stages.layout import FIT_H, FIT_W, FPS, HEIGHT, WIDTH, ZOOM, picture_spans
+from wagglebot.stages.render import render_short
+from wagglebot.stages.subtitles import caption_events
+from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
 
 REPO = Path(__file__).resolve().parents[2]
 FONT = "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf"
@@ -40,9 +48,9 @@ SCRIPT = (
 
 
 def make_pictures(folder: Path) -> list[Path]:
-    sources = [
-        "testsrc2=s=1440x2560",
-        "mandelbrot=s=1440x2560",
+    sources = [  # a landscape photo, a portrait one, a full-frame one
+        "testsrc2=s=1600x1200",
+        "mandelbrot=s=1200x1600",
         "gradients=s=1440x2560:c0=0x2b5876:c1=0xf8cdda:n=4",
     ]
     pictures = []
@@ -71,10 +79,35 @@ def make_pictures(folder: Path) -> list[Path]:
     return pictures
 
 
+TITLE = TitleCard(
+    "네이트판 톡톡 베스트", "nate_pann", "회사 탕비실 커피가 매일 사라지는 이유", 74428, 1024, 31
+)
+COMMENT = CommentCard("베스트 댓글 1", "팀장님 월급 받으시면서 왜 그러세요!", 512)
+
+
+def timed_words(cues: list[Cue]) -> list[Cue]:
+    """The cues with word timings spread over each sentence, as edge-tts gives them."""
+    out = []
+    for c in cues:
+        words = c.text.split()
+        step = (c.end - c.start) / len(words)
+        out.append(Cue(c.start, c.end, c.text, tuple(
+            Word(c.start + i * step, c.start + (i + 1) * step, w) for i, w in enumerate(words)
+        )))  # fmt: skip
+    return out
+
+
 def wagglebot_render(speech: Speech, pictures: list[Path], out: Path) -> float:
     t0 = time.perf_counter()
     render_short(
-        speech.audio_path, speech.duration, speech.cues, pictures, out, encoder_preference="libx264"
+        speech.audio_path,
+        speech.duration,
+        timed_words(speech.cues),
+        pictures,
+        out,
+        title=TITLE,
+        comments=[COMMENT],
+        encoder_preference="libx264",
     )
     return time.perf_counter() - t0
 
@@ -87,51 +120,76 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
         TextClip,
         concatenate_videoclips,
     )
+    from PIL import Image, ImageEnhance, ImageFilter
 
     t0 = time.perf_counter()
-    share = speech.duration / len(pictures)
+    spans = picture_spans(speech.duration, speech.cues, len(pictures))
     segments = []
-    for i, path in enumerate(pictures):
+    for i, (path, (start, end)) in enumerate(zip(pictures, spans, strict=True)):
+        share = end - start
+        with Image.open(path) as img:  # the fill: blurred and darkened once, as ours is
+            fill = ImageEnhance.Brightness(
+                img.convert("RGB").filter(ImageFilter.GaussianBlur(40))
+            ).enhance(0.72)
+            fill_path = path.with_suffix(f".fill{i}.png")
+            fill.save(fill_path)
         image = ImageClip(str(path)).with_duration(share)
-        cover = max(WIDTH / image.w, HEIGHT / image.h)
+        blurred = ImageClip(str(fill_path)).with_duration(share)
+        fit = min(FIT_W / image.w, FIT_H / image.h)
+        cover = max(WIDTH / blurred.w, HEIGHT / blurred.h)
 
-        def scale(t: float, i: int = i, cover: float = cover) -> float:
-            drift = ZOOM * t / share
-            return cover * ((1 + drift) if i % 2 == 0 else (1 + ZOOM - drift))
+        def drift(t: float, i: int = i, share: float = share) -> float:
+            step = ZOOM * t / share
+            return (1 + step) if i % 2 == 0 else (1 + ZOOM - step)
 
-        moving = image.resized(scale).with_position("center")
-        segments.append(CompositeVideoClip([moving], size=(WIDTH, HEIGHT)).with_duration(share))
+        layers = [
+            blurred.resized(lambda t, c=cover: c * drift(t)).with_position("center"),
+            image.resized(lambda t, f=fit: f * drift(t)).with_position("center"),
+        ]
+        segments.append(CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(share))
     video = concatenate_videoclips(segments)
-    captions = [
-        TextClip(
-            font=FONT,
-            text=cue.text,
-            font_size=72,
-            color="white",
-            stroke_color="black",
-            stroke_width=5,
-            method="caption",
-            size=(WIDTH - 160, None),
-            text_align="center",
+    with tempfile.TemporaryDirectory() as cards_dir:
+        placed = place_cards(TITLE, [COMMENT], speech.cues, speech.duration, Path(cards_dir))
+        cards = [
+            ImageClip(str(card.path))
+            .with_start(card.start)
+            .with_end(card.end)
+            .with_position((card.box.x, card.box.y))
+            for card in placed
+        ]
+        captions = [
+            TextClip(
+                font=FONT,
+                text=text,
+                font_size=72,
+                color="white",
+                stroke_color="black",
+                stroke_width=5,
+                method="caption",
+                size=(WIDTH - 190, None),
+                text_align="center",
+            )
+            .with_start(a)
+            .with_end(b)
+            .with_position(("center", HEIGHT - 480 - 200))
+            for cue in speech.cues
+            for a, b, text in caption_events(cue)  # the same pages of two lines
+        ]
+        final = CompositeVideoClip([video, *cards, *captions], size=(WIDTH, HEIGHT))
+        final = final.with_audio(AudioFileClip(str(speech.audio_path))).with_duration(
+            speech.duration
         )
-        .with_start(cue.start)
-        .with_end(cue.end)
-        .with_position(("center", HEIGHT - 480 - 200))
-        for cue in speech.cues
-    ]
-    final = CompositeVideoClip([video, *captions], size=(WIDTH, HEIGHT))
-    final = final.with_audio(AudioFileClip(str(speech.audio_path))).with_duration(speech.duration)
-    final.write_videofile(
-        str(out),
-        fps=FPS,
-        codec="libx264",
-        preset="veryfast",
-        audio_codec="aac",
-        audio_bitrate="128k",
-        threads=2,
-        ffmpeg_params=["-crf", "23", "-pix_fmt", "yuv420p"],
-        logger=None,
-    )
+        final.write_videofile(
+            str(out),
+            fps=FPS,
+            codec="libx264",
+            preset="veryfast",
+            audio_codec="aac",
+            audio_bitrate="128k",
+            threads=2,
+            ffmpeg_params=["-crf", "23", "-pix_fmt", "yuv420p"],
+            logger=None,
+        )
     return time.perf_counter() - t0
 
 
@@ -168,7 +226,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(
-        f"{speech.duration:.1f} s Short, 1080x1920 30 fps, 3 pictures, libx264 veryfast, "
+        f"{speech.duration:.1f} s Short, 1080x1920 30 fps, 3 pictures, 2 cards, libx264 veryfast, "
         f"{args.rounds} rounds each"
     )
     for name, times in runs.items():

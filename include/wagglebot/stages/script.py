@@ -142,11 +142,24 @@ def _spoken_end(sentence: str) -> str:
     return sentence if sentence[-1] in ".!?" else sentence + "."
 
 
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,40}>")
+_MARK_CHARS = re.compile(r"[<>{}\[\]`#*|]+")
+_LIST_MARK = re.compile(r"^[ \t]*[-•][ \t]+", re.M)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def _unmarked(text: str) -> str:
+    """A post's own text without what a script may not have: a title with "<b>" in it
+    (escaped markup, shown as text on its page) is still a story to tell."""
+    text = _MARK_CHARS.sub(" ", _LIST_MARK.sub("", _TAG.sub("", text)))
+    return _SPACES.sub(" ", text)
+
+
 def extractive_script(post: PostText) -> Script:
     """A script from the post itself: the title, as much of the body as fits the target,
     and up to two of the best comments."""
     names = [author for author, _ in post.comments if author]
-    clean = lambda t: anonymise(soften(t), names)  # noqa: E731
+    clean = lambda t: anonymise(soften(_unmarked(t)), names)  # noqa: E731
     parts = [_spoken_end(clean(post.title))]
     comments = [c for c in (clean(text) for _, text in post.comments) if c][:2]
     said = [_spoken_end(_sentences(c)[0][:90]) for c in comments]

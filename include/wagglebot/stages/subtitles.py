@@ -79,7 +79,8 @@ def _pages(cue: Cue) -> list[list[tuple[str, float | None, float | None]]]:
     return [p for p in pages if p]
 
 
-def _events(cue: Cue) -> list[tuple[float, float, str]]:
+def caption_events(cue: Cue) -> list[tuple[float, float, str]]:
+    """What the captions show for a cue: (start, end, ASS text) a page or a word at a time."""
     pages = _pages(cue)
     chars = [len(" ".join(t for t, *_ in page)) for page in pages]
     total, at, events = sum(chars) or 1, cue.start, []
@@ -108,7 +109,7 @@ def write_ass(cues: Iterable[Cue], path: Path) -> Path:
     lines = [
         f"Dialogue: 0,{_clock(a)},{_clock(b)},Default,,0,0,0,,{text}"
         for c in cues
-        for a, b, text in _events(c)
+        for a, b, text in caption_events(c)
         if b > a
     ]
     tmp = path.with_suffix(".tmp")
