@@ -324,8 +324,10 @@ def _share(frame: bytes, box: Box, test) -> float:
 def hooked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Speech]:
     folder = tmp_path_factory.mktemp("hook")
     voice = espeak_speech(HOOK_SCRIPT, folder / "voice.wav")
+    picture = folder / "dim.jpg"  # a dim photo: nothing in it is as bright as a card
+    _ffmpeg("-f", "lavfi", "-i", "color=c=0x303840:s=1200x900", "-frames:v", "1", str(picture))
     out = folder / "short.mp4"
-    render_short(voice.audio_path, voice.duration, voice.cues, [], out, title=TITLE,
+    render_short(voice.audio_path, voice.duration, voice.cues, [picture], out, title=TITLE,
                  comments=[COMMENT])  # fmt: skip
     return out, voice
 
@@ -482,3 +484,24 @@ def test_a_sample_short_frame_by_frame(hooked: tuple[Path, Speech], tmp_path: Pa
             x = _yellow_x(_rgb_frame(out, at))
             assert SAFE.x < x < SAFE.right
         assert shot.stat().st_size > 10_000
+
+
+def test_a_tall_screenshot_scrolls_at_a_readable_size(speech: Speech, tmp_path: Path) -> None:
+    tall = tmp_path / "thread.png"  # 1000x3600: a red band at its top, a blue one at its foot
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=1000x3600", "-vf",
+            "drawbox=x=0:y=0:w=1000:h=300:color=0xFF0000:t=fill,"
+            "drawbox=x=0:y=3300:w=1000:h=300:color=0x0000FF:t=fill",
+            "-frames:v", "1", str(tall))  # fmt: skip
+    out = tmp_path / "scroll.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [tall], out)
+    top, foot = _rgb_frame(out, 0.2), _rgb_frame(out, speech.duration - 0.2)
+    red, blue = CORNERS["red"], CORNERS["blue"]
+    count, x0, y0, x1, _ = _where(top, red)
+    assert count > 1000
+    assert y0 < 10
+    assert x1 - x0 > 950  # ...at the frame's width (fitted whole it would be 530 wide)
+    assert _where(top, blue)[0] == 0
+    count, *_, y1 = _where(foot, blue)
+    assert count > 1000
+    assert y1 > 1900
+    assert _where(foot, red)[0] == 0

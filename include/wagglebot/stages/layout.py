@@ -16,6 +16,8 @@ WIDTH, HEIGHT, FPS = 1080, 1920, 30
 ZOOM = 0.06  # how far a picture drifts in or out over its time on screen
 # A picture fits inside this box, so that at its widest zoom it still shows whole.
 FIT_W, FIT_H = int(WIDTH / (1 + ZOOM)) // 2 * 2, int(HEIGHT / (1 + ZOOM)) // 2 * 2
+# Taller than this (height over width) a picture is a long screenshot: it scrolls.
+TALL_RATIO = 2.4
 BLUR_SIGMA = 40  # the fill behind a picture: itself, blurred past recognition...
 FILL_BRIGHTNESS = -0.28  # ...and darkened, so the picture and the captions stand out
 

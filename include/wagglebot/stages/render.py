@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
+from PIL import Image
 
 from wagglebot.stages.cards import CommentCard, Placed, TitleCard, draw_backdrop, place_cards
 from wagglebot.stages.encoder import EncoderChoice, h264_encoder
@@ -32,6 +33,7 @@ from wagglebot.stages.layout import (
     FIT_W,
     FPS,
     HEIGHT,
+    TALL_RATIO,
     WIDTH,
     ZOOM,
     picture_spans,
@@ -83,6 +85,41 @@ def _picture(path: Path, seconds: float, index: int):
     )
 
 
+def _is_tall(path: Path) -> bool:
+    """A screenshot of a long thread: fitted whole it would be too small to read."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except OSError:
+        return False  # ffmpeg reads it, or says why
+    return height / max(width, 1) > TALL_RATIO
+
+
+def _scrolling(path: Path, seconds: float):
+    """A tall picture at the frame's width, scrolled from its top to its bottom (a pause
+    at each end), over its blurred copy: read, not shrunk."""
+    frames = max(1, round(seconds * FPS))
+    still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
+    fill = (
+        still[0]
+        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
+        .filter("crop", WIDTH, HEIGHT)
+        .filter("gblur", sigma=BLUR_SIGMA)
+        .filter("eq", brightness=FILL_BRIGHTNESS)
+    )
+    strip = still[1].filter("scale", FIT_W, -2)
+    looped = [
+        s.filter("loop", loop=frames - 1, size=1, start=0)
+        .filter("settb", "1/30")
+        .filter("setpts", "N")
+        for s in (fill, strip)
+    ]
+    travel = max(seconds - 1.0, 0.1)
+    return ffmpeg.overlay(
+        looped[0], looped[1], x="(W-w)/2", y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))"
+    ).filter("setsar", 1)
+
+
 def _background(seconds: float):
     source = (
         f"gradients=s={WIDTH}x{HEIGHT}:r={FPS}:c0=0x1d2b64:c1=0xf8cdda:"
@@ -106,7 +143,7 @@ def build(
         spans = picture_spans(duration, cues, len(images))
         video = ffmpeg.concat(
             *(
-                _picture(p, end - start, i)
+                (_scrolling(p, end - start) if _is_tall(p) else _picture(p, end - start, i))
                 for i, (p, (start, end)) in enumerate(zip(images, spans, strict=True))
             ),
             v=1,
