@@ -216,6 +216,7 @@ def test_the_prompt_tells_the_post_without_names_or_profanity() -> None:
     assert (system["role"], user["role"]) == ("system", "user")
     assert "누군가" in system["content"]
     assert "150~300자(읽으면 30~55초)" in system["content"]
+    assert "첫 문장은 글의 제목을" in system["content"]  # the hook card shows while it is read
     assert POST.title in user["content"]
     assert "요즘 탕비실 커피가 매일 사라져서 CCTV를 확인해 봤어요." in user["content"]
     assert "팀장님 월급 받으시면서 왜 그러세요 ㅋㅋ 누군가는 웁니다" in user["content"]
