@@ -57,6 +57,25 @@ class Rendered:
     seconds: float  # wall time spent
 
 
+def _fill(still):
+    """The frame filled with a blurred, darkened copy of the picture (made once)."""
+    return (
+        still.filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
+        .filter("crop", WIDTH, HEIGHT)
+        .filter("gblur", sigma=BLUR_SIGMA)
+        .filter("eq", brightness=FILL_BRIGHTNESS)
+    )
+
+
+def _held(stream, frames: int):
+    """One decoded frame shown ``frames`` times, on the render's 30 fps clock."""
+    return (
+        stream.filter("loop", loop=frames - 1, size=1, start=0)
+        .filter("settb", "1/30")
+        .filter("setpts", "N")
+    )
+
+
 def _picture(path: Path, seconds: float, index: int):
     """A picture shown whole (fitted, never cropped) over a blurred, darkened copy of itself
     filling the frame, zooming gently in or out. The composite is made once, from one
@@ -64,21 +83,13 @@ def _picture(path: Path, seconds: float, index: int):
     frames = max(1, round(seconds * FPS))
     zoom = f"(1+{ZOOM}*t/{seconds:.3f})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*t/{seconds:.3f})"
     still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
-    fill = (
-        still[0]
-        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
-        .filter("crop", WIDTH, HEIGHT)
-        .filter("gblur", sigma=BLUR_SIGMA)
-        .filter("eq", brightness=FILL_BRIGHTNESS)
-    )
+    fill = _fill(still[0])
     whole = still[1].filter(
         "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
     )
+    composed = ffmpeg.overlay(fill, whole, x="(W-w)/2", y="(H-h)/2")
     return (
-        ffmpeg.overlay(fill, whole, x="(W-w)/2", y="(H-h)/2")
-        .filter("loop", loop=frames - 1, size=1, start=0)  # composed once, shown `frames` times
-        .filter("settb", "1/30")
-        .filter("setpts", "N")
+        _held(composed, frames)  # composed once, shown `frames` times
         .filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame")
         .filter("crop", WIDTH, HEIGHT, "(iw-ow)/2", "(ih-oh)/2")
         .filter("setsar", 1)
@@ -100,23 +111,14 @@ def _scrolling(path: Path, seconds: float):
     at each end), over its blurred copy: read, not shrunk."""
     frames = max(1, round(seconds * FPS))
     still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
-    fill = (
-        still[0]
-        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
-        .filter("crop", WIDTH, HEIGHT)
-        .filter("gblur", sigma=BLUR_SIGMA)
-        .filter("eq", brightness=FILL_BRIGHTNESS)
-    )
+    fill = _fill(still[0])
     strip = still[1].filter("scale", FIT_W, -2)
-    looped = [
-        s.filter("loop", loop=frames - 1, size=1, start=0)
-        .filter("settb", "1/30")
-        .filter("setpts", "N")
-        for s in (fill, strip)
-    ]
     travel = max(seconds - 1.0, 0.1)
     return ffmpeg.overlay(
-        looped[0], looped[1], x="(W-w)/2", y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))"
+        _held(fill, frames),
+        _held(strip, frames),
+        x="(W-w)/2",
+        y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))",
     ).filter("setsar", 1)
 
 
