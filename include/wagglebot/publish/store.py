@@ -129,40 +129,45 @@ def claim_for_publish(
     limit: int = 50,
 ) -> list[int]:
     """Take this run's posts: first those a dead run left mid-upload (to resume), then
-    the requested RENDERED ones, oldest request first. Each is taken by exactly one run."""
+    the requested RENDERED ones, oldest request first. Each is taken by exactly one run:
+    candidates are read plainly, then each is taken by a guarded UPDATE whose row count
+    says who won (SKIP LOCKED over a join could let two runs each skip what the other
+    had half-locked, and leave a post to nobody)."""
     cutoff = session.scalar(select(func.now(6))) - stale_after
+    mine = Upload.platform == platform
+    chosen = [Upload.post_id.in_(post_ids)] if post_ids else []
+    stale = or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < cutoff)
     orphans = session.scalars(
         select(Upload.post_id)
         .join(Post, Post.id == Upload.post_id)
-        .where(
-            Upload.platform == platform,
-            Post.status == S.PUBLISHING,
-            or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < cutoff),
-            *([Upload.post_id.in_(post_ids)] if post_ids else []),
-        )
-        .order_by(Upload.requested_at)
-        .with_for_update(skip_locked=True)
+        .where(mine, Post.status == S.PUBLISHING, stale, *chosen)
+        .order_by(Upload.requested_at, Upload.post_id)
     ).all()
-    taken = list(orphans)
-    _beat(session, taken, platform)
+    session.commit()
+    taken: list[int] = []
+    for post_id in orphans:  # the heartbeat moves now: the next run to look sees it live
+        beat = update(Upload).where(Upload.post_id == post_id, mine, stale)
+        if session.execute(beat.values(heartbeat_at=func.now(6))).rowcount == 1:
+            taken.append(post_id)
+        session.commit()
     waiting = session.scalars(
         select(Upload.post_id)
         .join(Post, Post.id == Upload.post_id)
-        .where(
-            Upload.platform == platform,
-            Upload.requested_at.is_not(None),
-            Post.status == S.RENDERED,
-            *([Upload.post_id.in_(post_ids)] if post_ids else []),
-        )
+        .where(mine, Upload.requested_at.is_not(None), Post.status == S.RENDERED, *chosen)
         .order_by(Upload.requested_at, Upload.post_id)
         .limit(max(limit - len(taken), 0))
-        .with_for_update(skip_locked=True)
     ).all()
-    for post_id in waiting:
-        transition(session, post_id, S.PUBLISHING, expected=S.RENDERED)
-    _beat(session, waiting, platform)
     session.commit()
-    return taken + list(waiting)
+    for post_id in waiting:
+        try:
+            transition(session, post_id, S.PUBLISHING, expected=S.RENDERED)
+        except TransitionError:  # another run took it first
+            session.rollback()
+            continue
+        _beat(session, [post_id], platform)
+        session.commit()
+        taken.append(post_id)
+    return taken
 
 
 def _beat(session: Session, post_ids: list[int], platform: str) -> None:
