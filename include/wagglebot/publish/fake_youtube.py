@@ -299,11 +299,10 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal := self._refusal(metadata):
             self._record("multipart", 400)
             return self._error(refusal)
-        data = media
-        session = UploadSession(secrets.token_urlsafe(16), metadata, len(data),
+        session = UploadSession(secrets.token_urlsafe(16), metadata, len(media),
                                 self.state.folder / f"{secrets.token_hex(8)}.bin")  # fmt: skip
-        session.path.write_bytes(data)
-        session.received = len(data)
+        session.path.write_bytes(media)
+        session.received = len(media)
         self._record("multipart", 200, wire=len(body))
         self._json(200, self._finish(session))
 

@@ -70,6 +70,8 @@ def request_publish(
         description = check_description(description)
     if privacy is not None or publish_at is not None:
         check_release(privacy or "private", publish_at, datetime.now(UTC))
+    release = publish_at.astimezone(UTC).replace(tzinfo=None) if publish_at else None
+    edits = {"title": title, "description": description, "privacy": privacy, "publish_at": release}
     moved: list[int] = []
     refused: list[TransitionError] = []
     for post_id in post_ids:
@@ -80,21 +82,8 @@ def request_publish(
         if status is not S.RENDERED:
             refused.append(NotPublishable(post_id, status))
             continue
-        values = {
-            "requested_by": by,
-            "requested_at": func.now(6),
-            "note": None,
-            **{
-                k: v
-                for k, v in dict(title=title, description=description, privacy=privacy).items()
-                if v is not None
-            },
-            **(
-                {"publish_at": publish_at.astimezone(UTC).replace(tzinfo=None)}
-                if publish_at
-                else {}
-            ),
-        }
+        values: dict[str, object] = {"requested_by": by, "requested_at": func.now(6), "note": None}
+        values |= {k: v for k, v in edits.items() if v is not None}  # None: keep what is there
         stmt = insert(Upload).values(post_id=post_id, platform=platform, **values)
         session.execute(stmt.on_duplicate_key_update(values))
         moved.append(post_id)

@@ -66,11 +66,8 @@ def _pages(cue: Cue) -> list[list[tuple[str, float | None, float | None]]]:
     with its own timing when the voice gave one for every word of the cue."""
     tokens = [ass_text(t) for t in cue.text.split()]
     timed = len(cue.words) == len(tokens)
-    words = [
-        (t, w.start, w.end) if timed else (t, None, None)
-        for t, w in zip(tokens, cue.words if timed else tokens, strict=True)
-        if t
-    ]
+    times = [(w.start, w.end) for w in cue.words] if timed else [(None, None)] * len(tokens)
+    words = [(t, start, end) for t, (start, end) in zip(tokens, times, strict=True) if t]
     pages: list[list[tuple[str, float | None, float | None]]] = [[]]
     for word in words:
         if pages[-1] and len(" ".join(t for t, *_ in [*pages[-1], word])) > MAX_PAGE_CHARS:
