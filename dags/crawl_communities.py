@@ -13,6 +13,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from wagglebot.crawl.sites import site_codes
+from wagglebot.routing import DEFAULT_TASK
 
 SITES = site_codes()
 
@@ -45,7 +46,7 @@ SITES = site_codes()
     },
     # No task retries: Scrapy already retries each request (Retry-After included), and a
     # site that stored nothing is news for a person, not a blip; the next hour tries again.
-    default_args={"retries": 0},
+    default_args={"retries": 0, **DEFAULT_TASK},
 )
 def crawl_communities() -> None:
     @task

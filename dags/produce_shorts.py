@@ -1,9 +1,11 @@
 """Approved posts become Shorts: claim a batch, script it, voice it, render it, finish.
 
 Started by a REST trigger when a person approves posts (the dashboard does it),
-and every 20 minutes as a safety net. One run at a time. The three stages run
-in pool `gpu` (one slot), each over the whole batch, so the LLM loads once per
-sweep and no two GPU stages ever share the card. XCom carries file paths only.
+and every 20 minutes as a safety net. The three stages run
+in pool `gpu` (one slot per GPU) and Celery queue `gpu`, each over the whole batch,
+so the LLM loads once per sweep and no two GPU stages ever share a card; the rest
+goes to queue `default` (wagglebot.routing). As many sweeps run at once as there
+are GPU slots. XCom carries file paths only, relative to the media folder.
 A post that fails a stage goes to FAILED with its error; the rest go on. With
 script review on, new scripts wait (SCRIPTED) for a person before they are voiced.
 """
@@ -15,7 +17,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-GPU = {"pool": "gpu", "pool_slots": 1}
+from wagglebot.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
+
 RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
 
 
@@ -30,7 +33,8 @@ def _attempt():  # -> wagglebot.sweep.TaskAttempt
     schedule="*/20 * * * *",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # One sweep per GPU: each claims its own posts (SKIP LOCKED), the pool shares the cards.
+    max_active_runs=gpu_slots_from_env(),
     dagrun_timeout=timedelta(hours=6),
     tags=["wagglebot", "produce"],
     params={
@@ -52,16 +56,21 @@ def _attempt():  # -> wagglebot.sweep.TaskAttempt
             ),
         ),
     },
-    default_args={"retries": 0},
+    default_args={"retries": 0, **DEFAULT_TASK},
 )
 def produce_shorts() -> None:
     @task
     def claim() -> list[int]:
         from wagglebot.sweep import claim_batch
 
-        return claim_batch(batch=get_current_context()["params"]["batch"])
+        return claim_batch(batch=get_current_context()["params"]["batch"], attempt=_attempt())
 
-    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(hours=1))
+    @task(
+        **GPU_TASK,
+        **RETRIES,
+        retry_delay=timedelta(seconds=30),
+        execution_timeout=timedelta(hours=1),
+    )
     def write_scripts(post_ids: list[int]) -> dict[str, str]:
         from wagglebot.sweep import write_scripts
 
@@ -74,13 +83,23 @@ def produce_shorts() -> None:
 
         return gather_pictures(post_ids)
 
-    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=20), execution_timeout=timedelta(hours=1))
+    @task(
+        **GPU_TASK,
+        **RETRIES,
+        retry_delay=timedelta(seconds=20),
+        execution_timeout=timedelta(hours=1),
+    )
     def speak(scripts: dict[str, str]) -> dict[str, str]:
         from wagglebot.sweep import speak
 
         return speak(scripts, _attempt())
 
-    @task(**GPU, **RETRIES, retry_delay=timedelta(seconds=20), execution_timeout=timedelta(hours=2))
+    @task(
+        **GPU_TASK,
+        **RETRIES,
+        retry_delay=timedelta(seconds=20),
+        execution_timeout=timedelta(hours=2),
+    )
     def render(voices: dict[str, str], pictures: dict[str, list[str]]) -> dict[str, str]:
         from wagglebot.sweep import render
 
@@ -97,7 +116,7 @@ def produce_shorts() -> None:
     ) -> dict[str, list[int]]:
         from wagglebot.sweep import finish
 
-        return finish(claimed or [], scripts, voices, videos)
+        return finish(claimed or [], scripts, voices, videos, attempt=_attempt())
 
     claimed = claim()
     scripts = write_scripts(claimed)

@@ -16,6 +16,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.routing import DEFAULT_TASK
+
 
 def _attempt():  # -> wagglebot.sweep.TaskAttempt
     from wagglebot.sweep import TaskAttempt
@@ -31,6 +33,7 @@ def _attempt():  # -> wagglebot.sweep.TaskAttempt
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
     tags=["wagglebot", "publish"],
+    default_args=DEFAULT_TASK,
     params={
         "post_ids": Param(
             [],

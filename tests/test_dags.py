@@ -84,6 +84,43 @@ def test_publish_dag_uploads_outside_the_gpu_pool_and_has_no_schedule_by_default
     assert set(dag.params) == {"post_ids", "privacy"}
 
 
+def test_gpu_stages_go_to_queue_gpu_and_everything_else_to_default() -> None:
+    bag = _bag(REPO / "dags")
+    queues = {(dag_id, t.task_id): t.queue for dag_id, dag in bag.dags.items() for t in dag.tasks}
+    gpu = {("produce_shorts", t) for t in ("write_scripts", "speak", "render")}
+    assert {k for k, q in queues.items() if q == "gpu"} == gpu
+    assert {q for k, q in queues.items() if k not in gpu} == {"default"}
+    # The queue travels with the pool: a task in pool gpu is on queue gpu, and only those.
+    for dag in bag.dags.values():
+        for t in dag.tasks:
+            assert (t.pool == "gpu") == (t.queue == "gpu"), (dag.dag_id, t.task_id)
+    # Declared once: the DAG files name neither queue themselves.
+    for dag_file in (REPO / "dags").glob("*.py"):
+        text = dag_file.read_text()
+        assert "queue=" not in text, dag_file
+        assert '"gpu"' not in text, dag_file
+
+
+@pytest.mark.parametrize(
+    ("env", "runs"),
+    [
+        ({}, 1),
+        ({"WAGGLE_EXECUTOR": "celery", "WAGGLE_GPU_WORKERS": "3"}, 3),
+        ({"WAGGLE_EXECUTOR": "local", "WAGGLE_GPU_WORKERS": "3"}, 1),
+    ],
+)
+def test_one_sweep_at_a_time_per_gpu_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], runs: int
+) -> None:
+    for name in ("WAGGLE_EXECUTOR", "WAGGLE_GPU_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "produce_shorts.py").write_text((REPO / "dags" / "produce_shorts.py").read_text())
+    dag = DagBag(dag_folder=str(tmp_path), known_pools=KNOWN_POOLS).dags["produce_shorts"]
+    assert dag.max_active_runs == runs
+
+
 def test_a_publish_schedule_comes_from_the_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

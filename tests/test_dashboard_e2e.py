@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from wagglebot.crawl.sample_site import base_urls
 from wagglebot.db import make_engine
+from wagglebot.media import media_path
 
 from conftest import REPO, free_ports, make_settings
 from stack_support import RunningStack, stack_env
@@ -254,5 +255,5 @@ def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
         i=post_id,
     )
     assert (script, edited, reviewer) == (EDITED, 1, "reviewer")
-    voice = json.loads((Path(video_path).parent / "voice.json").read_text())
+    voice = json.loads((media_path(stack.settings, video_path).parent / "voice.json").read_text())
     assert "".join(c["text"] for c in voice["cues"]).replace(" ", "") == EDITED.replace(" ", "")

@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import jwt
 import psutil
@@ -25,6 +24,7 @@ from sqlalchemy import text
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.db import make_engine
+from wagglebot.media import media_path
 from wagglebot.stack.procs import port_in_use
 
 from conftest import REPO, free_ports, make_settings
@@ -233,7 +233,7 @@ def test_up_publishes_the_shorts_to_the_loopback_fake_youtube(stack: RunningStac
         youtube = json.loads(meta)["youtube"]
         assert published[str(post_id)] == youtube["url"] == f"{fake}watch?v={youtube['id']}"
         assert youtube["privacy"] == "private"
-        data = Path(video_path).read_bytes()
+        data = media_path(stack.settings, video_path).read_bytes()
         assert videos[youtube["id"]]["sha256"] == hashlib.sha256(data).hexdigest()
         assert (dag_id, outcome) == ("publish_shorts", "succeeded")
     page = requests.get(next(iter(published.values())), timeout=10)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
 from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun
+from wagglebot.media import media_path
 from wagglebot.produce import TaskRef, stage_started
 from wagglebot.stages.pictures import fetch_pictures, on_this_machine
 from wagglebot.states import PostStatus, claim_approved
@@ -80,8 +81,15 @@ def test_pictures_in_sample_mode_come_only_from_this_machine(
     assert not on_this_machine("http://10.0.0.1/x.png")
 
 
-def _ref(task_id: str, try_number: int = 1) -> TaskRef:
-    return TaskRef("produce_shorts", "manual__test", task_id, -1, try_number)
+RUN_ID = "manual__test"
+
+
+def _ref(task_id: str, try_number: int = 1, run_id: str = RUN_ID) -> TaskRef:
+    return TaskRef("produce_shorts", run_id, task_id, -1, try_number)
+
+
+CLAIM = TaskAttempt(_ref("claim"))
+FINISH = TaskAttempt(_ref("finish"))
 
 
 def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
@@ -118,37 +126,38 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
         )
         session.commit()
 
-    claimed = claim_batch(settings, batch=10)
+    claimed = claim_batch(settings, batch=10, attempt=CLAIM)
     assert sorted(claimed) == sorted([story, junk, plain])
-    assert claim_batch(settings, batch=10) == []  # nothing left to take
+    assert claim_batch(settings, batch=10, attempt=CLAIM) == []  # nothing left to take
 
     scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings)
     assert set(scripts) == {str(story), str(plain)}  # the junk post stopped here
-    script = json.loads(Path(scripts[str(story)]).read_text())
+    script = json.loads(media_path(settings, scripts[str(story)]).read_text())
     assert script["engine"] == "extractive"
     assert "냥집사" not in script["text"]
     assert "고양이" in script["text"]
 
     pictures = gather_pictures(claimed, settings)
-    kept = [Path(p) for p in pictures[str(story)]]
+    kept = [media_path(settings, p) for p in pictures[str(story)]]
     assert [p.name for p in kept] == ["picture_00.jpg", "picture_01.png"]  # webp -> png
     assert pictures[str(plain)] == []
 
     voices = speak(scripts, TaskAttempt(_ref("speak")), settings)
-    voice = json.loads(Path(voices[str(story)]).read_text())
+    voice = json.loads(media_path(settings, voices[str(story)]).read_text())
     assert voice["engine"] == "espeak-ng"
     assert voice["duration"] > 3
     assert voice["cues"][0]["text"].startswith("퇴근길 고양이")
 
     videos = render(voices, pictures, TaskAttempt(_ref("render")), settings)
-    assert videos == {
-        str(pid): str(post_folder(settings, pid) / "short.mp4") for pid in (story, plain)
-    }
-    # XCom carries paths only: every value is a short string naming a file.
+    assert videos == {str(pid): f"posts/{pid}/short.mp4" for pid in (story, plain)}
+    assert media_path(settings, videos[str(story)]) == post_folder(settings, story) / "short.mp4"
+    # XCom carries paths only, relative to the media folder (another host mounts it
+    # elsewhere): every value is a short string naming a file.
     for outputs in (scripts, voices, videos):
-        assert all(isinstance(v, str) and Path(v).is_file() for v in outputs.values())
+        assert all(isinstance(v, str) and not v.startswith("/") for v in outputs.values())
+        assert all(media_path(settings, v).is_file() for v in outputs.values())
 
-    assert finish(claimed, scripts, voices, videos, settings) == {
+    assert finish(claimed, scripts, voices, videos, settings, FINISH) == {
         "rendered": sorted([story, plain]),
         "failed": [],
         "awaiting_review": [],
@@ -163,8 +172,9 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
         assert content.summary_text == script["text"]
         assert content.script_engine == "extractive"
         assert content.script_raw
-        assert Path(content.video_path).stat().st_size > 50_000
-        assert Path(content.thumbnail_path).is_file()
+        assert content.video_path == f"posts/{story}/short.mp4"
+        assert media_path(settings, content.video_path).stat().st_size > 50_000
+        assert media_path(settings, content.thumbnail_path).is_file()
         assert content.video_seconds == pytest.approx(voice["duration"])
         engines = dict(
             session.execute(
@@ -177,7 +187,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     files = sorted(p for p in settings.media_root.rglob("*") if p.is_file())
     mtimes = [p.stat().st_mtime_ns for p in files]
     assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings) == {}
-    assert finish(claimed, scripts, voices, videos, settings) == {
+    assert finish(claimed, scripts, voices, videos, settings, FINISH) == {
         "rendered": [],
         "failed": [],
         "awaiting_review": [],
@@ -192,7 +202,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
 def _claim(sessions: sessionmaker[Session], n: int) -> list[int]:
     with sessions() as session:
         add_posts(session, n, status=S.APPROVED)
-        return list(claim_approved(session, n))
+        return list(claim_approved(session, n, RUN_ID))
 
 
 def _runs(sessions: sessionmaker[Session], post_id: int) -> list[tuple[int, StageOutcome, str]]:
@@ -295,7 +305,7 @@ def test_finish_fails_posts_a_stage_task_dropped(
     a, b = _claim(sessions, 2)
     scripts = {str(a): "/x/script.json", str(b): "/y/script.json"}
     # speak gave up on its last try (it was killed), so it handed nothing on.
-    assert finish([a, b], scripts, None, None, settings) == {
+    assert finish([a, b], scripts, None, None, settings, FINISH) == {
         "rendered": [],
         "failed": [a, b],
         "awaiting_review": [],
@@ -329,9 +339,9 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
         [pid] = add_posts(
             session, title="퇴근길 고양이 입양 후기", content=STORY, status=S.APPROVED
         )
-    claimed = claim_batch(reviewing, batch=5)
+    claimed = claim_batch(reviewing, batch=5, attempt=CLAIM)
     assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing) == {}
-    assert finish(claimed, {}, {}, {}, reviewing) == {
+    assert finish(claimed, {}, {}, {}, reviewing, FINISH) == {
         "rendered": [],
         "failed": [],
         "awaiting_review": [pid],
@@ -349,15 +359,15 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
     with sessions() as session:
         approve_script(session, pid, edited, by="alice")
     # The next sweep takes the post again and voices exactly the approved text, no LLM.
-    claimed = claim_batch(reviewing, batch=5)
+    claimed = claim_batch(reviewing, batch=5, attempt=CLAIM)
     assert claimed == [pid]
     scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing)
-    assert json.loads(Path(scripts[str(pid)]).read_text())["text"] == edited
+    assert json.loads(media_path(reviewing, scripts[str(pid)]).read_text())["text"] == edited
     voices = speak(scripts, TaskAttempt(_ref("speak")), reviewing)
-    cues = json.loads(Path(voices[str(pid)]).read_text())["cues"]
+    cues = json.loads(media_path(reviewing, voices[str(pid)]).read_text())["cues"]
     assert " ".join(c["text"] for c in cues).replace(" ", "") == edited.replace(" ", "")
     videos = render(voices, {}, TaskAttempt(_ref("render")), reviewing)
-    assert finish(claimed, scripts, voices, videos, reviewing)["rendered"] == [pid]
+    assert finish(claimed, scripts, voices, videos, reviewing, FINISH)["rendered"] == [pid]
     with sessions() as session:
         llm_runs = session.scalar(
             select(func.count()).where(StageRun.post_id == pid, StageRun.stage == Stage.LLM)
@@ -366,3 +376,43 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
         content = session.get(Content, pid)
         assert (content.summary_text, content.script_edited) == (edited, True)
         assert content.script_reviewed_by == "alice"
+
+
+def test_a_sweep_leaves_alone_the_posts_another_sweep_holds_now(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """Two sweeps at once: sweep A holds a post for script review; a person approves the
+    script and sweep B claims the post while A is still running. A's stages and finish
+    must not touch it (A once failed B's posts as "dropped by a stage task")."""
+    from wagglebot.review import approve_script
+
+    reviewing = settings.model_copy(update={"script_review": True})
+    with sessions() as session:
+        [pid] = add_posts(
+            session, title="퇴근길 고양이 입양 후기", content=STORY, status=S.APPROVED
+        )
+    a = lambda task: TaskAttempt(_ref(task, run_id="manual__a"))  # noqa: E731
+    b = lambda task: TaskAttempt(_ref(task, run_id="manual__b"))  # noqa: E731
+    claimed_a = claim_batch(reviewing, batch=5, attempt=a("claim"))
+    assert write_scripts(claimed_a, a("write_scripts"), reviewing) == {}
+    with sessions() as session:
+        assert session.get(Post, pid).claimed_by is None  # SCRIPTED: nobody holds it
+        approve_script(session, pid, session.get(Content, pid).summary_text, by="alice")
+    assert claim_batch(reviewing, batch=5, attempt=b("claim")) == [pid]
+    with sessions() as session:
+        assert session.get(Post, pid).claimed_by == "manual__b"
+    # Sweep A goes on with what it claimed: nothing of it is still its own.
+    assert write_scripts(claimed_a, a("write_scripts"), reviewing) == {}
+    assert finish(claimed_a, {}, {}, {}, reviewing, a("finish")) == {
+        "rendered": [],
+        "failed": [],
+        "awaiting_review": [],
+    }
+    assert _status(sessions, pid) == (S.PROCESSING, None)
+    scripts = write_scripts([pid], b("write_scripts"), reviewing)
+    voices = speak(scripts, b("speak"), reviewing)
+    videos = render(voices, {}, b("render"), reviewing)
+    assert finish([pid], scripts, voices, videos, reviewing, b("finish"))["rendered"] == [pid]
+    with sessions() as session:
+        post = session.get(Post, pid)
+        assert (post.status, post.claimed_by) == (S.RENDERED, None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from wagglebot.crawl.sites import all_sites
 from wagglebot.dashboard_data import Video, gallery_page
+from wagglebot.media import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.metadata import PRIVACIES, InvalidMetadata, clean_title, describe
 from wagglebot.publish.quota import today
@@ -30,14 +30,16 @@ UNAUDITED = (
 @st.fragment
 def _player(video: Video) -> None:
     # A fragment per card: playing one video loads that file only, not the whole page.
-    path = Path(video.video_path)
+    settings = ui.settings()
+    path = media_path(settings, video.video_path)
     if not path.is_file():
-        st.error(f"The video file is missing: {video.video_path}")
+        st.error(f"The video file is missing: {path}")
         return
+    thumb = media_path(settings, video.thumbnail_path) if video.thumbnail_path else None
     if st.toggle("▶ Play", key=f"play-{video.id}"):
         st.video(str(path))
-    elif video.thumbnail_path and Path(video.thumbnail_path).is_file():
-        st.image(video.thumbnail_path, width=THUMB_WIDTH)
+    elif thumb and thumb.is_file():
+        st.image(str(thumb), width=THUMB_WIDTH)
 
 
 def _publish(post_ids: list[int], **metadata: object) -> None:

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     airflow_port: int = Field(8080, ge=1, le=65533)  # +1, +2: the log servers
     dashboard_port: int = Field(8501, ge=1, le=65535)
     airflow_parallelism: int = Field(4, ge=1, le=64)
+    # Distributed mode (`./wagglebot up --executor celery`): CeleryExecutor with Redis as the
+    # broker and PostgreSQL as Airflow's metadata DB, one default-queue worker and
+    # gpu_workers gpu-queue workers (one task each); pool gpu gets gpu_workers slots.
+    executor: Literal["local", "celery"] = "local"
+    gpu_workers: int = Field(1, ge=1, le=16)
+    postgres_port: int = Field(5433, ge=1, le=65535)
+    redis_port: int = Field(6380, ge=1, le=65535)
 
     @classmethod
     def settings_customise_sources(
@@ -181,6 +188,13 @@ class Settings(BaseSettings):
         if not self.airflow_ui_url:
             object.__setattr__(self, "airflow_ui_url", self.airflow_api_url)
         return self
+
+    @property
+    def gpu_slots(self) -> int:
+        """How many GPU tasks may run at once across the cluster: pool gpu's size."""
+        from wagglebot.routing import gpu_slots
+
+        return gpu_slots(self.executor, self.gpu_workers)
 
     @property
     def youtube_token_path(self) -> Path:

@@ -87,6 +87,7 @@ def transition(
     expected: PostStatus | None = None,
     error: str | None = None,
     by: str | None = None,
+    claimed_by: str | None = None,
 ) -> None:
     """Move one post to ``target``, or raise if another actor moved it first.
 
@@ -94,7 +95,8 @@ def transition(
     so approving a FAILED post by mistake is refused). Moving to FAILED keeps
     ``error`` as the post's last error; any other move clears it. ``by``: the
     person who made the move (None for the pipeline). The caller commits; keep
-    the transaction short.
+    the transaction short. ``claimed_by``: the sweep (Airflow run id) that takes the post
+    into PROCESSING; leaving PROCESSING clears it.
     """
     from wagglebot.db.models import Post  # the models import this module
 
@@ -113,6 +115,7 @@ def transition(
         (Post.status_changed_at, func.now(6)),
         (Post.status_changed_by, by),
         (Post.last_error, error),
+        (Post.claimed_by, claimed_by if target is S.PROCESSING else None),
     ]
     stmt = (
         update(Post)
@@ -151,8 +154,11 @@ def transition_many(
     return moved, refused
 
 
-def claim_approved(session: Session, limit: int) -> Sequence[int]:
+def claim_approved(session: Session, limit: int, owner: str | None = None) -> Sequence[int]:
     """Atomically take up to ``limit`` APPROVED posts into PROCESSING, oldest approval first.
+
+    ``owner`` (the sweep's run id) is kept on each post while it is PROCESSING: with
+    several sweeps at once, each works on and finishes only the posts it holds.
 
     ``FOR UPDATE SKIP LOCKED`` lets two sweeps claim at the same moment without
     waiting on each other or taking the same post. Commits before returning so
@@ -168,6 +174,6 @@ def claim_approved(session: Session, limit: int) -> Sequence[int]:
         .with_for_update(skip_locked=True)
     ).all()
     for post_id in ids:
-        transition(session, post_id, S.PROCESSING, expected=S.APPROVED)
+        transition(session, post_id, S.PROCESSING, expected=S.APPROVED, claimed_by=owner)
     session.commit()
     return ids

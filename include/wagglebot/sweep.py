@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
 from wagglebot.db.queries import best_comments
+from wagglebot.media import media_path, media_ref
 from wagglebot.produce import (
     TaskRef,
     finish_post,
@@ -64,7 +66,7 @@ log = logging.getLogger(__name__)
 # Errors that another try of the task cannot fix: the post fails at once.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (InvalidScript, NothingToSay)
 BEST_COMMENTS = 3
-Outputs = dict[str, str]  # post id (XCom keys are strings) -> a file path
+Outputs = dict[str, str]  # post id (XCom keys are strings) -> a file, relative to the media root
 
 
 @dataclass(frozen=True)
@@ -93,22 +95,45 @@ def write_json(path: Path, data: object) -> None:
     """Atomically: a reader sees the old file or the whole new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".part", delete=False, encoding="utf-8"
+        "w", dir=path.parent, prefix=".", suffix=".part", delete=False, encoding="utf-8"
     ) as tmp:
         json.dump(data, tmp, ensure_ascii=False, indent=1)
     os.chmod(tmp.name, 0o644)  # like the media files beside it (mkstemp makes 0600)
     os.replace(tmp.name, path)
 
 
-def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def discard_leftovers(folder: Path) -> list[str]:
+    """Remove what a killed attempt left half-made in a post's folder: every stage stages its
+    files under a dot-name there (``.short-render-*/``, ``.tmp*.part``) and renames them
+    into place only when whole. One task works on a post at a time, so any dot-name found
+    before the work starts is a dead attempt's."""
+    removed = []
+    for entry in folder.glob(".*") if folder.is_dir() else []:
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    if removed:
+        log.warning("removed what a killed attempt left in %s: %s", folder, sorted(removed))
+    return removed
+
+
+def read_json(settings: Settings, ref: str | Path) -> Any:
+    """A stage's JSON output, named as XCom names it (relative to the media folder)."""
+    return json.loads(media_path(settings, ref).read_text(encoding="utf-8"))
 
 
 # --- claiming ----------------------------------------------------------------------------
 
 
-def claim_batch(settings: Settings | None = None, batch: int | None = None) -> list[int]:
-    """Put posts stuck by a dead sweep back (or fail them), then claim a batch."""
+def claim_batch(
+    settings: Settings | None = None,
+    batch: int | None = None,
+    attempt: TaskAttempt = TaskAttempt(),
+) -> list[int]:
+    """Put posts stuck by a dead sweep back (or fail them), then claim a batch for this
+    sweep (the attempt's run)."""
     settings = settings or get_settings()
     with settings_session(settings) as session:
         recovered = recover_stuck(
@@ -122,7 +147,7 @@ def claim_batch(settings: Settings | None = None, batch: int | None = None) -> l
                 recovered.requeued,
                 recovered.failed,
             )
-        claimed = list(claim_approved(session, batch or settings.sweep_batch))
+        claimed = list(claim_approved(session, batch or settings.sweep_batch, attempt.ref.run_id))
     log.info("claimed %d posts: %s", len(claimed), claimed)
     return claimed
 
@@ -148,14 +173,19 @@ def _succeeded_in_this_sweep(session: Session, post_id: int, stage: Stage, ref: 
 
 
 def _in_status(
-    session: Session, post_ids: list[int], status: PostStatus = PostStatus.PROCESSING
+    session: Session,
+    post_ids: list[int],
+    status: PostStatus = PostStatus.PROCESSING,
+    owner: str | None = None,
 ) -> list[int]:
-    """Those of ``post_ids`` that are in ``status`` now, in their given order."""
+    """Those of ``post_ids`` that are in ``status`` now, in their given order; in
+    PROCESSING, held by the sweep ``owner`` (when given), not by another sweep since."""
     if not post_ids:
         return []
-    rows = session.scalars(
-        select(Post.id).where(Post.id.in_(post_ids), Post.status == status)
-    ).all()
+    query = select(Post.id).where(Post.id.in_(post_ids), Post.status == status)
+    if owner is not None and status is PostStatus.PROCESSING:
+        query = query.where(Post.claimed_by == owner)
+    rows = session.scalars(query).all()
     found = set(rows)
     return [p for p in post_ids if p in found]
 
@@ -182,12 +212,12 @@ def run_stage(
     retry: list[str] = []
     with settings_session(settings) as session:
         todo = []
-        for post_id in _in_status(session, post_ids):
+        for post_id in _in_status(session, post_ids, owner=attempt.ref.run_id):
             if (
                 _succeeded_in_this_sweep(session, post_id, stage, attempt.ref)
                 and output(post_id).exists()
             ):
-                results[str(post_id)] = str(output(post_id))  # done by an earlier try
+                results[str(post_id)] = media_ref(settings, output(post_id))  # an earlier try
             else:
                 todo.append(post_id)
         if not todo:
@@ -207,12 +237,13 @@ def run_stage(
                     run_id = stage_started(session, post_id, stage, attempt.ref)
                     handled.add(post_id)
                     try:
+                        discard_leftovers(output(post_id).parent)
                         engine = work(post_id)
                     except Exception as exc:
                         fail(post_id, run_id, exc)
                         continue
                     stage_succeeded(session, run_id, engine=engine[:64])
-                    results[str(post_id)] = str(output(post_id))
+                    results[str(post_id)] = media_ref(settings, output(post_id))
         except Exception as exc:  # the engine could not start: every waiting post learns why
             log.error("%s: the engine failed: %s", stage.value, _describe(exc), exc_info=exc)
             session.rollback()
@@ -256,8 +287,11 @@ def script_engine(settings: Settings) -> Iterator[Callable[[PostText], Script]]:
         loaded.close()
 
 
-def _reviewed_scripts(session: Session, post_ids: list[int]) -> dict[int, dict[str, str]]:
-    """The scripts a person approved for these posts (still in production), by post."""
+def _reviewed_scripts(
+    session: Session, post_ids: list[int], owner: str | None
+) -> dict[int, dict[str, str]]:
+    """The scripts a person approved for these posts (still in this sweep), by post."""
+    post_ids = _in_status(session, post_ids, owner=owner)
     rows = session.execute(
         select(Content.post_id, Content.summary_text, Content.script_raw, Content.script_engine)
         .join(Post, Post.id == Content.post_id)
@@ -291,11 +325,11 @@ def write_scripts(
     review = settings.script_review if review is None else review
     output = lambda pid: post_folder(settings, pid) / "script.json"  # noqa: E731
     with settings_session(settings) as session:
-        reviewed = _reviewed_scripts(session, post_ids)
+        reviewed = _reviewed_scripts(session, post_ids, attempt.ref.run_id)
     results: Outputs = {}
     for post_id, script in reviewed.items():
         write_json(output(post_id), script)
-        results[str(post_id)] = str(output(post_id))
+        results[str(post_id)] = media_ref(settings, output(post_id))
 
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
@@ -315,7 +349,7 @@ def write_scripts(
     # Too thin for a Short (under 15 s of speech): a person decides, whatever the setting.
     held: Outputs = {}
     for key, path in written.items():
-        thin = too_thin(read_json(path)["text"])
+        thin = too_thin(read_json(settings, path)["text"])
         if thin:
             log.warning("post %s: %s; held for a person to decide", key, thin)
         if review or thin:
@@ -324,7 +358,7 @@ def write_scripts(
         return results | written
     with settings_session(settings) as session:
         for key, path in held.items():
-            script = read_json(path)
+            script = read_json(settings, path)
             try:
                 hold_for_review(session, int(key), **script)
             except IllegalTransition as exc:  # someone moved it meanwhile: theirs stands
@@ -351,7 +385,7 @@ def speak(
             from wagglebot.stages.tts import espeak_speech as say
 
         def work(post_id: int) -> str:
-            text = read_json(scripts[str(post_id)])["text"]
+            text = read_json(settings, scripts[str(post_id)])["text"]
             speech = say(text, post_folder(settings, post_id) / "voice.wav")
             if speech.duration > MAX_SECONDS:  # the script's estimate was off: say by how much
                 raise InvalidScript(
@@ -362,7 +396,7 @@ def speak(
             write_json(
                 output(post_id),
                 {
-                    "audio": str(speech.audio_path),
+                    "audio": media_ref(settings, speech.audio_path),
                     "duration": speech.duration,
                     "cues": [asdict(c) for c in speech.cues],
                     "engine": speech.engine,
@@ -396,7 +430,7 @@ def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> di
             loopback_only=settings.crawl_target == "sample",
         )
         log.info("post %d: %d of %d pictures usable", post_id, len(kept), len(images or []))
-        found[str(post_id)] = [str(p) for p in kept]
+        found[str(post_id)] = [media_ref(settings, p) for p in kept]
     return found
 
 
@@ -447,13 +481,13 @@ def render(
         music = music_file(settings.background_music, settings.media_root)
 
         def work(post_id: int) -> str:
-            voice = read_json(voices[str(post_id)])
+            voice = read_json(settings, voices[str(post_id)])
             title, comments = cards.get(post_id, (None, []))
             done = render_short(
-                Path(voice["audio"]),
+                media_path(settings, voice["audio"]),
                 voice["duration"],
                 [Cue.from_dict(c) for c in voice["cues"]],
-                [Path(p) for p in (pictures or {}).get(str(post_id), [])],
+                [media_path(settings, p) for p in (pictures or {}).get(str(post_id), [])],
                 output(post_id),
                 music=music,
                 title=title,
@@ -476,17 +510,20 @@ def finish(
     voices: Outputs | None,
     videos: Outputs | None,
     settings: Settings | None = None,
+    attempt: TaskAttempt = TaskAttempt(),
 ) -> dict[str, list[int]]:
     """Write each rendered post's contents row and move it to RENDERED. A claimed post
-    that is still PROCESSING without a video was dropped by a stage task that ended
-    without reporting it (killed, or timed out on its last try): it fails, saying so.
+    that this sweep still holds in PROCESSING without a video was dropped by a stage
+    task that ended without reporting it (killed, or timed out on its last try): it
+    fails, saying so. A post another sweep holds now (its script was approved and it
+    was claimed again meanwhile) is that sweep's to finish.
     """
     settings = settings or get_settings()
     scripts, voices, videos = scripts or {}, voices or {}, videos or {}
     rendered, failed = [], []
     with settings_session(settings) as session:
         awaiting_review = sorted(_in_status(session, claimed, PostStatus.SCRIPTED))
-        for post_id in _in_status(session, claimed):
+        for post_id in _in_status(session, claimed, owner=attempt.ref.run_id):
             key = str(post_id)
             try:
                 if key not in videos:
@@ -507,17 +544,17 @@ def finish(
                     session.commit()
                     failed.append(post_id)
                     continue
-                script, voice = read_json(scripts[key]), read_json(voices[key])
-                video = Path(videos[key])
+                script, voice = read_json(settings, scripts[key]), read_json(settings, voices[key])
+                video = media_path(settings, videos[key])
                 finish_post(
                     session,
                     post_id,
                     summary_text=script["text"],
                     audio_path=voice["audio"],
-                    video_path=str(video),
+                    video_path=media_ref(settings, video),
                     script_raw=script["raw"],
                     script_engine=script["engine"][:128],
-                    thumbnail_path=str(video.with_suffix(".jpg")),
+                    thumbnail_path=media_ref(settings, video.with_suffix(".jpg")),
                     video_seconds=voice["duration"],
                 )
                 rendered.append(post_id)

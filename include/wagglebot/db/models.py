@@ -133,6 +133,8 @@ class Post(Base):
     status_changed_at: Mapped[datetime] = _created()
     status_changed_by: Mapped[str | None] = mapped_column(String(64))  # a person, or NULL
     attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    # The sweep (Airflow run id) holding the post while it is PROCESSING; NULL otherwise.
+    claimed_by: Mapped[str | None] = mapped_column(String(250))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()

@@ -22,6 +22,7 @@ from wagglebot.config import Settings
 from wagglebot.crawl.sites import all_sites
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
+from wagglebot.media import media_path
 from wagglebot.produce import stage_failed, stage_succeeded
 from wagglebot.publish import Published, PublishRejected
 from wagglebot.publish.metadata import (
@@ -224,7 +225,7 @@ def short_metadata(
         )
     except InvalidMetadata as exc:
         raise PublishRejected(f"the metadata would be refused: {exc}", "invalidMetadata") from None
-    video = Path(content.video_path or "")
+    video = media_path(settings, content.video_path or "")
     if not content.video_path or not video.is_file():
         raise PublishRejected(f"the rendered video is missing: {video}", "videoMissing")
     return video, metadata

@@ -48,7 +48,15 @@ class Stack:
         if self.fake_youtube.wanted:
             say("starting the loopback fake YouTube (sample mode: nothing goes to YouTube) ...")
             self.fake_youtube.start()
-        say("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...")
+        if self.airflow.celery:
+            workers = self.settings.gpu_workers
+            say(
+                "starting Airflow with CeleryExecutor: PostgreSQL (its metadata DB), Redis "
+                "(the broker), api-server, scheduler, dag-processor, triggerer, a default-queue "
+                f"worker and {workers} gpu-queue worker{'s' if workers > 1 else ''} ..."
+            )
+        else:
+            say("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...")
         self.airflow.start()
         say("starting the dashboard ...")
         self.dashboard.start()

@@ -17,6 +17,7 @@ from wagglebot.stack import (
     ensure_env_file,
     set_dashboard_user,
 )
+from wagglebot.stack.airflow import recorded_mode
 from wagglebot.stack.main_job import produce, run_main_job
 from wagglebot.stack.procs import log_tail
 
@@ -80,6 +81,9 @@ def _dashboard_user(name: str | None, from_stdin: bool) -> int:
 
 def _status(stack: Stack) -> int:
     print(f"mariadb             {stack.mariadb.status()}")
+    if stack.airflow.celery:
+        print(f"postgres            {stack.airflow.postgres.status()} (Airflow's metadata DB)")
+        print(f"redis               {stack.airflow.redis.status()} (the Celery broker)")
     for component, state in stack.airflow.status().items():
         print(f"airflow-{component:<14}{state}")
     healthy = stack.airflow.healthy()
@@ -88,6 +92,21 @@ def _status(stack: Stack) -> int:
     print(f"sample-site         {stack.sample_site.status()}")
     print(f"fake-youtube        {stack.fake_youtube.status()}")
     return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
+
+
+def _settings(args: argparse.Namespace):
+    """``up`` takes the executor from its flags (or the settings); every other command acts
+    on the stack as its last ``up`` started it."""
+    settings = load_settings()
+    if args.command == "up":
+        chosen = {"executor": args.executor, "gpu_workers": args.gpu_workers}
+    else:
+        chosen = recorded_mode(settings.stack_home)
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    settings = load_settings(**chosen) if chosen else settings
+    if args.command == "up" and args.gpu_workers and settings.executor != "celery":
+        raise ConfigError("--gpu-workers needs --executor celery (or WAGGLE_EXECUTOR=celery)")
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-job", action="store_true", help="up: only start the services")
     parser.add_argument(
+        "--executor",
+        choices=["local", "celery"],
+        help="up: LocalExecutor on this machine (default), or CeleryExecutor with Redis, "
+        "PostgreSQL and Celery workers (WAGGLE_EXECUTOR)",
+    )
+    parser.add_argument(
+        "--gpu-workers",
+        type=int,
+        metavar="N",
+        help="up --executor celery: gpu-queue workers, one task each; pool gpu gets N slots "
+        "(WAGGLE_GPU_WORKERS, default 1)",
+    )
+    parser.add_argument(
         "--approve",
         type=int,
         default=3,
@@ -123,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             new_reviewer = ensure_dashboard_user()
         elif args.command == "dashboard-user":
             return _dashboard_user(args.what, args.password_stdin)
-        stack = Stack(load_settings())
+        stack = Stack(_settings(args))
         if args.command == "up":
             return _up(stack, not args.no_job, args.approve, new_reviewer)
         elif args.command == "approve":

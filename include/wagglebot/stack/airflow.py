@@ -1,6 +1,9 @@
 """Airflow 3.3 as separate processes: api-server, scheduler, dag-processor, triggerer.
 
-SQLite metadata DB at an absolute path, LocalExecutor, SimpleAuthManager with
+Local mode: SQLite metadata DB at an absolute path and LocalExecutor. Celery mode
+(``executor = celery``): PostgreSQL as the metadata DB, Redis as the broker,
+CeleryExecutor, and Celery workers on queues ``default`` and ``gpu`` (the pool
+``gpu`` sized to the gpu workers). Both: SimpleAuthManager with
 an admin and a user-role account for the dashboard, an explicit JWT secret,
 DAGs unpaused at creation, and the pool ``gpu`` imported from
 deploy/airflow-pools.json (a task in a pool that does not exist never runs).
@@ -8,6 +11,7 @@ deploy/airflow-pools.json (a task in a pool that does not exist never runs).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -18,7 +22,10 @@ from pathlib import Path
 import requests
 
 from wagglebot.config import REPO_ROOT, Settings
+from wagglebot.stack import celery_workers
+from wagglebot.stack.postgres import PostgreSQL
 from wagglebot.stack.procs import ProcessManager, ServiceError, log_tail
+from wagglebot.stack.redis import Redis
 
 POOLS_FILE = REPO_ROOT / "deploy" / "airflow-pools.json"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -47,6 +54,29 @@ class Airflow:
         self.port = settings.airflow_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.passwords_file = self.home / "simple_auth_manager_passwords.json"
+        self.celery = settings.executor == "celery"
+        self.mode_file = mode_file(procs.home)
+
+    # Celery mode's metadata DB and broker: made on first use, so local mode keeps no
+    # secrets for servers it never starts.
+    @functools.cached_property
+    def postgres(self) -> PostgreSQL:
+        password = _secret_file(self.home / "postgres_password", secrets.token_urlsafe(24))
+        return PostgreSQL(self.procs, self.settings.postgres_port, password)
+
+    @functools.cached_property
+    def redis(self) -> Redis:
+        password = _secret_file(self.home / "redis_password", secrets.token_urlsafe(24))
+        return Redis(self.procs, self.settings.redis_port, password)
+
+    def workers(self) -> list[celery_workers.Worker]:
+        if not self.celery:
+            return []
+        return celery_workers.plan(
+            self.settings.gpu_workers,
+            self.settings.airflow_parallelism,
+            celery_workers.cuda_devices(),
+        )
 
     # -- configuration -------------------------------------------------------------------
 
@@ -86,11 +116,8 @@ class Airflow:
             **self.settings.as_env(),
             "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(self.home),
-            # SQLite lets one writer in at a time; the scheduler, the API server and the task
-            # processes all write. Its default 5 s wait for the lock ran out on a busy
-            # 2-core machine (an HTTP 500 "Database error" on a trigger): wait up to 60 s.
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db?timeout=60",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            **(self._celery_env() if self.celery else self._local_env()),
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "wagglebot.worker_node.hostname",
             "AIRFLOW__CORE__PARALLELISM": str(self.settings.airflow_parallelism),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.settings.airflow_dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
@@ -120,6 +147,25 @@ class Airflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         }
 
+    def _local_env(self) -> dict[str, str]:
+        return {
+            # SQLite lets one writer in at a time; the scheduler, the API server and the task
+            # processes all write. Its default 5 s wait for the lock ran out on a busy
+            # 2-core machine (an HTTP 500 "Database error" on a trigger): wait up to 60 s.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db?timeout=60",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        }
+
+    def _celery_env(self) -> dict[str, str]:
+        pg = self.postgres.url
+        return {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg,
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": self.redis.url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{pg}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.settings.airflow_parallelism),
+        }
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def _cli(self, *args: str, timeout: float = 300) -> str:
@@ -139,9 +185,18 @@ class Airflow:
         return done.stdout
 
     def prepare(self) -> None:
-        """Migrate the metadata DB and import the pools (both idempotent)."""
+        """Migrate the metadata DB and set the pools (both idempotent)."""
         self._cli("db", "migrate")
         self._cli("pools", "import", str(POOLS_FILE))
+        if self.celery:  # one slot per gpu worker, cluster-wide
+            description = json.loads(POOLS_FILE.read_text())["gpu"]["description"]
+            self._cli("pools", "set", "gpu", str(self.settings.gpu_slots), description)
+
+    def running_mode(self) -> str | None:
+        """The executor the running Airflow was started with, or None when it is stopped."""
+        if not any(self.procs.pid(f"airflow-{c}") for c in COMPONENTS):
+            return None
+        return str(recorded_mode(self.procs.home).get("executor", "local"))
 
     def healthy(self) -> bool:
         try:
@@ -152,18 +207,48 @@ class Airflow:
         return all(health.get(p, {}).get("status") == "healthy" for p in parts)
 
     def start(self, timeout: float = 180.0) -> bool:
-        """Start every component that is not running; True if any started now."""
-        if all(self.procs.pid(f"airflow-{c}") for c in COMPONENTS) and self.healthy():
+        """Start every component (and worker) that is not running; True if any started now."""
+        mode = self.settings.executor
+        running = self.running_mode()
+        if running and running != mode:
+            raise ServiceError(
+                f"Airflow is running with the {running} executor; stop it with "
+                f"./wagglebot down before starting it with the {mode} executor"
+            )
+        workers = self.workers()
+        if (
+            all(self.procs.pid(f"airflow-{c}") for c in COMPONENTS)
+            and all(self.procs.pid(w.name) for w in workers)
+            and self.healthy()
+        ):
             return False
+        if self.celery:
+            self.postgres.start()
+            self.redis.start()
         self.prepare()
+        self.procs.run_dir.mkdir(parents=True, exist_ok=True)
+        self.mode_file.write_text(
+            json.dumps({"executor": mode, "gpu_workers": self.settings.gpu_workers})
+        )
         env = self.env()
         ports = {"api-server": self.port, "scheduler": self.port + 1, "triggerer": self.port + 2}
+        if self.celery:  # the scheduler runs no task here, so it serves no task logs
+            del ports["scheduler"]
         for component in COMPONENTS:
             argv = [airflow_bin(), component]
             self.procs.start(
                 f"airflow-{component}", argv, env, port=ports.get(component), cwd=self.home
             )
+        for worker in workers:
+            self.procs.start(
+                worker.name,
+                celery_workers.argv(airflow_bin(), worker, self.procs),
+                celery_workers.env(env, worker),
+                cwd=self.home,
+            )
         self.procs.wait_until("airflow-api-server", self._up_and_healthy, timeout, "healthy")
+        if workers:
+            celery_workers.wait_until_answering(self.procs, workers, self.redis.url, timeout)
         return True
 
     def _up_and_healthy(self) -> bool:
@@ -177,13 +262,49 @@ class Airflow:
         return self.healthy()
 
     def stop(self) -> list[str]:
-        # The scheduler first, so nothing new is queued; then the rest together.
+        # The scheduler first, so nothing new is queued; then the rest together (a Celery
+        # worker's warm shutdown waits for its running tasks up to the timeout); the broker
+        # and the metadata DB last.
         stopped = self.procs.stop("airflow-scheduler", timeout=20)
         others = [f"airflow-{c}" for c in COMPONENTS if c != "scheduler"]
-        return stopped + self.procs.stop(*others, timeout=20)
+        stopped += self.procs.stop(*others, *celery_workers.running_names(self.procs), timeout=30)
+        stopped += self.procs.stop(Redis.name, timeout=10)
+        stopped += self.procs.stop(PostgreSQL.name, timeout=30)
+        self.mode_file.unlink(missing_ok=True)
+        return stopped
 
     def status(self) -> dict[str, str]:
-        return {c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS}
+        """Each component, worker and backing server by name: running or stopped."""
+        state = {
+            c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS
+        }
+        if self.celery:
+            answering = celery_workers.answering(self.redis.url) if self.redis.running() else set()
+            for worker in self.workers():
+                if not self.procs.pid(worker.name):
+                    state[worker.name.removeprefix("airflow-")] = "stopped"
+                    continue
+                ok = "answering" if worker.node in answering else "not answering"
+                cuda = (
+                    f", CUDA device {worker.cuda_device}" if worker.cuda_device is not None else ""
+                )
+                state[worker.name.removeprefix("airflow-")] = (
+                    f"running, queue {worker.queue}, concurrency {worker.concurrency}{cuda}, {ok}"
+                )
+        return state
+
+
+def mode_file(stack_home: Path) -> Path:
+    return stack_home / "run" / "airflow-executor.json"
+
+
+def recorded_mode(stack_home: Path) -> dict[str, object]:
+    """What the last ``up`` started Airflow with (executor, gpu_workers); {} if unknown.
+    Commands other than ``up`` act on the stack as it was started."""
+    try:
+        return json.loads(mode_file(stack_home).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def _fernet_key() -> str:

@@ -17,6 +17,7 @@ from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
+from wagglebot.media import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
 from wagglebot.review import (
@@ -219,7 +220,8 @@ def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int])
         elif video is None:
             say(f"  post {post_id:<5} {site:<11} {status:<9} waits for a person (Scripts page)")
         else:
-            say(f"  post {post_id:<5} {site:<11} {status:<9} {seconds:5.1f}s  {video}")
+            path = media_path(settings, video)
+            say(f"  post {post_id:<5} {site:<11} {status:<9} {seconds:5.1f}s  {path}")
     made = sum(1 for row in rows if row.video_path and row.status is not PostStatus.FAILED)
     say(
         f"{made} of {len(rows)} Shorts made. Videos (short.mp4, thumbnail short.jpg) are in "

@@ -93,11 +93,13 @@ class ProcessManager:
         *,
         port: int | None = None,
         cwd: Path | None = None,
+        user: str | None = None,
     ) -> tuple[int, bool]:
         """Start ``name`` unless it already runs; returns (pid, started_now).
 
         ``port`` is the one it will listen on: if something else holds it, refuse
         rather than start a second server that fails later with a vaguer error.
+        ``user``: run as this OS user (a server that refuses root, started by root).
         """
         running = self.pid(name)
         if running:
@@ -120,6 +122,9 @@ class ProcessManager:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                user=user,
+                group=user,
+                extra_groups=[] if user else None,
             )
         self.pidfile(name).write_text(f"{proc.pid} {start_ticks(proc.pid)}")
         return proc.pid, True

@@ -148,7 +148,9 @@ def fetch_pictures(
     for url in dict.fromkeys(urls):
         if len(kept) >= limit:
             break
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=".", suffix=".part", delete=False
+        ) as tmp:
             part = Path(tmp.name)
         try:
             download(session, url, part, timeout=timeout, may_fetch=may_fetch)

@@ -77,7 +77,7 @@ def espeak_speech(
         raise NothingToSay("the script has nothing to say (empty, or only emoji and links)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     params, chunks = None, []
-    with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.stem}-speak-", dir=out_path.parent) as tmp:
         for i, sentence in enumerate(parts):
             part = Path(tmp) / f"{i:03d}.wav"
             done = subprocess.run(

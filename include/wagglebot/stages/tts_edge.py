@@ -157,7 +157,7 @@ async def _speak_once(communicate: edge_tts.Communicate) -> tuple[bytes, list[_W
 
 def _mp3_to_wav(mp3: bytes, out_path: Path, timeout: float) -> float:
     """Decode to PCM s16le mono at the service's rate, atomically; the WAV's length."""
-    with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.stem}-speak-", dir=out_path.parent) as tmp:
         staging = Path(tmp) / "speech.wav"
         done = subprocess.run(
             [

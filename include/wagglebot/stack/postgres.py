@@ -1,0 +1,165 @@
+"""A private PostgreSQL server from Debian's packages: Airflow's metadata DB in celery mode.
+
+Airflow supports PostgreSQL, not MariaDB, as its own database; with several
+schedulerless workers writing task state, SQLite will not do either. The app
+data stays in MariaDB. The server listens on 127.0.0.1 only (no Unix socket),
+with one role ``airflow`` whose generated password is kept in the stack's
+Airflow folder (mode 0600). PostgreSQL refuses to run as root: started by root,
+it runs as Debian's ``postgres`` user, which must be able to reach its data folder.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from wagglebot.stack.procs import ProcessManager, Service, ServiceError
+
+NAME = "postgres"
+ROLE = DATABASE = "airflow"
+
+
+def _bin_dir() -> Path:
+    """The newest Debian PostgreSQL's binaries (they are not on PATH)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    on_path = shutil.which("postgres")
+    if on_path:
+        return Path(on_path).parent
+    raise ServiceError("PostgreSQL not found: install Debian's postgresql (./wagglebot install)")
+
+
+class PostgreSQL(Service):
+    name = NAME
+    stop_timeout = 30.0
+
+    def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
+        super().__init__(procs, port)
+        self.password = password
+        self.datadir = procs.home / "postgres"
+        self.os_user = "postgres" if os.geteuid() == 0 else getpass.getuser()
+        self.url = f"postgresql+psycopg2://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
+
+    def _as_server_user(self) -> dict[str, object]:
+        if os.geteuid() != 0:
+            return {}
+        return {"user": self.os_user, "group": self.os_user, "extra_groups": []}
+
+    def _check_reachable(self) -> None:
+        """Say which folder keeps the server user out, before initdb says it less plainly."""
+        if os.geteuid() != 0:
+            return
+        uid = pwd.getpwnam(self.os_user).pw_uid
+        for folder in [self.datadir.parent, *self.datadir.parent.parents]:
+            st = folder.stat()
+            if st.st_uid != uid and not st.st_mode & 0o001:
+                raise ServiceError(
+                    f"PostgreSQL runs as the OS user {self.os_user} (it refuses root) and "
+                    f"cannot enter {folder} (mode {st.st_mode & 0o777:o}): let it through with "
+                    f"chmod o+x {folder}, or choose another WAGGLE_STACK_HOME"
+                )
+
+    def _initialise(self) -> None:
+        self._check_reachable()
+        self.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pwfile = self.procs.home / ".postgres-initdb-password"
+        pwfile.write_text(self.password)
+        pwfile.chmod(0o600)
+        if os.geteuid() == 0:
+            shutil.chown(self.datadir, self.os_user, self.os_user)
+            shutil.chown(pwfile, self.os_user, self.os_user)
+        try:
+            done = subprocess.run(
+                [
+                    str(_bin_dir() / "initdb"),
+                    f"--pgdata={self.datadir}",
+                    f"--username={ROLE}",
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+                **self._as_server_user(),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            shutil.rmtree(self.datadir, ignore_errors=True)  # the next start retries cleanly
+            raise ServiceError(f"initdb failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+    def argv(self) -> list[str]:
+        return [
+            str(_bin_dir() / "postgres"),
+            "-D",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",  # every worker slot and API server process holds a few
+            "-c",
+            "shared_buffers=128MB",
+        ]
+
+    def _connect(self, database: str):
+        import psycopg2
+
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=ROLE,
+            password=self.password,
+            dbname=database,
+            connect_timeout=3,
+        )
+
+    def answers(self) -> bool:
+        import psycopg2
+
+        try:
+            self._connect("postgres").close()
+        except psycopg2.Error:
+            return False
+        return True
+
+    def _provision(self) -> None:
+        conn = self._connect("postgres")
+        conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{DATABASE}" OWNER "{ROLE}" ENCODING \'UTF8\'')
+            # Keep the role's password in step with the stack's secret if it was replaced.
+            cur.execute(f'ALTER ROLE "{ROLE}" PASSWORD %s', (self.password,))
+        finally:
+            conn.close()
+
+    def start(self, timeout: float = 60.0) -> bool:
+        if not (self.datadir / "PG_VERSION").is_file():
+            self._initialise()
+        user = self.os_user if os.geteuid() == 0 else None
+        _, started = self.procs.start(self.name, self.argv(), self.env(), port=self.port, user=user)
+        self.procs.wait_until(self.name, self.answers, timeout, "ready for connections")
+        self._provision()
+        return started
+
+    def status(self) -> str:
+        if not self.running():
+            return "stopped"
+        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"

@@ -1,0 +1,73 @@
+"""A private Redis server from Debian's packages: the Celery broker in celery mode.
+
+Loopback only, a generated password (in a 0600 config file, never on the command
+line where ``ps`` shows it), and an append-only file so queued task messages
+survive a restart of the broker.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from wagglebot.stack.procs import ProcessManager, Service, ServiceError
+
+NAME = "redis"
+
+
+class Redis(Service):
+    name = NAME
+
+    def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
+        super().__init__(procs, port)
+        self.password = password
+        self.datadir = procs.home / "redis"
+        self.config = procs.run_dir / "redis.conf"
+        self.url = f"redis://:{password}@127.0.0.1:{port}/0"
+
+    def _write_config(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self.procs.run_dir.mkdir(parents=True, exist_ok=True)
+        text = "\n".join(
+            [
+                "bind 127.0.0.1",
+                f"port {self.port}",
+                f"dir {self.datadir}",
+                "appendonly yes",
+                'save ""',
+                "protected-mode yes",
+                "daemonize no",
+                f"requirepass {self.password}",
+                "",
+            ]
+        )
+        tmp = self.config.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o600)
+        tmp.replace(self.config)
+
+    def argv(self) -> list[str]:
+        binary = shutil.which("redis-server") or shutil.which(
+            "redis-server", path="/usr/sbin:/usr/bin"
+        )
+        if not binary:
+            raise ServiceError(
+                "redis-server not found: install Debian's redis-server (./wagglebot install)"
+            )
+        return [binary, str(self.config)]
+
+    def start(self, timeout: float = 60.0) -> bool:
+        self._write_config()
+        return super().start(timeout)
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=2).ping())
+        except redis.RedisError:
+            return False
+
+    def status(self) -> str:
+        if not self.running():
+            return "stopped"
+        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
