@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -68,6 +69,7 @@ def stack() -> Iterator[RunningStack]:
         yield running
     finally:
         running.cli("down", timeout=180)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +242,7 @@ def test_a_gpu_worker_killed_mid_render_is_recovered_and_the_post_made_once(
         staging = list(folder.glob(".short-render-*/video.mp4"))
         if render and render["state"] == "running" and render["hostname"] and staging:
             break
-        assert client.dag_run("produce_shorts", run_id)["state"] == "running"
+        assert client.dag_run("produce_shorts", run_id)["state"] in ("queued", "running")
         time.sleep(0.5)
     else:
         raise AssertionError(f"render never got under way: {render}")

@@ -76,12 +76,12 @@ def test_services(config: dict) -> None:
         "postgres",
         "redis",
         "airflow-init",
-        "airflow-apiserver",
+        "airflow-api-server",
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
         "airflow-worker",
-        "airflow-worker-gpu",
+        "airflow-worker-gpu-1",
         "dashboard",
     }
 
@@ -102,10 +102,11 @@ def test_images_are_pinned(config: dict) -> None:
 def test_only_the_gpu_worker_holds_the_gpu_and_takes_gpu_tasks(config: dict) -> None:
     services = config["services"]
     holders = [n for n, s in services.items() if "deploy" in s]
-    assert holders == ["airflow-worker-gpu"]
-    devices = services["airflow-worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+    assert holders == ["airflow-worker-gpu-1"]
+    gpu_worker = services["airflow-worker-gpu-1"]
+    devices = gpu_worker["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
-    assert "--queues gpu --concurrency 1" in _text(services["airflow-worker-gpu"]["command"])
+    assert "--queues gpu --concurrency 1" in _text(gpu_worker["command"])
     assert "--queues default" in _text(services["airflow-worker"]["command"])
 
 
@@ -120,7 +121,7 @@ def test_init_migrates_both_databases_and_creates_the_pool(config: dict) -> None
         assert step in script
     mounts = config["services"]["airflow-scheduler"]["volumes"]
     assert "/opt/airflow/deploy" in _targets(mounts)
-    for name in ("airflow-scheduler", "airflow-worker-gpu", "dashboard"):
+    for name in ("airflow-scheduler", "airflow-worker-gpu-1", "dashboard"):
         wait = config["services"][name]["depends_on"]["airflow-init"]["condition"]
         assert wait == "service_completed_successfully"
 
@@ -134,12 +135,12 @@ def test_airflow_metadata_is_postgres_and_app_data_is_mariadb(config: dict) -> N
 
 def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: dict) -> None:
     published = {name: svc["ports"] for name, svc in config["services"].items() if svc.get("ports")}
-    assert set(published) == {"airflow-apiserver", "dashboard"}
+    assert set(published) == {"airflow-api-server", "dashboard"}
     for ports in published.values():
         assert all(_host_ip(p) == "127.0.0.1" for p in ports)
     dash_env = config["services"]["dashboard"]["environment"]
     assert not [k for k in dash_env if k.startswith("AIRFLOW__")]
-    assert dash_env["WAGGLE_AIRFLOW_API_URL"] == "http://airflow-apiserver:8080"
+    assert dash_env["WAGGLE_AIRFLOW_API_URL"] == "http://airflow-api-server:8080"
     # The reviewers' password hashes go to the dashboard alone.
     assert dash_env["WAGGLE_DASHBOARD_USERS"]
     others = [n for n, svc in config["services"].items() if n != "dashboard"]
@@ -148,6 +149,82 @@ def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: d
         for n in others
         if "WAGGLE_DASHBOARD_USERS" in (config["services"][n].get("environment") or {})
     ]
+
+
+# What the native celery mode sets that a container deployment leaves to the image or to
+# compose itself: where the API listens and how it is reached from a browser (ports:
+# binds it to loopback), folders inside the image, the log-server ports that keep two
+# native stacks on one machine apart, and tuning for a 2-core development box.
+NATIVE_ONLY = {
+    "AIRFLOW__API__HOST",
+    "AIRFLOW__API__PORT",
+    "AIRFLOW__API__BASE_URL",
+    "AIRFLOW__API__WORKERS",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
+    "AIRFLOW__CORE__PARALLELISM",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
+    "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY",
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
+}
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory):
+    """The native celery mode's services and Airflow environment, as `up` would start them."""
+    from wagglebot.stack import Stack
+
+    from conftest import make_settings
+
+    home = tmp_path_factory.mktemp("native-celery")
+    settings = make_settings(home).model_copy(update={"executor": "celery", "gpu_workers": 1})
+    return Stack(settings)
+
+
+def test_compose_runs_the_services_of_the_native_celery_mode(config: dict, native) -> None:
+    from wagglebot.stack.airflow import COMPONENTS
+
+    workers = native.airflow.workers()
+    started = {
+        "mariadb",
+        native.airflow.postgres.name,
+        native.airflow.redis.name,
+        *(f"airflow-{c}" for c in COMPONENTS),
+        *(w.name for w in workers),
+        native.dashboard.name,
+    }
+    assert set(config["services"]) - {"airflow-init"} == started
+    for worker in workers:  # the same queue and concurrency
+        command = _text(config["services"][worker.name]["command"])
+        assert f"--queues {worker.queue} --concurrency {worker.concurrency}" in command
+
+
+def test_compose_sets_the_variables_of_the_native_celery_mode(config: dict, native) -> None:
+    env = native.airflow.env()
+    ours = {k for k in env if k.startswith("AIRFLOW__")} - NATIVE_ONLY
+    for name in ("airflow-scheduler", "airflow-worker", "airflow-worker-gpu-1"):
+        composed = config["services"][name]["environment"]
+        assert sorted(ours - set(composed)) == [], name
+        assert sorted(k for k in composed if k.startswith("AIRFLOW__")) == sorted(ours), name
+        for same in (
+            "AIRFLOW__CORE__EXECUTOR",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE",
+            "AIRFLOW__CORE__LOAD_EXAMPLES",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+        ):
+            assert composed[same] == env[same], same
+        for url, scheme in (
+            ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://"),
+            ("AIRFLOW__CELERY__BROKER_URL", "redis://"),
+            ("AIRFLOW__CELERY__RESULT_BACKEND", "db+postgresql+psycopg2://"),
+        ):
+            assert env[url].startswith(scheme)
+            assert composed[url].startswith(scheme)
+        assert composed["WAGGLE_EXECUTOR"] == env["WAGGLE_EXECUTOR"] == "celery"
+        assert composed["WAGGLE_GPU_WORKERS"] == env["WAGGLE_GPU_WORKERS"] == "1"
 
 
 def test_no_secret_is_committed() -> None:

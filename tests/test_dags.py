@@ -106,13 +106,21 @@ def test_gpu_stages_go_to_queue_gpu_and_everything_else_to_default() -> None:
     [
         ({}, 1),
         ({"WAGGLE_EXECUTOR": "celery", "WAGGLE_GPU_WORKERS": "3"}, 3),
+        (
+            {
+                "WAGGLE_EXECUTOR": "celery",
+                "WAGGLE_GPU_WORKERS": "2",
+                "WAGGLE_REMOTE_GPU_WORKERS": "3",
+            },
+            5,
+        ),
         ({"WAGGLE_EXECUTOR": "local", "WAGGLE_GPU_WORKERS": "3"}, 1),
     ],
 )
 def test_one_sweep_at_a_time_per_gpu_slot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], runs: int
 ) -> None:
-    for name in ("WAGGLE_EXECUTOR", "WAGGLE_GPU_WORKERS"):
+    for name in ("WAGGLE_EXECUTOR", "WAGGLE_GPU_WORKERS", "WAGGLE_REMOTE_GPU_WORKERS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

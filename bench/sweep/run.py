@@ -3,6 +3,9 @@
     ./wagglebot up --no-job          # the stack this measures (offline engines by default)
     .venv/bin/python bench/sweep/run.py [--posts 4] [--rounds 2]
 
+    ./wagglebot up --executor celery --gpu-workers 2 --no-job
+    .venv/bin/python bench/sweep/run.py --executor celery --gpu-workers 2 [--posts 4]
+
 Side by side, rounds alternating, the same batch of posts each time:
 
 - airflow: the posts are approved and a produce_shorts run is triggered through
@@ -15,6 +18,15 @@ time went: stage work (the stage_runs rows: script, voice, render per post),
 inside tasks but outside stages (process start, imports, DB bookkeeping), and
 between tasks (scheduling, queueing). Bench posts (site_code "bench") and their
 media are deleted afterwards. Results go to bench/results/sweep.json.
+
+Celery mode measures the scaling instead, on the running celery stack, rounds
+alternating: with 1 gpu worker (the others stopped, pool gpu at 1 slot) one sweep
+takes the batch; with N (stopped workers started again by the stack's own start,
+pool at N) N sweeps share it, as produce_shorts runs them. Beside them, the same
+batch through the direct path: 1 worker against direct is what the broker, the
+workers and the scheduler cost; N against 1 is the scaling. On a CPU-only machine
+N render processes share its cores, so the scaling is bounded by the core count.
+Results go to bench/results/sweep-celery.json.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import shutil
 import statistics
 import time
@@ -166,6 +179,98 @@ def direct_round(n: int) -> dict:
     }
 
 
+def celery_round(client: AirflowClient, n: int, sweeps: int) -> dict:
+    for active in client.active_runs(SWEEP_DAG):
+        client.wait(SWEEP_DAG, active["dag_run_id"], timeout=1800)
+    ids = add_bench_posts(n, PostStatus.APPROVED)
+    per = -(-n // sweeps)
+    t0 = time.monotonic()
+    conf = {"batch": per, "review_scripts": False}
+    runs = [client.trigger(SWEEP_DAG, conf=conf, note="bench/sweep") for _ in range(sweeps)]
+    states = [
+        client.wait(SWEEP_DAG, r["dag_run_id"], timeout=1800, poll=0.5)["state"] for r in runs
+    ]
+    wall = time.monotonic() - t0
+    hosts = sorted(
+        {
+            t["hostname"]
+            for r in runs
+            for t in client.task_instances(SWEEP_DAG, r["dag_run_id"])
+            if t["pool"] == "gpu"
+        }
+    )
+    return {
+        "states": states,
+        "posts": n,
+        "sweeps": sweeps,
+        "gpu_hosts": hosts,
+        "statuses": statuses(ids),
+        "wall_s": round(wall, 2),
+        "stage_work_s": round(stage_seconds(ids), 2),
+        "ids": ids,
+    }
+
+
+def celery_bench(args: argparse.Namespace, client: AirflowClient) -> None:
+    from wagglebot.stack import Stack
+    from wagglebot.stack.airflow import recorded_mode
+
+    settings = get_settings()
+    mode = recorded_mode(settings.stack_home)
+    if mode.get("executor") != "celery" or mode.get("gpu_workers") != args.gpu_workers:
+        raise SystemExit(
+            f"start the stack first: ./wagglebot up --executor celery "
+            f"--gpu-workers {args.gpu_workers} --no-job (it runs {mode or 'nothing'})"
+        )
+    stack = Stack(settings.model_copy(update=mode))
+
+    def use(workers: int) -> None:
+        if workers == args.gpu_workers:
+            stack.airflow.start()  # starts the stopped workers and waits until they answer
+        else:
+            stack.procs.stop(
+                *(f"airflow-worker-gpu-{k}" for k in range(workers + 1, args.gpu_workers + 1))
+            )
+        stack.airflow.set_gpu_slots(workers)
+
+    kinds = {"1 gpu worker": 1, f"{args.gpu_workers} gpu workers": args.gpu_workers}
+    rounds: dict[str, list[dict]] = {k: [] for k in [*kinds, "direct"]}
+    try:
+        for i in range(args.rounds):
+            order = [*kinds, "direct"] if i % 2 == 0 else ["direct", *reversed(kinds)]
+            for kind in order:
+                if kind == "direct":
+                    result = direct_round(args.posts)
+                else:
+                    use(kinds[kind])
+                    result = celery_round(client, args.posts, kinds[kind])
+                rounds[kind].append(result)
+                print(kind, {k: v for k, v in result.items() if k != "ids"}, flush=True)
+    finally:
+        use(args.gpu_workers)
+        cleanup([i for rs in rounds.values() for r in rs for i in r["ids"]])
+
+    walls = {k: statistics.median(r["wall_s"] for r in rs) for k, rs in rounds.items()}
+    one, many = walls["1 gpu worker"], walls[f"{args.gpu_workers} gpu workers"]
+    summary = {
+        "posts_per_round": args.posts,
+        "rounds": args.rounds,
+        "cores": os.cpu_count(),
+        "posts_per_hour": {k: round(args.posts * 3600 / w, 1) for k, w in walls.items()},
+        f"{args.gpu_workers}_vs_1_gpu_workers": round(one / many, 3),
+        "1_gpu_worker_vs_direct": round(walls["direct"] / one, 3),
+        "median_wall_s": walls,
+        "rounds_detail": {
+            kind: [{k: v for k, v in r.items() if k != "ids"} for r in results]
+            for kind, results in rounds.items()
+        },
+    }
+    out = REPO / "bench" / "results" / "sweep-celery.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in summary.items() if k != "rounds_detail"}, indent=1))
+
+
 def cleanup(ids: list[int]) -> None:
     settings = get_settings()
     with settings_session(settings) as session:
@@ -178,10 +283,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--executor", choices=["local", "celery"], default="local")
+    parser.add_argument("--gpu-workers", type=int, default=2)
     args = parser.parse_args()
     settings = get_settings()
     client = AirflowClient.from_settings(settings)
     client.wait_for_dag(SWEEP_DAG)
+    if args.executor == "celery":
+        celery_bench(args, client)
+        return
     rounds: dict[str, list[dict]] = {"airflow": [], "direct": []}
     try:
         for i in range(args.rounds):

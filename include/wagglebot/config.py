@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     # gpu_workers gpu-queue workers (one task each); pool gpu gets gpu_workers slots.
     executor: Literal["local", "celery"] = "local"
     gpu_workers: int = Field(1, ge=1, le=16)
+    # GPU workers on other hosts (docs/scale-out.md), counted into pool gpu's slots.
+    remote_gpu_workers: int = Field(0, ge=0, le=256)
     postgres_port: int = Field(5433, ge=1, le=65535)
     redis_port: int = Field(6380, ge=1, le=65535)
 
@@ -194,7 +196,7 @@ class Settings(BaseSettings):
         """How many GPU tasks may run at once across the cluster: pool gpu's size."""
         from wagglebot.routing import gpu_slots
 
-        return gpu_slots(self.executor, self.gpu_workers)
+        return gpu_slots(self.executor, self.gpu_workers, self.remote_gpu_workers)
 
     @property
     def youtube_token_path(self) -> Path:

@@ -20,16 +20,19 @@ DEFAULT_TASK: dict[str, object] = {"queue": DEFAULT_QUEUE}
 GPU_TASK: dict[str, object] = {"pool": GPU_POOL, "pool_slots": 1, "queue": GPU_QUEUE}
 
 
-def gpu_slots(executor: str, gpu_workers: int) -> int:
-    """How many GPU tasks may run at once across the cluster (pool gpu's size)."""
-    return max(1, gpu_workers) if executor == "celery" else 1
+def gpu_slots(executor: str, gpu_workers: int, remote_gpu_workers: int = 0) -> int:
+    """How many GPU tasks may run at once across the cluster (pool gpu's size): the gpu
+    workers this machine starts and those on other hosts."""
+    return max(1, gpu_workers + remote_gpu_workers) if executor == "celery" else 1
 
 
 def gpu_slots_from_env() -> int:
-    """The same from WAGGLE_EXECUTOR / WAGGLE_GPU_WORKERS alone: DAG files must not fail
-    on the rest of the settings (the database URL, say)."""
-    try:
-        workers = int(os.environ.get("WAGGLE_GPU_WORKERS", "1"))
-    except ValueError:
-        workers = 1
-    return gpu_slots(os.environ.get("WAGGLE_EXECUTOR", "local"), workers)
+    """The same from WAGGLE_EXECUTOR / WAGGLE_GPU_WORKERS / WAGGLE_REMOTE_GPU_WORKERS
+    alone: DAG files must not fail on the rest of the settings (the database URL, say)."""
+    counts = []
+    for name, default in (("WAGGLE_GPU_WORKERS", 1), ("WAGGLE_REMOTE_GPU_WORKERS", 0)):
+        try:
+            counts.append(int(os.environ.get(name, default)))
+        except ValueError:
+            counts.append(default)
+    return gpu_slots(os.environ.get("WAGGLE_EXECUTOR", "local"), *counts)

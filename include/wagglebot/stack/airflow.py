@@ -189,8 +189,12 @@ class Airflow:
         self._cli("db", "migrate")
         self._cli("pools", "import", str(POOLS_FILE))
         if self.celery:  # one slot per gpu worker, cluster-wide
-            description = json.loads(POOLS_FILE.read_text())["gpu"]["description"]
-            self._cli("pools", "set", "gpu", str(self.settings.gpu_slots), description)
+            self.set_gpu_slots(self.settings.gpu_slots)
+
+    def set_gpu_slots(self, slots: int) -> None:
+        """Size pool gpu: how many GPU tasks run at once across the cluster."""
+        description = json.loads(POOLS_FILE.read_text())["gpu"]["description"]
+        self._cli("pools", "set", "gpu", str(slots), description)
 
     def running_mode(self) -> str | None:
         """The executor the running Airflow was started with, or None when it is stopped."""
