@@ -91,6 +91,12 @@ def _approved_posts(sessions: sessionmaker[Session], n: int) -> list[int]:
         )
 
 
+def _assert_rendered_once(session: Session, post_id: int) -> None:
+    assert session.get(Post, post_id).status is PostStatus.RENDERED
+    count = select(func.count()).select_from(Content).where(Content.post_id == post_id)
+    assert session.scalar(count) == 1
+
+
 def _sweep(client: AirflowClient, batch: int) -> str:
     run = client.trigger("produce_shorts", {"batch": batch, "review_scripts": False})
     return run["dag_run_id"]
@@ -180,13 +186,7 @@ def test_two_sweeps_run_at_once_each_post_claimed_by_one(
     assert taken == sorted(posts), claimed  # every post once, by exactly one sweep
     with sessions() as session:
         for post_id in posts:
-            assert session.get(Post, post_id).status is PostStatus.RENDERED
-            assert (
-                session.scalar(
-                    select(func.count()).select_from(Content).where(Content.post_id == post_id)
-                )
-                == 1
-            )
+            _assert_rendered_once(session, post_id)
             run_ids = session.scalars(
                 select(StageRun.run_id).where(StageRun.post_id == post_id).distinct()
             ).all()
@@ -267,13 +267,7 @@ def test_a_gpu_worker_killed_mid_render_is_recovered_and_the_post_made_once(
     assert survivor.startswith("gpu-"), by_try
 
     with sessions() as session:
-        assert session.get(Post, post_id).status is PostStatus.RENDERED
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Content).where(Content.post_id == post_id)
-            )
-            == 1
-        )
+        _assert_rendered_once(session, post_id)
         renders = session.execute(
             select(StageRun.outcome, StageRun.error)
             .where(StageRun.post_id == post_id, StageRun.stage == Stage.RENDER)

@@ -78,6 +78,11 @@ def test_status_reports_every_part_answering(stack: RunningStack) -> None:
         assert "running" in line or "serving 5 sites" in line, done.stdout
     fake = f"sample mode: loopback stand-in for YouTube at http://127.0.0.1:{stack.settings.fake_youtube_port}/"
     assert f"fake-youtube        {fake}" in done.stdout
+    # LocalExecutor mode, unchanged: no broker, no PostgreSQL, no Celery workers.
+    celery_parts = ("postgres", "redis", "airflow-worker")
+    assert not [ln for ln in done.stdout.splitlines() if ln.startswith(celery_parts)]
+    assert not list((stack.settings.stack_home / "run").glob("airflow-worker*"))
+    assert (stack.settings.stack_home / "airflow" / "airflow.db").is_file()  # SQLite
 
 
 def test_starting_twice_is_harmless(stack: RunningStack) -> None:

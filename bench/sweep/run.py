@@ -260,15 +260,21 @@ def celery_bench(args: argparse.Namespace, client: AirflowClient) -> None:
         f"{args.gpu_workers}_vs_1_gpu_workers": round(one / many, 3),
         "1_gpu_worker_vs_direct": round(walls["direct"] / one, 3),
         "median_wall_s": walls,
-        "rounds_detail": {
-            kind: [{k: v for k, v in r.items() if k != "ids"} for r in results]
-            for kind, results in rounds.items()
-        },
     }
-    out = REPO / "bench" / "results" / "sweep-celery.json"
+    write_results("sweep-celery.json", summary, rounds)
+
+
+def write_results(name: str, summary: dict, rounds: dict[str, list[dict]]) -> None:
+    """bench/results/NAME: the summary and every round (without its post ids); the
+    summary printed."""
+    detail = {
+        kind: [{k: v for k, v in r.items() if k != "ids"} for r in rs]
+        for kind, rs in rounds.items()
+    }
+    out = REPO / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(json.dumps({k: v for k, v in summary.items() if k != "rounds_detail"}, indent=1))
+    out.write_text(json.dumps({**summary, "rounds_detail": detail}, indent=1, ensure_ascii=False))
+    print(json.dumps(summary, indent=1))
 
 
 def cleanup(ids: list[int]) -> None:
@@ -326,15 +332,8 @@ def main() -> None:
             "in_tasks_outside_stages": round(max(a_task - a_work, 0) / a_wall, 3),
             "between_tasks": round(max(a_wall - a_busy, 0) / a_wall, 3),
         },
-        "rounds_detail": {
-            kind: [{k: v for k, v in r.items() if k != "ids"} for r in results]
-            for kind, results in rounds.items()
-        },
     }
-    out = REPO / "bench" / "results" / "sweep.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(json.dumps({k: v for k, v in summary.items() if k != "rounds_detail"}, indent=1))
+    write_results("sweep.json", summary, rounds)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@ schedulerless workers writing task state, SQLite will not do either. The app
 data stays in MariaDB. The server listens on 127.0.0.1 only (no Unix socket),
 with one role ``airflow`` whose generated password is kept in the stack's
 Airflow folder (mode 0600). PostgreSQL refuses to run as root: started by root,
-it runs as Debian's ``postgres`` user, which must be able to reach its data folder.
+it runs as Debian's ``postgres`` user. Its data folder is ``<stack home>/postgres``
+where that user can reach it, else (a checkout under /root, mode 0700) a folder of
+its own under /var/lib/postgresql/wagglebot named after the stack home.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import pwd
 import shutil
@@ -20,6 +23,7 @@ from pathlib import Path
 from wagglebot.stack.procs import ProcessManager, Service, ServiceError
 
 NAME = "postgres"
+OUTSIDE_HOME = Path("/var/lib/postgresql/wagglebot")
 ROLE = DATABASE = "airflow"
 
 
@@ -44,8 +48,11 @@ class PostgreSQL(Service):
     def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
         super().__init__(procs, port)
         self.password = password
-        self.datadir = procs.home / "postgres"
         self.os_user = "postgres" if os.geteuid() == 0 else getpass.getuser()
+        self.datadir = procs.home / "postgres"
+        if self._blocked_at(self.datadir) is not None:
+            digest = hashlib.sha256(str(procs.home.resolve()).encode()).hexdigest()[:16]
+            self.datadir = OUTSIDE_HOME / digest
         self.url = f"postgresql+psycopg2://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
 
     def _as_server_user(self) -> dict[str, object]:
@@ -53,24 +60,34 @@ class PostgreSQL(Service):
             return {}
         return {"user": self.os_user, "group": self.os_user, "extra_groups": []}
 
+    def _blocked_at(self, datadir: Path) -> Path | None:
+        """The first folder above ``datadir`` the server's OS user cannot enter, if any."""
+        if os.geteuid() != 0:
+            return None
+        uid = pwd.getpwnam(self.os_user).pw_uid
+        for folder in [datadir.parent, *datadir.parent.parents]:
+            try:
+                st = folder.stat()
+            except FileNotFoundError:
+                continue  # made later, by us, traversable
+            if st.st_uid != uid and not st.st_mode & 0o001:
+                return folder
+        return None
+
     def _check_reachable(self) -> None:
         """Say which folder keeps the server user out, before initdb says it less plainly."""
-        if os.geteuid() != 0:
-            return
-        uid = pwd.getpwnam(self.os_user).pw_uid
-        for folder in [self.datadir.parent, *self.datadir.parent.parents]:
-            st = folder.stat()
-            if st.st_uid != uid and not st.st_mode & 0o001:
-                raise ServiceError(
-                    f"PostgreSQL runs as the OS user {self.os_user} (it refuses root) and "
-                    f"cannot enter {folder} (mode {st.st_mode & 0o777:o}): let it through with "
-                    f"chmod o+x {folder}, or choose another WAGGLE_STACK_HOME"
-                )
+        blocked = self._blocked_at(self.datadir)
+        if blocked is not None:
+            raise ServiceError(
+                f"PostgreSQL runs as the OS user {self.os_user} (it refuses root) and "
+                f"cannot enter {blocked}: let it through with chmod o+x {blocked}"
+            )
 
     def _initialise(self) -> None:
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
         self._check_reachable()
         self.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pwfile = self.procs.home / ".postgres-initdb-password"
+        pwfile = self.datadir.parent / f".{self.datadir.name}-initdb-password"  # it can read
         pwfile.write_text(self.password)
         pwfile.chmod(0o600)
         if os.geteuid() == 0:
