@@ -23,8 +23,12 @@ RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": ti
 
 
 def _attempt():  # -> wagglebot.sweep.TaskAttempt
+    """This task's try; the task process also ends if its supervisor is killed (a dead
+    Celery worker), rather than render on as an orphan while Airflow retries elsewhere."""
+    from wagglebot.lifeline import die_with_parent
     from wagglebot.sweep import TaskAttempt
 
+    die_with_parent()
     return TaskAttempt.of(get_current_context()["ti"])
 
 
