@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wagglebot.crawl.items import PostItem
+from wagglebot.crawl.parsing import SITE_ZONE
 from wagglebot.db.models import Comment, Post
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +36,10 @@ def expected(site_code: str, base_url: str) -> dict:
     return data
 
 
+def _in_seoul(stored: datetime) -> datetime:
+    return stored.replace(tzinfo=UTC).astimezone(SITE_ZONE).replace(tzinfo=None)
+
+
 def routes(site_code: str, root: Path = SAMPLE_DIR) -> dict:
     return yaml.safe_load((root / site_code / "routes.yaml").read_text(encoding="utf-8"))
 
@@ -48,7 +54,8 @@ def _shape(post, comments) -> dict:
         "views": post.views,
         "likes": post.likes,
         "comment_count": post.comment_count,
-        "posted_at": str(post.posted_at) if post.posted_at else None,
+        # Stored in UTC; the expected files say what the page shows (Korean time).
+        "posted_at": str(_in_seoul(post.posted_at)) if post.posted_at else None,
         "comments": [
             {
                 "key": c.key,

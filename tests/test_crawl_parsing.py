@@ -10,7 +10,14 @@ import pytest
 from wagglebot_scrapy.middlewares import retry_after_seconds
 
 from wagglebot.crawl.items import MAX_CONTENT, CommentItem, InvalidItem, PostItem
-from wagglebot.crawl.parsing import clean_text, image_url, parse_count, parse_time, squash
+from wagglebot.crawl.parsing import (
+    SITE_ZONE,
+    clean_text,
+    image_url,
+    parse_count,
+    parse_time,
+    squash,
+)
 from wagglebot.crawl.report import CrawlReport
 from wagglebot.crawl.sites import SiteError, all_sites, load_site
 
@@ -44,21 +51,54 @@ def test_clean_text_strips_markup_but_keeps_lines() -> None:
     assert squash("  <b>제목</b>\n  & 더 ") == "<b>제목</b> & 더"
 
 
+# The crawl's clock for the relative forms: 2026-11-20 14:30 in Seoul (05:30 UTC).
+NOW = datetime(2026, 11, 20, 14, 30, tzinfo=SITE_ZONE)
+
+
+def _seoul(*args: int) -> datetime:
+    """A time as a Korean page shows it, as stored: naive UTC."""
+    return datetime(*args, tzinfo=SITE_ZONE).astimezone(UTC).replace(tzinfo=None)
+
+
 @pytest.mark.parametrize(
     ("text", "when"),
     [
-        ("2026.11.20 12:41", datetime(2026, 11, 20, 12, 41)),
-        ("등록일 2026-11-20 13:05", datetime(2026, 11, 20, 13, 5)),
-        ("조회 추천 2026.11.20 (금) 13:05", datetime(2026, 11, 20, 13, 5)),
-        ("2026.11.20 (13:05:09)", datetime(2026, 11, 20, 13, 5, 9)),
-        ("2026/1/2", datetime(2026, 1, 2)),
+        ("2026.11.20 12:41", _seoul(2026, 11, 20, 12, 41)),
+        ("등록일 2026-11-20 13:05", _seoul(2026, 11, 20, 13, 5)),
+        ("조회 추천 2026.11.20 (금) 13:05", _seoul(2026, 11, 20, 13, 5)),
+        ("2026.11.20 (13:05:09)", _seoul(2026, 11, 20, 13, 5, 9)),
+        ("2026/1/2", _seoul(2026, 1, 2)),
+        ("26.11.19 23:50", _seoul(2026, 11, 19, 23, 50)),
+        ("방금", _seoul(2026, 11, 20, 14, 30)),
+        ("방금 전", _seoul(2026, 11, 20, 14, 30)),
+        ("3 시간 전", _seoul(2026, 11, 20, 11, 30)),
+        ("15분 전", _seoul(2026, 11, 20, 14, 15)),
+        ("2일 전", _seoul(2026, 11, 18, 14, 30)),
+        ("어제 13:20", _seoul(2026, 11, 19, 13, 20)),
+        ("오늘 09:05", _seoul(2026, 11, 20, 9, 5)),
+        ("11.30", _seoul(2025, 11, 30)),  # still to come this year: last year's
+        ("11.19", _seoul(2026, 11, 19)),
+        ("11-19 08:15", _seoul(2026, 11, 19, 8, 15)),
+        ("13:20", _seoul(2026, 11, 20, 13, 20)),
+        ("23:10", _seoul(2026, 11, 19, 23, 10)),  # later than now: yesterday's
         ("2026.13.45 10:00", None),
         ("어제", None),
+        ("25:61", None),
+        ("추천 12", None),
         (None, None),
     ],
 )
-def test_times(text: str | None, when: datetime | None) -> None:
-    assert parse_time(text) == when
+def test_times_as_the_sites_write_them_stored_in_utc(
+    text: str | None, when: datetime | None
+) -> None:
+    assert parse_time(text, now=NOW) == when
+
+
+def test_relative_times_read_against_the_crawl_clock_in_seoul() -> None:
+    # 23:30 UTC on the 19th is already 08:30 on the 20th in Seoul: "오늘" is the 20th.
+    late_utc = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    assert parse_time("오늘 08:00", now=late_utc) == datetime(2026, 11, 19, 23, 0)
+    assert parse_time("1 시간 전", now=late_utc) == datetime(2026, 11, 19, 22, 30)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,31 @@ def test_downgrade_to_nothing_and_back(mariadb: MariaDB, engine: Engine) -> None
     assert _diff(engine) == []
 
 
+def test_posts_crawled_before_0006_move_to_utc(mariadb: MariaDB, engine: Engine) -> None:
+    downgrade(mariadb.db_url, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO posts (site_code, origin_id, url, title, content, images, posted_at)"
+                " VALUES ('nate_pann', 'tz-1', 'u', 't', 'c', '[]', '2026-11-20 12:41:00'),"
+                " ('nate_pann', 'tz-2', 'u', 't', 'c', '[]', NULL)"
+            )
+        )
+    upgrade(mariadb.db_url)
+    with engine.begin() as conn:
+        rows = dict(
+            conn.execute(
+                text("SELECT origin_id, posted_at FROM posts WHERE origin_id LIKE 'tz-%'")
+            ).all()
+        )
+        conn.execute(text("DELETE FROM posts WHERE origin_id LIKE 'tz-%'"))
+    # 12:41 in Seoul, as the page showed it, is 03:41 UTC; an unknown time stays unknown.
+    assert {k: str(v) if v else None for k, v in rows.items()} == {
+        "tz-1": "2026-11-20 03:41:00",
+        "tz-2": None,
+    }
+
+
 def test_every_table_is_utf8mb4(engine: Engine) -> None:
     with engine.connect() as conn:
         rows = conn.execute(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h\d|/tr|/blockquote)\b[^>]*>", re.I)
 _DROP_BLOCKS = re.compile(r"<\s*(script|style|noscript|template)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
@@ -55,22 +56,69 @@ def parse_count(text: str | None) -> int | None:
     return round(value * _UNITS.get(match.group(2) or "", 1))
 
 
+# Every bundled community writes its times in Korean time, often relative to now.
+SITE_ZONE = ZoneInfo("Asia/Seoul")
 _DATE_TIME = re.compile(
     r"(\d{4})[./-](\d{1,2})[./-](\d{1,2})(?:\D{1,8}?(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 )
+_SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})[./-](\d{1,2})[./-](\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?")
+_AGO = re.compile(r"(\d+)\s*(초|분|시간|일|주)\s*전")
+_AGO_UNITS = {"초": "seconds", "분": "minutes", "시간": "hours", "일": "days", "주": "weeks"}
+_DAY_WORD = re.compile(
+    r"(오늘|어제|그제|그저께)\s*(\d{1,2}):(\d{2})"
+)  # a day alone says too little
+_DAYS_BACK = {"오늘": 0, "어제": 1, "그제": 2, "그저께": 2}
+_MONTH_DAY = re.compile(r"(?<![\d.])(\d{1,2})[./-](\d{1,2})(?![\d.])(?:\s+(\d{1,2}):(\d{2}))?")
+_CLOCK = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """The first date (and time) written in the text, in the sites' own forms:
-    '2026.11.20 12:41', '등록일 2026-11-20 13:05', '2026.11.20 (금) 13:05', '2026.11.20 (13:05:09)'.
+def parse_time(text: str | None, now: datetime | None = None) -> datetime | None:
+    """When a post was written, from the text a site shows, in UTC (naive, as stored).
+
+    Absolute forms: '2026.11.20 12:41', '등록일 2026-11-20 13:05', '2026.11.20 (금) 13:05',
+    '26.11.20 13:05'. Forms read against ``now`` (the crawl time; default: this moment),
+    in Korean time: '방금', '3 시간 전', '어제 13:20', '11.30' (this year, or last year
+    when that is still to come), '13:20' (today, or yesterday when that is still to come).
     """
-    match = _DATE_TIME.search(text or "")
-    if not match:
+    if not text:
         return None
+    here = (now or datetime.now(SITE_ZONE)).astimezone(SITE_ZONE).replace(tzinfo=None)
+    local = _site_time(text, here)
+    if local is None:
+        return None
+    return local.replace(tzinfo=SITE_ZONE).astimezone(UTC).replace(tzinfo=None)
+
+
+def _site_time(text: str, now: datetime) -> datetime | None:
     try:
-        return datetime(*(int(g) for g in match.groups() if g is not None))
-    except ValueError:  # 2026.13.45
+        if match := _DATE_TIME.search(text):
+            return datetime(*(int(g) for g in match.groups() if g is not None))
+        if match := _SHORT_YEAR.search(text):
+            year, month, day, hour, minute = (int(g) if g else 0 for g in match.groups())
+            return datetime(2000 + year, month, day, hour, minute)
+        if match := _AGO.search(text):
+            amount, unit = int(match.group(1)), _AGO_UNITS[match.group(2)]
+            return (now - timedelta(**{unit: amount})).replace(microsecond=0)
+        if "방금" in text:
+            return now.replace(microsecond=0)
+        if match := _DAY_WORD.search(text):
+            day = now - timedelta(days=_DAYS_BACK[match.group(1)])
+            hour, minute = int(match.group(2)), int(match.group(3))
+            return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if match := _MONTH_DAY.search(text):
+            month, day = int(match.group(1)), int(match.group(2))
+            hour, minute = int(match.group(3) or 0), int(match.group(4) or 0)
+            when = datetime(now.year, month, day, hour, minute)
+            # Lists leave out the year; a date still to come is last year's.
+            return when.replace(year=now.year - 1) if when > now + timedelta(days=1) else when
+        if match := _CLOCK.search(text):
+            hour, minute, second = (int(g) if g else 0 for g in match.groups())
+            when = now.replace(hour=hour, minute=minute, second=second, microsecond=0)
+            # A bare clock time is today's; one still to come was yesterday's.
+            return when - timedelta(days=1) if when > now + timedelta(minutes=5) else when
+    except ValueError:  # 2026.13.45, 25:61
         return None
+    return None
 
 
 _PIXEL_HINTS = re.compile(
