@@ -195,6 +195,87 @@ def test_a_blocked_site_is_reported_as_blocked(
     assert result.report["likely_cause"] == "blocked or rate-limited by the site (HTTP 403 ×2)"
 
 
+CHALLENGE = (
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    "<script src='/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1'></script></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "cause"),
+    [
+        (
+            {"file": "challenge.html"},  # served with HTTP 200: it must not read as a redesign
+            "blocked by the site's bot defence: Cloudflare challenge page (HTTP 200) ×2",
+        ),
+        (
+            {"status": 403, "headers": {"cf-mitigated": "challenge"}},
+            "blocked by the site's bot defence: Cloudflare challenge (cf-mitigated: challenge) ×2",
+        ),
+        (
+            {"status": 430},
+            "blocked by the site's bot defence: HTTP 430 (request blocked by the site's CDN) ×2",
+        ),
+        (
+            {"file": "redirect.html"},
+            "blocked by the site's bot defence: JavaScript redirect page (to /login) ×2",
+        ),
+    ],
+    ids=["cloudflare-200", "cloudflare-header", "http-430", "js-redirect"],
+)
+def test_a_bot_defence_is_reported_with_its_signal_not_as_a_layout_change(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+    answer: dict,
+    cause: str,
+) -> None:
+    def defend(root: Path) -> None:
+        (root / "nate_tok" / "challenge.html").write_text(CHALLENGE)
+        (root / "nate_tok" / "redirect.html").write_text(
+            "<html><body><script>location.href='/login';</script></body></html>"
+        )
+        _edit_yaml(
+            root / "nate_tok" / "routes.yaml",
+            lambda r: [r.__setitem__(k, dict(answer)) for k in list(r) if "ranking" in k],
+        )
+
+    result = crawl(serve(defend), "nate_tok")
+    assert result.rc == 3, result.log[-2000:]
+    assert result.report["likely_cause"] == cause
+    assert "layout changed" not in result.log
+    assert "blocked by the site on" in result.log
+
+
+def test_a_retry_after_over_the_cap_ends_the_sites_run_with_a_note(
+    serve: Callable[..., SampleSite],
+    crawl: Callable[..., Crawl],
+    sessions: sessionmaker[Session],
+) -> None:
+    def throttle(root: Path) -> None:
+        _edit_yaml(
+            root / "nate_tok" / "routes.yaml",
+            lambda r: [
+                r.__setitem__(k, {"status": 429, "headers": {"Retry-After": "3600"}})
+                for k in list(r)
+                if "ranking" in k
+            ],
+        )
+
+    site = serve(throttle)
+    result = crawl(site, "nate_tok")
+    assert result.rc == 3, result.log[-2000:]
+    assert result.seconds < 60  # it did not wait the hour
+    assert result.report["finish_reason"] == "retry_after_too_long"
+    assert result.report["likely_cause"] == (
+        "rate-limited: the site asked us to wait 3600s (Retry-After), more than the cap, so "
+        "this site's run ended; the next scheduled crawl tries again"
+    )
+    assert re.search(r"asking to wait 3600s \(Retry-After\), more than the 120s cap", result.log)
+    hits = site.hits("nate_tok")
+    assert not [p for p in hits if p.startswith("/talk/376")]  # no post page asked after
+
+
 def test_retry_after_is_honoured(
     serve: Callable[..., SampleSite],
     crawl: Callable[..., Crawl],

@@ -9,11 +9,13 @@ from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.response import response_status_message
 
 logger = logging.getLogger(__name__)
+RETRY_AFTER_TOO_LONG = "retry_after_too_long"  # the finish reason the crawl report reads
 
 
 def retry_after_seconds(value: bytes | str | None) -> float | None:
@@ -43,16 +45,20 @@ class RetryAfterMiddleware(RetryMiddleware):
         wait = retry_after_seconds(response.headers.get("Retry-After"))
         if wait is not None:
             if wait > self.max_wait:
+                # The site wants us gone for longer than a run should wait: asking its
+                # other pages meanwhile would only be more of what it refused. End the run.
                 stats.inc_value("retry/retry_after_too_long")
+                stats.max_value("wagglebot/retry_after_seconds", round(wait))
                 logger.warning(
-                    "%s asks to wait %.0fs (Retry-After) before %s; more than the %.0fs cap, "
-                    "giving up on it for this run",
+                    "%s answered HTTP %s asking to wait %.0fs (Retry-After), more than the "
+                    "%.0fs cap: ending this site's run; the next scheduled crawl tries again",
                     request.url,
-                    wait,
                     response.status,
+                    wait,
                     self.max_wait,
                 )
-                return response
+                self.crawler.engine.close_spider(self.crawler.spider, RETRY_AFTER_TOO_LONG)
+                raise IgnoreRequest(f"Retry-After {wait:.0f}s is over the cap")
             stats.inc_value("retry/retry_after_waits")
             logger.info(
                 "HTTP %s on %s: waiting %.1fs as Retry-After asks",

@@ -22,6 +22,8 @@ class CrawlReport:
     detail_missing: dict[str, int] = field(default_factory=dict)
     http_statuses: dict[str, int] = field(default_factory=dict)
     robots_forbidden: int = 0
+    blocked: dict[str, int] = field(default_factory=dict)  # bot-defence answers, by signal
+    retry_after_seconds: int | None = None  # the longest wait a site asked for over the cap
     finish_reason: str | None = None
     seconds: float = 0.0
 
@@ -48,14 +50,25 @@ class CrawlReport:
             detail_missing=prefixed("wagglebot/missing/"),
             http_statuses=prefixed("downloader/response_status_count/"),
             robots_forbidden=stats.get("robotstxt/forbidden", 0),
+            blocked=prefixed("wagglebot/blocked/"),
+            retry_after_seconds=stats.get("wagglebot/retry_after_seconds"),
             finish_reason=stats.get("finish_reason"),
             seconds=round(float(stats.get("elapsed_time_seconds", 0.0)), 2),
         )
 
     def likely_cause(self, list_selector: str) -> str | None:
         """Why nothing was stored, as a person would want it said; None if posts were stored."""
+        if self.finish_reason == "retry_after_too_long":
+            return (
+                f"rate-limited: the site asked us to wait {self.retry_after_seconds}s "
+                "(Retry-After), more than the cap, so this site's run ended; the next "
+                "scheduled crawl tries again"
+            ) + (f" ({self.stored} posts stored before that)" if self.stored else "")
         if self.stored:
             return None
+        if self.blocked and not self.list_rows:
+            signals = ", ".join(f"{s} ×{n}" for s, n in sorted(self.blocked.items()))
+            return f"blocked by the site's bot defence: {signals}"
         blocked = {s: n for s, n in self.http_statuses.items() if int(s) in BLOCKING_STATUSES}
         if self.robots_forbidden and not self.list_pages:
             return f"robots.txt forbids the list pages ({self.robots_forbidden} requests refused)"

@@ -65,6 +65,8 @@ def run_crawl(site_code: str, *, pages: int | None = None, timeout: float = 1800
     if proc.returncode != 0 or report is None:
         tail = "\n".join(stderr[-15:])
         raise CrawlFailed(f"{site_code}: the crawler exited with {proc.returncode}:\n{tail}")
+    if report.get("likely_cause"):
+        log.warning("%s: %s", site_code, report["likely_cause"])
     return _figures(report)
 
 
@@ -80,8 +82,10 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
         "list_pages",
         "list_rows",
         "robots_forbidden",
+        "blocked",
         "http_statuses",
         "seconds",
         "base_url",
+        "likely_cause",  # also when posts were stored but the run was cut short
     )
     return {k: report.get(k) for k in keys}

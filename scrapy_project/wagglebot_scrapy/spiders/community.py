@@ -13,6 +13,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from wagglebot.crawl.antibot import block_signal
 from wagglebot.crawl.extract import ListEntry, extract_list, extract_post, is_gone
 from wagglebot.crawl.items import PostItem
 from wagglebot.crawl.sites import get_site
@@ -45,7 +46,18 @@ class CommunitySpider(scrapy.Spider):
             return response.body.decode(self.site.encoding, errors="replace")
         return response.text
 
+    def blocked(self, response: Response) -> bool:
+        """Count and log an answer that is the site's bot defence; it is never parsed."""
+        signal = block_signal(response.status, response.headers, response.body)
+        if signal is None:
+            return False
+        self.crawler.stats.inc_value(f"wagglebot/blocked/{signal}")
+        self.logger.warning("blocked by the site on %s: %s", response.url, signal)
+        return True
+
     def parse_list(self, response: Response, page: int) -> Iterator[scrapy.Request]:
+        if self.blocked(response):
+            return
         entries, rows = extract_list(self.site, self._text(response), response.url)
         self.crawler.stats.inc_value("wagglebot/list_pages")
         self.crawler.stats.inc_value("wagglebot/list_rows", rows)
@@ -65,6 +77,8 @@ class CommunitySpider(scrapy.Spider):
             )
 
     def parse_post(self, response: Response, entry: ListEntry) -> Iterator[PostItem]:
+        if self.blocked(response):
+            return
         html = self._text(response)
         if is_gone(self.site, html):
             self.crawler.stats.inc_value("wagglebot/posts_gone")
@@ -81,6 +95,8 @@ class CommunitySpider(scrapy.Spider):
         by Scrapy itself; anything else (5xx after retries, network errors) is an error.
         """
         stats = self.crawler.stats
+        if failure.check(HttpError) and self.blocked(failure.value.response):
+            return
         if failure.check(HttpError) and failure.value.response.status in (404, 410):
             stats.inc_value("wagglebot/posts_gone")
         elif failure.check(IgnoreRequest) and not failure.check(HttpError):
