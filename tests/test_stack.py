@@ -206,7 +206,9 @@ def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> No
         ).all()
     engine.dispose()
     # ... and the main job published them (the next test): made, then UPLOADED.
-    assert sorted(rows) == sorted(("UPLOADED", "extractive", "main-job", v) for _, v in made)
+    # The contents row names the video relative to the media folder (as XCom does).
+    stored = [("UPLOADED", "extractive", "main-job", f"posts/{pid}/short.mp4") for pid, _ in made]
+    assert sorted(rows) == sorted(stored)
 
 
 def test_up_publishes_the_shorts_to_the_loopback_fake_youtube(stack: RunningStack) -> None:
