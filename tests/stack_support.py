@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,3 +74,18 @@ def stack_env(settings: Settings, home: Path, dag_folders: list[Path]) -> dict[s
         "WAGGLE_AIRFLOW_DAGS_FOLDER": str(dags),
         "WAGGLE_ENV_FILE": str(home / ".env"),
     }
+
+
+@contextlib.contextmanager
+def brought_up(
+    settings: Settings, env: dict[str, str], *up_args: str, returncode: int = 0
+) -> Iterator[RunningStack]:
+    """``up`` run as a user runs it, exiting with ``returncode``; ``down`` however it ends."""
+    running = RunningStack(settings, env, "")
+    done = running.cli("up", *up_args)
+    running.up_output = done.stdout + done.stderr
+    try:
+        assert done.returncode == returncode, running.up_output
+        yield running
+    finally:
+        running.cli("down", timeout=180)

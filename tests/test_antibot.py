@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scrapy.http.headers import Headers
 
 from wagglebot.crawl.antibot import block_signal
 
@@ -42,11 +43,11 @@ JS_PAGE = b"<html><head></head><body><script>location.href='/login?r=1';</script
     ],
 )
 def test_signals(status: int, headers: dict, body: bytes, signal: str | None) -> None:
-    assert block_signal(status, headers, body) == signal
+    assert block_signal(status, Headers(headers), body) == signal
 
 
 @pytest.mark.parametrize(
     "page", sorted(SAMPLE_DIR.glob("*/*.html")), ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_no_sample_page_looks_like_a_block(page) -> None:
-    assert block_signal(200, {}, page.read_bytes()) is None
+    assert block_signal(200, Headers(), page.read_bytes()) is None

@@ -33,7 +33,7 @@ from wagglebot.states import PostStatus
 
 from conftest import REPO, free_ports, make_settings
 from factories import add_posts
-from stack_support import RunningStack, stack_env
+from stack_support import RunningStack, brought_up, stack_env
 
 STORY = (
     "퇴근길에 작은 고양이가 집 앞까지 따라왔어요. 배가 고파 보여서 참치를 조금 나눠줬습니다. "
@@ -61,14 +61,12 @@ def stack() -> Iterator[RunningStack]:
     )
     env = stack_env(settings, home, [REPO / "dags"])
     env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = str(HEARTBEAT_TIMEOUT)
-    running = RunningStack(settings, env, "")
-    done = running.cli("up", "--executor", "celery", "--gpu-workers", "2", "--no-job")
-    running.up_output = done.stdout + done.stderr
     try:
-        assert done.returncode == 0, running.up_output
-        yield running
+        with brought_up(
+            settings, env, "--executor", "celery", "--gpu-workers", "2", "--no-job"
+        ) as running:
+            yield running
     finally:
-        running.cli("down", timeout=180)
         shutil.rmtree(home, ignore_errors=True)
 
 

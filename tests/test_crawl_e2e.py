@@ -159,6 +159,14 @@ def _edit_yaml(path: Path, change: Callable[[dict], None]) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
+def _answer_nate_tok_lists(root: Path, **answer: object) -> None:
+    """nate_tok's list pages answer with ``answer`` (status, headers, file) instead."""
+    _edit_yaml(
+        root / "nate_tok" / "routes.yaml",
+        lambda routes: [routes[k].update(answer) for k in routes if "ranking" in k],
+    )
+
+
 def test_a_changed_layout_fails_loudly_and_names_the_selector(
     serve: Callable[..., SampleSite],
     crawl: Callable[..., Crawl],
@@ -185,10 +193,7 @@ def test_a_blocked_site_is_reported_as_blocked(
     sessions: sessionmaker[Session],
 ) -> None:
     def block(root: Path) -> None:
-        _edit_yaml(
-            root / "nate_tok" / "routes.yaml",
-            lambda r: [r[k].update(status=403) for k in r if "ranking" in k],
-        )
+        _answer_nate_tok_lists(root, status=403)
 
     result = crawl(serve(block), "nate_tok")
     assert result.rc == 3
@@ -235,10 +240,7 @@ def test_a_bot_defence_is_reported_with_its_signal_not_as_a_layout_change(
         (root / "nate_tok" / "redirect.html").write_text(
             "<html><body><script>location.href='/login';</script></body></html>"
         )
-        _edit_yaml(
-            root / "nate_tok" / "routes.yaml",
-            lambda r: [r.__setitem__(k, dict(answer)) for k in list(r) if "ranking" in k],
-        )
+        _answer_nate_tok_lists(root, **answer)
 
     result = crawl(serve(defend), "nate_tok")
     assert result.rc == 3, result.log[-2000:]
@@ -253,14 +255,7 @@ def test_a_retry_after_over_the_cap_ends_the_sites_run_with_a_note(
     sessions: sessionmaker[Session],
 ) -> None:
     def throttle(root: Path) -> None:
-        _edit_yaml(
-            root / "nate_tok" / "routes.yaml",
-            lambda r: [
-                r.__setitem__(k, {"status": 429, "headers": {"Retry-After": "3600"}})
-                for k in list(r)
-                if "ranking" in k
-            ],
-        )
+        _answer_nate_tok_lists(root, status=429, headers={"Retry-After": "3600"})
 
     site = serve(throttle)
     result = crawl(site, "nate_tok")

@@ -25,7 +25,7 @@ from wagglebot.db import make_engine
 from wagglebot.media import media_path
 
 from conftest import REPO, free_ports, make_settings
-from stack_support import RunningStack, stack_env
+from stack_support import RunningStack, brought_up, stack_env
 
 ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 PASSWORD = "reviewer-password-e2e"
@@ -66,14 +66,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     )
     env = stack_env(settings, home, [REPO / "dags"])
     env.pop("WAGGLE_DASHBOARD_USERS")  # as in a user's shell: accounts live in .env
-    running = RunningStack(settings, env, "")
-    done = running.cli("up", "--no-job")
-    running.up_output = done.stdout + done.stderr
-    try:
-        assert done.returncode == 0, running.up_output
+    with brought_up(settings, env, "--no-job") as running:
         yield running
-    finally:
-        running.cli("down", timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from wagglebot.stack.procs import port_in_use
 
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected
-from stack_support import RunningStack, stack_env
+from stack_support import RunningStack, brought_up, stack_env
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +45,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         }
     )
     env = stack_env(settings, home, [REPO / "dags", REPO / "tests" / "airflow_dags"])
-    running = RunningStack(settings, env, "")
-    done = running.cli("up")
-    running.up_output = done.stdout + done.stderr
-    try:
-        assert done.returncode == 1, running.up_output  # ruliweb failed, as arranged
+    with brought_up(settings, env, returncode=1) as running:  # ruliweb failed, as arranged
         yield running
-    finally:
-        running.cli("down", timeout=120)
 
 
 def test_up_prints_where_to_look(stack: RunningStack) -> None:

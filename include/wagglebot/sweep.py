@@ -291,15 +291,13 @@ def _reviewed_scripts(
     session: Session, post_ids: list[int], owner: str | None
 ) -> dict[int, dict[str, str]]:
     """The scripts a person approved for these posts (still in this sweep), by post."""
-    post_ids = _in_status(session, post_ids, owner=owner)
     rows = session.execute(
-        select(Content.post_id, Content.summary_text, Content.script_raw, Content.script_engine)
-        .join(Post, Post.id == Content.post_id)
-        .where(
-            Content.post_id.in_(post_ids),
+        select(
+            Content.post_id, Content.summary_text, Content.script_raw, Content.script_engine
+        ).where(
+            Content.post_id.in_(_in_status(session, post_ids, owner=owner)),
             Content.script_reviewed_at.is_not(None),
             Content.summary_text.is_not(None),
-            Post.status == PostStatus.PROCESSING,
         )
     ).all()
     return {

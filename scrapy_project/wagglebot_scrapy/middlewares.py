@@ -14,8 +14,9 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.response import response_status_message
 
+from wagglebot.crawl.report import RETRY_AFTER_TOO_LONG
+
 logger = logging.getLogger(__name__)
-RETRY_AFTER_TOO_LONG = "retry_after_too_long"  # the finish reason the crawl report reads
 
 
 def retry_after_seconds(value: bytes | str | None) -> float | None:

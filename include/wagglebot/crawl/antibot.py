@@ -8,7 +8,10 @@ is what a person needs to decide what to do.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.http.headers import Headers  # case-insensitive, as header names are
 
 _CF_BODY = re.compile(
     rb"/cdn-cgi/challenge-platform/"
@@ -26,11 +29,10 @@ _TAGS_AND_SCRIPTS = re.compile(rb"<script\b.*?</script>|<[^>]+>", re.I | re.S)
 JS_PAGE_MAX_BYTES = 4096  # a real post page is far larger than a bare redirect
 
 
-def block_signal(status: int, headers: Mapping[bytes, object], body: bytes) -> str | None:
+def block_signal(status: int, headers: Headers, body: bytes) -> str | None:
     """What marks this answer as a bot block ('Cloudflare challenge (cf-mitigated header)',
     'HTTP 430', 'JavaScript redirect to /x'), or None for an ordinary page."""
-    mitigated = _header(headers, b"cf-mitigated")
-    if mitigated and mitigated.lower() == "challenge":
+    if (headers.get(b"cf-mitigated") or b"").lower() == b"challenge":
         return "Cloudflare challenge (cf-mitigated: challenge)"
     if _CF_BODY.search(body[:65536]):
         return f"Cloudflare challenge page (HTTP {status})"
@@ -41,15 +43,6 @@ def block_signal(status: int, headers: Mapping[bytes, object], body: bytes) -> s
         if redirect and not _visible_text(body):
             target = (redirect.group(1) or redirect.group(2) or b"").decode("latin-1")
             return f"JavaScript redirect page (to {target[:80]})"
-    return None
-
-
-def _header(headers: Mapping[bytes, object], name: bytes) -> str | None:
-    for key, value in headers.items():
-        key_bytes = key if isinstance(key, bytes) else str(key).encode()
-        if key_bytes.lower() == name:
-            raw = value[0] if isinstance(value, list | tuple) else value
-            return raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
     return None
 
 

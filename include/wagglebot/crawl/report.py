@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 BLOCKING_STATUSES = (401, 403, 429, 430, 503)
+# The finish reason of a run the site asked to wait longer than the cap (the middleware).
+RETRY_AFTER_TOO_LONG = "retry_after_too_long"
 
 
 @dataclass
@@ -58,7 +60,7 @@ class CrawlReport:
 
     def likely_cause(self, list_selector: str) -> str | None:
         """Why nothing was stored, as a person would want it said; None if posts were stored."""
-        if self.finish_reason == "retry_after_too_long":
+        if self.finish_reason == RETRY_AFTER_TOO_LONG:
             return (
                 f"rate-limited: the site asked us to wait {self.retry_after_seconds}s "
                 "(Retry-After), more than the cap, so this site's run ended; the next "

@@ -251,9 +251,14 @@ class Airflow:
                 cwd=self.home,
             )
         self.procs.wait_until("airflow-api-server", self._up_and_healthy, timeout, "healthy")
-        if workers:
-            celery_workers.wait_until_answering(self.procs, workers, self.redis.url, timeout)
+        for worker in workers:
+            answers = functools.partial(self._worker_answers, worker.node)
+            self.procs.wait_until(worker.name, answers, timeout, "answering")
         return True
+
+    def _worker_answers(self, node: str) -> bool:
+        """A Celery worker is up once it answers a control ping through the broker."""
+        return node in celery_workers.answering(self.redis.url)
 
     def _up_and_healthy(self) -> bool:
         for component in COMPONENTS:

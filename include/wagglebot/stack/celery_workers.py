@@ -12,12 +12,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wagglebot.routing import DEFAULT_QUEUE, GPU_QUEUE
-from wagglebot.stack.procs import ProcessManager, ServiceError, log_tail
+from wagglebot.stack.procs import ProcessManager, ServiceError
 from wagglebot.worker_node import NODE_VAR
 
 PREFIX = "airflow-worker"
@@ -103,27 +102,4 @@ def running_names(procs: ProcessManager) -> list[str]:
     """Every worker service with a pid file, whatever mode started it."""
     return sorted(
         p.stem for p in procs.run_dir.glob(f"{PREFIX}*.pid") if not p.name.endswith(".celery.pid")
-    )
-
-
-def wait_until_answering(
-    procs: ProcessManager, workers: list[Worker], broker_url: str, timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    missing = {w.node: w for w in workers}
-    while time.monotonic() < deadline:
-        for worker in missing.values():
-            if procs.pid(worker.name) is None:
-                log = procs.logfile(worker.name)
-                raise ServiceError(
-                    f"{worker.name} exited during start-up; last lines of {log}:\n" + log_tail(log)
-                )
-        for node in answering(broker_url) & set(missing):
-            del missing[node]
-        if not missing:
-            return
-        time.sleep(1)
-    raise ServiceError(
-        f"Celery workers {sorted(w.name for w in missing.values())} did not answer within "
-        f"{timeout:.0f}s; see their logs in {procs.log_dir}"
     )

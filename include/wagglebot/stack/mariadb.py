@@ -17,19 +17,14 @@ import MySQLdb
 from sqlalchemy.engine import URL, make_url
 
 from wagglebot.db.migrate import upgrade
-from wagglebot.stack.procs import ProcessManager, ServiceError
+from wagglebot.stack.procs import ProcessManager, ServiceError, debian_binary
 
 NAME = "mariadb"
 _IDENT = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-    if not found:
-        raise ServiceError(
-            f"{name} not found: install Debian's mariadb-server (./wagglebot install)"
-        )
-    return found
+    return debian_binary(name, "mariadb-server")
 
 
 class MariaDB:

@@ -7,12 +7,11 @@ with one role ``airflow`` whose generated password is kept in the stack's
 Airflow folder (mode 0600). PostgreSQL refuses to run as root: started by root,
 it runs as Debian's ``postgres`` user. Its data folder is ``<stack home>/postgres``
 where that user can reach it, else (a checkout under /root, mode 0700) a folder of
-its own under /var/lib/postgresql/wagglebot named after the stack home.
+its own under /var/lib/postgresql/wagglebot named after the stack home, which it can.
 """
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import pwd
@@ -20,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from wagglebot.stack.procs import ProcessManager, Service, ServiceError
+from wagglebot.stack.procs import ProcessManager, Service, ServiceError, as_user
 
 NAME = "postgres"
 OUTSIDE_HOME = Path("/var/lib/postgresql/wagglebot")
@@ -48,23 +47,18 @@ class PostgreSQL(Service):
     def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
         super().__init__(procs, port)
         self.password = password
-        self.os_user = "postgres" if os.geteuid() == 0 else getpass.getuser()
+        self.run_as = "postgres" if os.geteuid() == 0 else None  # None: as ourselves
         self.datadir = procs.home / "postgres"
         if self._blocked_at(self.datadir) is not None:
             digest = hashlib.sha256(str(procs.home.resolve()).encode()).hexdigest()[:16]
             self.datadir = OUTSIDE_HOME / digest
         self.url = f"postgresql+psycopg2://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
 
-    def _as_server_user(self) -> dict[str, object]:
-        if os.geteuid() != 0:
-            return {}
-        return {"user": self.os_user, "group": self.os_user, "extra_groups": []}
-
     def _blocked_at(self, datadir: Path) -> Path | None:
         """The first folder above ``datadir`` the server's OS user cannot enter, if any."""
-        if os.geteuid() != 0:
+        if self.run_as is None:
             return None
-        uid = pwd.getpwnam(self.os_user).pw_uid
+        uid = pwd.getpwnam(self.run_as).pw_uid
         for folder in [datadir.parent, *datadir.parent.parents]:
             try:
                 st = folder.stat()
@@ -74,25 +68,14 @@ class PostgreSQL(Service):
                 return folder
         return None
 
-    def _check_reachable(self) -> None:
-        """Say which folder keeps the server user out, before initdb says it less plainly."""
-        blocked = self._blocked_at(self.datadir)
-        if blocked is not None:
-            raise ServiceError(
-                f"PostgreSQL runs as the OS user {self.os_user} (it refuses root) and "
-                f"cannot enter {blocked}: let it through with chmod o+x {blocked}"
-            )
-
     def _initialise(self) -> None:
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        self._check_reachable()
         self.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
         pwfile = self.datadir.parent / f".{self.datadir.name}-initdb-password"  # it can read
         pwfile.write_text(self.password)
         pwfile.chmod(0o600)
-        if os.geteuid() == 0:
-            shutil.chown(self.datadir, self.os_user, self.os_user)
-            shutil.chown(pwfile, self.os_user, self.os_user)
+        if self.run_as:
+            shutil.chown(self.datadir, self.run_as, self.run_as)
+            shutil.chown(pwfile, self.run_as, self.run_as)
         try:
             done = subprocess.run(
                 [
@@ -108,7 +91,7 @@ class PostgreSQL(Service):
                 text=True,
                 check=False,
                 timeout=300,
-                **self._as_server_user(),
+                **as_user(self.run_as),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -170,13 +153,9 @@ class PostgreSQL(Service):
     def start(self, timeout: float = 60.0) -> bool:
         if not (self.datadir / "PG_VERSION").is_file():
             self._initialise()
-        user = self.os_user if os.geteuid() == 0 else None
-        _, started = self.procs.start(self.name, self.argv(), self.env(), port=self.port, user=user)
+        _, started = self.procs.start(
+            self.name, self.argv(), self.env(), port=self.port, user=self.run_as
+        )
         self.procs.wait_until(self.name, self.answers, timeout, "ready for connections")
         self._provision()
         return started
-
-    def status(self) -> str:
-        if not self.running():
-            return "stopped"
-        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"

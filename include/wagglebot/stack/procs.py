@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -30,6 +32,19 @@ MARKER = "WAGGLEBOT_STACK"
 
 class ServiceError(RuntimeError):
     """A service failed to start or answer; the message carries its log tail."""
+
+
+def debian_binary(name: str, package: str) -> str:
+    """A server's binary from a Debian package (some live in /usr/sbin, off a user's PATH)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not found:
+        raise ServiceError(f"{name} not found: install Debian's {package} (./wagglebot install)")
+    return found
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as ``user`` (its own group, no others)."""
+    return {"user": user, "group": user, "extra_groups": []} if user else {}
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -122,9 +137,7 @@ class ProcessManager:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                user=user,
-                group=user,
-                extra_groups=[] if user else None,
+                **as_user(user),
             )
         self.pidfile(name).write_text(f"{proc.pid} {start_ticks(proc.pid)}")
         return proc.pid, True
@@ -257,3 +270,8 @@ class Service:
 
     def running(self) -> bool:
         return self.procs.pid(self.name) is not None
+
+    def status(self) -> str:
+        if not self.running():
+            return "stopped"
+        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"

@@ -7,9 +7,7 @@ survive a restart of the broker.
 
 from __future__ import annotations
 
-import shutil
-
-from wagglebot.stack.procs import ProcessManager, Service, ServiceError
+from wagglebot.stack.procs import ProcessManager, Service, debian_binary
 
 NAME = "redis"
 
@@ -46,14 +44,7 @@ class Redis(Service):
         tmp.replace(self.config)
 
     def argv(self) -> list[str]:
-        binary = shutil.which("redis-server") or shutil.which(
-            "redis-server", path="/usr/sbin:/usr/bin"
-        )
-        if not binary:
-            raise ServiceError(
-                "redis-server not found: install Debian's redis-server (./wagglebot install)"
-            )
-        return [binary, str(self.config)]
+        return [debian_binary("redis-server", "redis-server"), str(self.config)]
 
     def start(self, timeout: float = 60.0) -> bool:
         self._write_config()
@@ -66,8 +57,3 @@ class Redis(Service):
             return bool(redis.Redis.from_url(self.url, socket_timeout=2).ping())
         except redis.RedisError:
             return False
-
-    def status(self) -> str:
-        if not self.running():
-            return "stopped"
-        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
