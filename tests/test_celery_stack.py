@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.airflow_api import AirflowClient
+from wagglebot.crawl.sample_site import site_codes
 from wagglebot.db import make_engine
 from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
 from wagglebot.media import media_path
@@ -53,7 +54,7 @@ def stack() -> Iterator[RunningStack]:
     settings = make_settings(home, db_name="wagglebot_celery").model_copy(
         update={
             "crawl_target": "sample",
-            "sample_site_port": free_ports(5),
+            "sample_site_port": free_ports(len(site_codes())),
             "postgres_port": free_ports(),
             "redis_port": free_ports(),
             "script_review": False,

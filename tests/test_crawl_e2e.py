@@ -101,6 +101,7 @@ def test_a_crawl_stores_exactly_the_expected_rows(
     assert result.report["dropped"] == len(whys) - whys.count("http_404") - whys.count("robots_txt")
     assert result.report["errors"] == 0
     assert result.report["likely_cause"] is None
+    assert result.report["comments_unfetched"] == want.get("comments_unfetched", {})
     by_id = lambda post: post["origin_id"]  # noqa: E731 (arrival order is concurrency's)
     with sessions() as session:
         assert sorted(stored_posts(session, site_code), key=by_id) == sorted(

@@ -6,11 +6,15 @@ Content-Type each route is served with; no network.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from scrapy.http import HtmlResponse
 
 from wagglebot.crawl.extract import extract_list, extract_post
-from wagglebot.crawl.items import InvalidItem
+from wagglebot.crawl.follow_up import FollowUpError, comments_from_answer, follow_up_request
+from wagglebot.crawl.items import CommentItem, InvalidItem
+from wagglebot.crawl.sample_site import route_for
 from wagglebot.crawl.sites import get_site
 
 from crawl_support import SAMPLE_DIR, SITES, expected, item_shape, routes
@@ -30,6 +34,7 @@ def test_pages_parse_to_the_expected_posts(site_code: str) -> None:
     # robots.txt refusals only happen in a real crawl (tests/test_crawl_e2e.py).
     robots = {d["origin_id"] for d in want["dropped"] if d["why"] == "robots_txt"}
     posts, dropped, seen = [], [], set(robots)
+    unfetched: Counter[str] = Counter()
     for n, rows_expected in sorted(want["list_rows"].items()):
         path = site.list.url.format(page=int(n))
         entries, rows = extract_list(site, _page(site_code, table[path], BASE + path), BASE + path)
@@ -42,13 +47,40 @@ def test_pages_parse_to_the_expected_posts(site_code: str) -> None:
             if route.get("status", 200) != 200:
                 dropped.append({"origin_id": entry.origin_id, "why": f"http_{route['status']}"})
                 continue
-            item = extract_post(site, _page(site_code, route, entry.url), entry).item
+            html = _page(site_code, route, entry.url)
+            item = extract_post(site, html, entry).item
             try:
-                posts.append(item_shape(item.validated()))
+                item.validated()
             except InvalidItem as exc:
                 dropped.append({"origin_id": entry.origin_id, "why": exc.reason})
+                continue
+            if site.comments_request:
+                item.comments, why = _follow_up(site_code, html, entry.url, entry.origin_id)
+                unfetched.update([why] if why else [])
+            posts.append(item_shape(item.validated()))
     assert posts == want["posts"]
     assert dropped == [d for d in want["dropped"] if d["why"] != "robots_txt"]
+    assert dict(unfetched) == want.get("comments_unfetched", {})
+
+
+def _follow_up(
+    site_code: str, html: str, page_url: str, origin_id: str
+) -> tuple[list[CommentItem], str | None]:
+    """The comments the site's follow-up request brings from the sample site's routes,
+    answered as the sample server answers it, and why none came when none did."""
+    site = get_site(site_code)
+    try:
+        ask = follow_up_request(site, html, page_url, origin_id)
+    except FollowUpError as exc:
+        return [], exc.reason
+    path = ask.url.removeprefix(BASE)
+    route = route_for(routes(site_code), ask.method, path, ask.headers, ask.body)
+    if route is None or route.get("status", 200) != 200:
+        return [], f"http_{route['status'] if route else 404}"
+    try:
+        return comments_from_answer(site, _page(site_code, route, ask.url)), None
+    except FollowUpError as exc:
+        return [], exc.reason
 
 
 @pytest.mark.parametrize("site_code", SITES)

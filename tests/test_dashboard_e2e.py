@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import text
 
-from wagglebot.crawl.sample_site import base_urls
+from wagglebot.crawl.sample_site import base_urls, site_codes
 from wagglebot.db import make_engine
 from wagglebot.media import media_path
 
@@ -57,7 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     settings = make_settings(home, db_name="wagglebot_e2e").model_copy(
         update={
             "crawl_target": "sample",
-            "sample_site_port": free_ports(5),
+            "sample_site_port": free_ports(len(site_codes())),
             # The hourly crawl Airflow starts on its own must not add posts while the
             # test counts them: its one site points at a port where nothing listens.
             "crawl_sites": ["nate_tok"],

@@ -69,7 +69,7 @@ def test_status_reports_every_part_answering(stack: RunningStack) -> None:
         "dashboard",
     ):
         line = next(ln for ln in done.stdout.splitlines() if ln.startswith(part))
-        assert "running" in line or "serving 5 sites" in line, done.stdout
+        assert "running" in line or f"serving {len(SITES)} sites" in line, done.stdout
     fake = f"sample mode: loopback stand-in for YouTube at http://127.0.0.1:{stack.settings.fake_youtube_port}/"
     assert f"fake-youtube        {fake}" in done.stdout
     # LocalExecutor mode, unchanged: no broker, no PostgreSQL, no Celery workers.

@@ -17,7 +17,7 @@ from parsel import Selector, SelectorList
 
 from wagglebot.crawl.items import CommentItem, PostItem
 from wagglebot.crawl.parsing import clean_text, image_url, parse_count, parse_time, squash
-from wagglebot.crawl.sites import Site
+from wagglebot.crawl.sites import Comments, Site
 
 logger = logging.getLogger(__name__)
 
@@ -122,15 +122,26 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
 
 
 def extract_comments(site: Site, page: Selector, html: str) -> list[CommentItem]:
-    if site.comments_hook:
-        try:
-            return _hook(site.comments_hook)(html, site)
-        except Exception:  # a broken hook costs the post its comments, not the post
-            logger.exception("%s: comments hook %s failed", site.site_code, site.comments_hook)
-            return []
-    spec = site.comments
-    if spec is None:
+    """The best comments on the post page itself (none when they come by a follow-up)."""
+    if site.comments_request:
         return []
+    if site.comments_hook:
+        return run_hook(site, html)
+    return comments_in_html(site.comments, page) if site.comments else []
+
+
+def run_hook(site: Site, text: str) -> list[CommentItem]:
+    """The site's comments hook on a page or a follow-up answer; a broken hook costs the
+    post its comments, not the post."""
+    assert site.comments_hook
+    try:
+        return _hook(site.comments_hook)(text, site)
+    except Exception:
+        logger.exception("%s: comments hook %s failed", site.site_code, site.comments_hook)
+        return []
+
+
+def comments_in_html(spec: Comments, page: Selector) -> list[CommentItem]:
     comments = []
     for row in page.css(spec.row):
         text = clean_text(" ".join(row.css(spec.text).getall()))

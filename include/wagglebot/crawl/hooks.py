@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from wagglebot.crawl.items import CommentItem
-from wagglebot.crawl.parsing import clean_text, parse_count, squash
+from wagglebot.crawl.parsing import clean_text, json_count, json_id, json_text, squash
 from wagglebot.crawl.sites import Site
 
 BEST_COMMENTS = 5  # kept per post when the site description sets no limit
@@ -46,15 +46,15 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     for row in rows:
         if not isinstance(row, dict):
             continue
-        text = clean_text(_string(row.get("memo")))
+        text = clean_text(json_text(row.get("memo")))
         if not text:
             continue
         comments.append(
             CommentItem(
                 content=text,
-                author=squash(clean_text(_string(row.get("name")))) or None,
+                author=squash(clean_text(json_text(row.get("name")))) or None,
                 likes=_likes(row),
-                origin_comment_id=_comment_id(row.get("no")),
+                origin_comment_id=json_id(row.get("no")),
             )
         )
     limit = site.comments.limit if site is not None and site.comments else BEST_COMMENTS
@@ -63,34 +63,10 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     return ranked[:limit]
 
 
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str):
-        return parse_count(value)
-    return None
-
-
 def _likes(row: dict[str, Any]) -> int | None:
     button = row.get("vote_btn")
     if isinstance(button, dict):
-        likes = _count(button.get("vote_count"))
+        likes = json_count(button.get("vote_count"))
         if likes is not None:
             return likes
-    return _count(row.get("vote"))
-
-
-def _comment_id(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return value.strip()
-    return None
+    return json_count(row.get("vote"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,33 @@ def parse_count(text: str | None) -> int | None:
         return None
     value = float(match.group(1).replace(",", ""))
     return round(value * _UNITS.get(match.group(2) or "", 1))
+
+
+def json_count(value: Any) -> int | None:
+    """A count from a JSON value: 12, "1,204" -> ints; negatives, booleans, junk -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str):
+        return parse_count(value)
+    return None
+
+
+def json_id(value: Any) -> str | None:
+    """An id from a JSON value (a number or a digit string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return value.strip()
+    return None
+
+
+def json_text(value: Any) -> str:
+    """A JSON value that should be text; anything else reads as no text."""
+    return value if isinstance(value, str) else ""
 
 
 # Every bundled community writes its times in Korean time, often relative to now.

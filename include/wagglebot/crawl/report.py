@@ -25,6 +25,8 @@ class CrawlReport:
     http_statuses: dict[str, int] = field(default_factory=dict)
     robots_forbidden: int = 0
     blocked: dict[str, int] = field(default_factory=dict)  # bot-defence answers, by signal
+    # Posts stored without the comments their follow-up request should have brought, by why.
+    comments_unfetched: dict[str, int] = field(default_factory=dict)
     retry_after_seconds: int | None = None  # the longest wait a site asked for over the cap
     finish_reason: str | None = None
     seconds: float = 0.0
@@ -53,6 +55,7 @@ class CrawlReport:
             http_statuses=prefixed("downloader/response_status_count/"),
             robots_forbidden=stats.get("robotstxt/forbidden", 0),
             blocked=prefixed("wagglebot/blocked/"),
+            comments_unfetched=prefixed("wagglebot/comments_unfetched/"),
             retry_after_seconds=stats.get("wagglebot/retry_after_seconds"),
             finish_reason=stats.get("finish_reason"),
             seconds=round(float(stats.get("elapsed_time_seconds", 0.0)), 2),

@@ -13,15 +13,30 @@ to a response::
 content_type defaults to "text/html; charset=utf-8"; the posts' pictures live under
 <site>/images/ and their routes name their type. Files are read on every request,
 so a test can change a page between crawls.
+
+A POST route (the XHR endpoints that serve comments) is keyed "POST <path>" and
+answers by what the request carries: the first entry of ``match`` whose ``when``
+fields (form or JSON body) and ``when_headers`` all hold, else its ``else``::
+
+    "POST /board/comment/":
+      match:
+        - when: {id: dcbest, no: "101", e_s_n_o: "3eab"}
+          when_headers: {X-Requested-With: XMLHttpRequest}
+          file: comments/101.json
+          content_type: application/json
+      else: {status: 403}
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import yaml
 
@@ -29,6 +44,35 @@ from wagglebot.config import REPO_ROOT
 
 SAMPLE_ROOT = REPO_ROOT / "sample_site"
 DEFAULT_ROBOTS = b"User-agent: *\nAllow: /\n"
+
+
+def route_for(
+    routes: dict[str, dict], method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> dict | None:
+    """The route that answers a request, or None (404)."""
+    route = routes.get(path if method == "GET" else f"{method} {path}")
+    if route is None or "match" not in route:
+        return route
+    sent = _fields(headers, body)
+    have = {k.lower(): v for k, v in headers.items()}
+    for answer in route["match"]:
+        wanted = answer.get("when_headers", {})
+        if all(str(sent.get(k)) == str(v) for k, v in answer.get("when", {}).items()) and all(
+            have.get(k.lower()) == str(v) for k, v in wanted.items()
+        ):
+            return answer
+    return route.get("else", {"status": 404})
+
+
+def _fields(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" in content_type:
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return dict(parse_qsl(body.decode("utf-8", "replace")))
 
 
 def site_codes(root: Path = SAMPLE_ROOT) -> list[str]:
@@ -63,17 +107,25 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        self.server.user_agents.add(self.headers.get("User-Agent", ""))
         if self.path == "/robots.txt":
             robots = self.server.site_dir / "robots.txt"
             body = robots.read_bytes() if robots.exists() else DEFAULT_ROBOTS
             return self._send(200, body, "text/plain")
-        route = self.server.routes.get(self.path)
+        self._answer("GET", b"")
+
+    def do_POST(self) -> None:
+        self._answer("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def _answer(self, method: str, sent: bytes) -> None:
+        self.server.user_agents.add(self.headers.get("User-Agent", ""))
+        headers = {k: v for k, v in self.headers.items()}
+        route = route_for(self.server.routes, method, self.path, headers, sent)
         if route is None:
             return self._send(404, b"<html><body>Not found</body></html>", "text/html")
+        key = self.path if method == "GET" else f"{method} {self.path} {sent!r}"
         with self.server.lock:
-            hit = self.server.hits[self.path]
-            self.server.hits[self.path] += 1
+            hit = self.server.hits[key]
+            self.server.hits[key] += 1
         if "sequence" in route:
             steps = route["sequence"]
             route = steps[min(hit, len(steps) - 1)]

@@ -8,6 +8,11 @@ loaded, so a typo fails at once with the file and field named.
 Selectors are Scrapy CSS selectors. A field selector's matches are joined as
 text (``::text`` and ``::attr(x)`` work as usual); ``body`` and comment ``text``
 select elements whose HTML is cleaned to plain text.
+
+Sites that load their comments by XHR declare the second request
+(``comments_request``: method, URL, fields and headers, some read from the post
+page) and what it answers: HTML for the comment selectors, or JSON, where the
+comment ``row`` is the dotted path to the list and the other fields are keys.
 """
 
 from __future__ import annotations
@@ -16,10 +21,18 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from wagglebot.config import Settings
 
@@ -64,6 +77,8 @@ class DetailPage(_Strict):
 
 
 class Comments(_Strict):
+    # CSS selectors on the page (or an HTML follow-up answer); for a JSON answer, ``row``
+    # is the dotted path to the comment list and the rest are keys of each comment.
     row: str
     text: str
     author: str | None = None
@@ -71,6 +86,36 @@ class Comments(_Strict):
     id: str | None = None  # selects the site's comment id
     id_pattern: str = r"(\d+)"
     limit: int = Field(5, ge=1, le=50)  # best comments kept per post
+    # JSON only: comments whose key holds one of these values are skipped (ads, deleted).
+    exclude: dict[str, list[str]] = {}
+
+
+class FromPage(_Strict):
+    """A request value read from the post page (a CSRF token, a hidden form field)."""
+
+    css: str
+
+
+RequestValue = str | int | FromPage
+
+
+class CommentsRequest(_Strict):
+    """The second request that fetches a post's comments (what the site's XHR sends).
+
+    Literal values may say ``{origin_id}``; a ``FromPage`` value that matches nothing
+    means the request cannot be made, and the post is stored without comments.
+    """
+
+    method: Literal["GET", "POST"] = "GET"
+    url: str  # path or absolute URL; may say {origin_id}
+    encoding: Literal["form", "json"] = "form"  # how a POST carries its fields
+    fields: dict[str, RequestValue] = {}  # the query string of a GET, the body of a POST
+    headers: dict[str, RequestValue] = {}
+    response: Literal["html", "json"] = "html"
+    # JSON: a key whose non-zero value means the site refused (Rhymix says
+    # {"error": -1, "message": "..."}); the message key is read for the log.
+    error_key: str | None = None
+    message_key: str | None = None
 
 
 class Site(_Strict):
@@ -81,8 +126,10 @@ class Site(_Strict):
     list: ListPage
     detail: DetailPage
     comments: Comments | None = None
-    # "module:function" taking (html, site) and returning list[CommentItem].
+    # "module:function" taking (html, site) and returning list[CommentItem]; with a
+    # comments_request it is given that request's answer instead of the page.
     comments_hook: str | None = None
+    comments_request: CommentsRequest | None = None
     exclude_image_hosts: frozenset[str] = frozenset()
     # Where the site's own pictures live besides base_url (its CDNs): a name stands for
     # itself and its subdomains. Pictures from anywhere else are never fetched for review.
@@ -97,6 +144,12 @@ class Site(_Strict):
             if not _HOST_NAME.match(host):
                 raise ValueError(f"{host!r} is not a host name (no scheme, port or path)")
         return frozenset(h.lower() for h in hosts)
+
+    @model_validator(mode="after")
+    def _comments_source(self) -> Site:
+        if self.comments_request and not (self.comments or self.comments_hook):
+            raise ValueError("comments_request needs comments selectors or a comments_hook")
+        return self
 
     def list_url(self, page: int, base_url: str | None = None) -> str:
         path = self.list.url.format(page=page)

@@ -1,4 +1,5 @@
-"""The one spider: list pages -> detail pages -> PostItem, as a site description says.
+"""The one spider: list pages -> detail pages [-> comments request] -> PostItem, as a site
+description says.
 
 scrapy crawl community -a site=nate_pann [-a base_url=http://127.0.0.1:8700] [-a pages=1]
 """
@@ -15,7 +16,8 @@ from twisted.python.failure import Failure
 
 from wagglebot.crawl.antibot import block_signal
 from wagglebot.crawl.extract import ListEntry, extract_list, extract_post, is_gone
-from wagglebot.crawl.items import PostItem
+from wagglebot.crawl.follow_up import FollowUpError, comments_from_answer, follow_up_request
+from wagglebot.crawl.items import InvalidItem, PostItem
 from wagglebot.crawl.sites import get_site
 
 
@@ -76,7 +78,9 @@ class CommunitySpider(scrapy.Spider):
                 entry.url, callback=self.parse_post, errback=self.failed, cb_kwargs={"entry": entry}
             )
 
-    def parse_post(self, response: Response, entry: ListEntry) -> Iterator[PostItem]:
+    def parse_post(
+        self, response: Response, entry: ListEntry
+    ) -> Iterator[PostItem | scrapy.Request]:
         if self.blocked(response):
             return
         html = self._text(response)
@@ -86,7 +90,54 @@ class CommunitySpider(scrapy.Spider):
         extraction = extract_post(self.site, html, entry)
         for field in extraction.missing:
             self.crawler.stats.inc_value(f"wagglebot/missing/{field}")
-        yield extraction.item
+        if self.site.comments_request is None or not _storable(extraction.item):
+            yield extraction.item  # (a post the pipeline will drop needs no comments)
+            return
+        try:
+            ask = follow_up_request(self.site, html, response.url, entry.origin_id)
+        except FollowUpError as exc:
+            yield self.without_comments(extraction.item, exc)
+            return
+        # The item travels with its comments request and leaves from its callback or
+        # errback: a post is stored once, with or without the comments.
+        yield scrapy.Request(
+            ask.url,
+            method=ask.method,
+            headers=ask.headers,
+            body=ask.body,
+            callback=self.parse_comments,
+            errback=self.comments_failed,
+            cb_kwargs={"item": extraction.item},
+        )
+
+    def parse_comments(self, response: Response, item: PostItem) -> Iterator[PostItem]:
+        if self.blocked(response):
+            yield self.without_comments(item, FollowUpError("blocked", response.url))
+            return
+        try:
+            item.comments = comments_from_answer(self.site, self._text(response))
+        except FollowUpError as exc:
+            yield self.without_comments(item, exc)
+            return
+        yield item
+
+    def comments_failed(self, failure: Failure) -> Iterator[PostItem]:
+        item = failure.request.cb_kwargs["item"]
+        if failure.check(HttpError):
+            response = failure.value.response
+            reason = "blocked" if self.blocked(response) else f"http_{response.status}"
+        elif failure.check(IgnoreRequest):  # robots.txt, or a Retry-After over the cap
+            reason = "robots_txt" if "robots.txt" in failure.getErrorMessage() else "ignored"
+        else:
+            reason = failure.type.__name__
+        yield self.without_comments(item, FollowUpError(reason, failure.getErrorMessage()))
+
+    def without_comments(self, item: PostItem, exc: FollowUpError) -> PostItem:
+        """The post as it is, its comments lost and counted (never the post)."""
+        self.crawler.stats.inc_value(f"wagglebot/comments_unfetched/{exc.reason}")
+        self.logger.warning("comments of %s not fetched, post kept without them: %s", item.url, exc)
+        item.comments = []
+        return item
 
     def failed(self, failure: Failure) -> None:
         """Count a failed request; none of them stops the crawl.
@@ -104,3 +155,11 @@ class CommunitySpider(scrapy.Spider):
         else:
             stats.inc_value(f"wagglebot/request_failed/{failure.type.__name__}")
             self.logger.warning("request failed: %s", failure.getErrorMessage())
+
+
+def _storable(item: PostItem) -> bool:
+    try:
+        item.validated()
+    except InvalidItem:
+        return False
+    return True
