@@ -41,7 +41,15 @@ SITES = site_codes()
             minimum=1,
             maximum=20,
             title="List pages",
-            description="List pages per site; empty means each site's own default.",
+            description="List pages for every site; empty means each site's own default.",
+        ),
+        "site_pages": Param(
+            {},
+            type="object",
+            propertyNames={"enum": SITES},
+            additionalProperties={"type": "integer", "minimum": 1, "maximum": 20},
+            title="List pages by site",
+            description='Per site, over the number above, e.g. {"dcinside": 1}.',
         ),
     },
     # No task retries: Scrapy already retries each request (Retry-After included), and a
@@ -52,18 +60,19 @@ def crawl_communities() -> None:
     @task
     def sites_to_crawl() -> list[str]:
         from wagglebot.config import get_settings
+        from wagglebot.crawl.plan import sites_to_crawl
 
-        chosen = get_current_context()["params"]["sites"] or get_settings().crawl_sites or SITES
-        unknown = sorted(set(chosen) - set(SITES))
-        if unknown:
-            raise ValueError(f"WAGGLE_CRAWL_SITES names unknown sites {unknown}; known: {SITES}")
-        return list(chosen)
+        return sites_to_crawl(get_current_context()["params"]["sites"], get_settings())
 
     @task(execution_timeout=timedelta(minutes=30), map_index_template="{{ site }}")
     def crawl_site(site: str) -> dict:
+        from wagglebot.config import get_settings
+        from wagglebot.crawl.plan import pages_for
         from wagglebot.crawl.run_site import run_crawl
 
-        return run_crawl(site, pages=get_current_context()["params"]["pages"])
+        params = get_current_context()["params"]
+        pages = pages_for(site, get_settings(), params["pages"], params["site_pages"])
+        return run_crawl(site, pages=pages)
 
     crawl_site.expand(site=sites_to_crawl())
 

@@ -35,7 +35,11 @@ def test_pages_parse_to_the_expected_posts(site_code: str) -> None:
     robots = {d["origin_id"] for d in want["dropped"] if d["why"] == "robots_txt"}
     posts, dropped, seen = [], [], set(robots)
     unfetched: Counter[str] = Counter()
-    for n, rows_expected in sorted(want["list_rows"].items()):
+    pages = sorted(int(n) for n in want["list_rows"])
+    first = site.list.first_page
+    assert pages == list(range(first, first + site.list.pages)), "the pages a crawl reads"
+    for n in pages:
+        rows_expected = want["list_rows"][str(n)]
         path = site.list.url.format(page=int(n))
         entries, rows = extract_list(site, _page(site_code, table[path], BASE + path), BASE + path)
         assert rows == rows_expected, f"list page {n}"

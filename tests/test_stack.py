@@ -21,14 +21,16 @@ import psutil
 import pytest
 import requests
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
+from wagglebot.crawl.sample_site import base_urls
 from wagglebot.db import make_engine
 from wagglebot.media import media_path
 from wagglebot.stack.procs import port_in_use
 
 from conftest import REPO, free_ports, make_settings
-from crawl_support import SITES, expected
+from crawl_support import SITES, expected, stored_posts
 from stack_support import RunningStack, brought_up, stack_env
 
 
@@ -309,13 +311,17 @@ def _crawl_runs(client: AirflowClient) -> list[dict]:
 
 
 def test_the_crawl_filled_the_database(stack: RunningStack) -> None:
+    """Every sample site's posts, comments (those that come by XHR too) and counts, as a
+    correct parse gives them, stored through the scheduler's run."""
     engine = make_engine(stack.settings.db_url.get_secret_value())
-    with engine.connect() as conn:
-        query = text("SELECT site_code, COUNT(*) FROM posts GROUP BY site_code")
-        rows = {site: n for site, n in conn.execute(query)}
+    urls = base_urls(stack.settings.sample_site_port)
+    by_id = lambda post: post["origin_id"]  # noqa: E731
+    with Session(engine) as session:
+        crawled = {s: sorted(stored_posts(session, s), key=by_id) for s in SITES}
     engine.dispose()
-    want = {s: len(expected(s, "http://x")["posts"]) for s in SITES if s != "ruliweb"}
-    assert rows == want
+    for site in SITES:
+        want = [] if site == "ruliweb" else expected(site, urls[site])["posts"]
+        assert crawled[site] == sorted(want, key=by_id), site
 
 
 def test_a_site_that_yields_nothing_fails_its_own_task_with_the_cause(
@@ -373,7 +379,13 @@ def test_the_dashboard_account_is_a_user_and_a_stale_token_is_renewed(
 
 def test_params_are_checked_by_the_trigger(stack: RunningStack) -> None:
     client = stack.client()
-    for bad in ({"sites": ["nope"]}, {"pages": 0}, {"pages": "two"}):
+    for bad in (
+        {"sites": ["nope"]},
+        {"pages": 0},
+        {"pages": "two"},
+        {"site_pages": {"nope": 1}},
+        {"site_pages": {"theqoo": 0}},
+    ):
         with pytest.raises(AirflowError, match="HTTP 400"):
             client.trigger("crawl_communities", conf=bad)
 

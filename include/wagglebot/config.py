@@ -12,7 +12,7 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # the bundled sample site (served by the stack from sample_site_port up, one port per
     # site); crawl_base_urls points single sites elsewhere (a JSON object) and wins over both.
     crawl_sites: list[str] = []
+    # List pages per site over its description's default, e.g. {"dcinside": 1}.
+    crawl_pages: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
     crawl_target: Literal["live", "sample"] = "live"
     crawl_base_urls: dict[str, str] = {}
     crawl_contact: str = "https://github.com/wagglebot/wagglebot"

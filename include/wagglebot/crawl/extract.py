@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from parsel import Selector, SelectorList
 
@@ -61,7 +61,7 @@ def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry],
         href = row.css(site.list.link).get()
         if not href:
             continue
-        url = urljoin(page_url, href.strip())
+        url = _kept_query(urljoin(page_url, href.strip()), site.list.keep_query)
         oid = origin_id(site, url)
         if not oid or oid in entries:
             continue
@@ -73,6 +73,16 @@ def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry],
             comment_count=parse_count(_text(row, site.list.comment_count)),
         )
     return list(entries.values()), len(rows)
+
+
+def _kept_query(url: str, keep: list[str] | None) -> str:
+    if keep is None:
+        return url
+    parts = urlsplit(url)
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k in keep]
+    )
+    return urlunsplit(parts._replace(query=query, fragment=""))
 
 
 def is_gone(site: Site, html: str) -> bool:

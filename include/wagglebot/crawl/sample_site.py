@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,9 +88,10 @@ def base_urls(port_base: int, root: Path = SAMPLE_ROOT) -> dict[str, str]:
 class _SiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, site_dir: Path, quiet: bool = False) -> None:
+    def __init__(self, port: int, site_dir: Path, quiet: bool = False, latency: float = 0) -> None:
         self.site_dir = site_dir
         self.quiet = quiet
+        self.latency = latency  # seconds before each answer: a real site's round trip
         self.routes: dict[str, dict] = yaml.safe_load((site_dir / "routes.yaml").read_text())
         self.hits: Counter[str] = Counter()
         self.user_agents: set[str] = set()
@@ -117,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
     def _answer(self, method: str, sent: bytes) -> None:
+        time.sleep(self.server.latency)
         self.server.user_agents.add(self.headers.get("User-Agent", ""))
         headers = {k: v for k, v in self.headers.items()}
         route = route_for(self.server.routes, method, self.path, headers, sent)
@@ -152,10 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
 class SampleSite:
     """All sample sites, each on its own thread and port."""
 
-    def __init__(self, port_base: int, root: Path = SAMPLE_ROOT, quiet: bool = False) -> None:
+    def __init__(
+        self, port_base: int, root: Path = SAMPLE_ROOT, quiet: bool = False, latency: float = 0
+    ) -> None:
         self.urls = base_urls(port_base, root)
         self.servers = {
-            code: _SiteServer(int(url.rsplit(":", 1)[1]), root / code, quiet)
+            code: _SiteServer(int(url.rsplit(":", 1)[1]), root / code, quiet, latency)
             for code, url in self.urls.items()
         }
 

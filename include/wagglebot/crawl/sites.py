@@ -51,6 +51,9 @@ class ListPage(_Strict):
     row: str
     link: str  # selects the href, e.g. "a.title::attr(href)"
     id_pattern: str  # regex on the absolute link; group 1 (and 2 ...) joined by "_"
+    # The query parameters a post link keeps (None: all). Links that carry the list page
+    # they came from (?po=3) would give one post a new URL on every page and every crawl.
+    keep_query: list[str] | None = None
     # Counts the list shows, used when the detail page does not show them.
     views: str | None = None
     likes: str | None = None
