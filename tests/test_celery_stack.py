@@ -26,13 +26,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.airflow_api import AirflowClient
-from wagglebot.crawl.sample_site import site_codes
+from wagglebot.crawl.sample_site import base_urls, site_codes
 from wagglebot.db import make_engine
 from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
 from wagglebot.media import media_path
 from wagglebot.states import PostStatus
 
 from conftest import REPO, free_ports, make_settings
+from crawl_support import SITES, expected, stored_posts
 from factories import add_posts
 from stack_support import RunningStack, brought_up, stack_env
 
@@ -322,6 +323,34 @@ def test_a_gpu_worker_killed_mid_render_is_recovered_and_the_post_made_once(
     assert done.returncode == 0, done.stdout + done.stderr
     status = stack.cli("status").stdout
     assert status.count(", answering") == 3, status
+
+
+def test_a_crawl_through_the_scheduler_stores_every_sample_site(
+    stack: RunningStack, sessions: sessionmaker[Session]
+) -> None:
+    """Every bundled site, crawled politely by the celery workers from the sample server:
+    each mapped task succeeds and stores exactly what a correct parse gives, comments
+    loaded by XHR included."""
+    client = stack.client()
+    for active in client.active_runs("crawl_communities"):  # Airflow's own first run
+        client.wait("crawl_communities", active["dag_run_id"], timeout=900)
+    run = client.trigger("crawl_communities")
+    assert client.wait("crawl_communities", run["dag_run_id"], timeout=900)["state"] == "success"
+    tis = client.task_instances("crawl_communities", run["dag_run_id"])
+    mapped = {t["rendered_map_index"]: t for t in tis if t["task_id"] == "crawl_site"}
+    assert sorted(mapped) == SITES
+    assert {t["hostname"].split("@")[0] for t in mapped.values()} == {"default"}
+    urls = base_urls(stack.settings.sample_site_port)
+    by_id = lambda post: post["origin_id"]  # noqa: E731
+    with sessions() as session:
+        for site in SITES:
+            want = sorted(expected(site, urls[site])["posts"], key=by_id)
+            ids = {p["origin_id"] for p in want}
+            stored = [p for p in stored_posts(session, site) if p["origin_id"] in ids]
+            assert sorted(stored, key=by_id) == want, site
+    dcinside = mapped["dcinside"]["map_index"]
+    figures = client.xcom("crawl_communities", run["dag_run_id"], "crawl_site", dcinside)
+    assert figures["comments_unfetched"] == {"http_403": 1, "missing_e_s_n_o": 1}
 
 
 def test_down_stops_every_service_and_leaves_nothing_behind(stack: RunningStack) -> None:
