@@ -51,6 +51,12 @@ def test_clean_text_strips_markup_but_keeps_lines() -> None:
     assert squash("  <b>제목</b>\n  & 더 ") == "<b>제목</b> & 더"
 
 
+def test_inline_styling_inside_a_word_does_not_split_it() -> None:
+    fragment = '<p><b>바삭</b>합니다 <span style="color:red">정말</span><font size=3>로</font></p>'
+    assert clean_text(fragment) == "바삭합니다 정말로"
+    assert clean_text("<td>셀</td><td>둘</td><img src=x>끝") == "셀 둘 끝"  # others still part
+
+
 # The crawl's clock for the relative forms: 2026-11-20 14:30 in Seoul (05:30 UTC).
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=SITE_ZONE)
 

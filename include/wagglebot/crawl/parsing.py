@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h\d|/tr|/blockquote)\b[^>]*>", re.I)
 _DROP_BLOCKS = re.compile(r"<\s*(script|style|noscript|template)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
 _TAGS = re.compile(r"<[^>]+>")
+# Tags that style a run of text inside a word: "<b>바삭</b>합니다" reads "바삭합니다".
+_INLINE_TAGS = re.compile(
+    r"<\s*/?\s*(b|i|u|s|em|strong|font|span|mark|small|sub|sup|strike|del|ins)\b[^>]*>", re.I
+)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b\u3000]+")
 _NEWLINES = re.compile(r"\n\s*\n+")
 
@@ -25,7 +29,7 @@ def clean_text(fragment: str | None) -> str:
         return ""
     text = _DROP_BLOCKS.sub(" ", fragment)
     text = _BLOCK_TAGS.sub("\n", text)
-    text = html.unescape(_TAGS.sub(" ", text))
+    text = html.unescape(_TAGS.sub(" ", _INLINE_TAGS.sub("", text)))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _NEWLINES.sub("\n", "\n".join(line for line in lines if line)).strip()
 
