@@ -67,6 +67,14 @@ def run_crawl(site_code: str, *, pages: int | None = None, timeout: float = 1800
         raise CrawlFailed(f"{site_code}: the crawler exited with {proc.returncode}:\n{tail}")
     if report.get("likely_cause"):
         log.warning("%s: %s", site_code, report["likely_cause"])
+    if unfetched := report.get("comments_unfetched"):
+        reasons = ", ".join(f"{why} ×{n}" for why, n in sorted(unfetched.items()))
+        log.warning(
+            "%s: %d posts stored without their comments (the comment request failed: %s)",
+            site_code,
+            sum(unfetched.values()),
+            reasons,
+        )
     return _figures(report)
 
 
@@ -83,6 +91,7 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
         "list_rows",
         "robots_forbidden",
         "blocked",
+        "comments_unfetched",
         "http_statuses",
         "seconds",
         "base_url",
