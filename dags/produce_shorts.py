@@ -22,14 +22,10 @@ from wagglebot.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
 RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
 
 
-def _attempt():  # -> wagglebot.sweep.TaskAttempt
-    """This task's try; the task process also ends if its supervisor is killed (a dead
-    Celery worker), rather than render on as an orphan while Airflow retries elsewhere."""
-    from wagglebot.lifeline import die_with_parent
-    from wagglebot.sweep import TaskAttempt
+def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
+    from wagglebot.stage_runs import attempt_in_task
 
-    die_with_parent()
-    return TaskAttempt.of(get_current_context()["ti"])
+    return attempt_in_task(get_current_context()["ti"])
 
 
 @dag(
@@ -65,7 +61,7 @@ def _attempt():  # -> wagglebot.sweep.TaskAttempt
 def produce_shorts() -> None:
     @task
     def claim() -> list[int]:
-        from wagglebot.sweep import claim_batch
+        from wagglebot.sweep.batch import claim_batch
 
         return claim_batch(batch=get_current_context()["params"]["batch"], attempt=_attempt())
 
@@ -76,14 +72,14 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def write_scripts(post_ids: list[int]) -> dict[str, str]:
-        from wagglebot.sweep import write_scripts
+        from wagglebot.sweep.stages import write_scripts
 
         review = get_current_context()["params"]["review_scripts"]
         return write_scripts(post_ids, _attempt(), review=review)
 
     @task(retries=1, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=30))
     def gather_pictures(post_ids: list[int]) -> dict[str, list[str]]:
-        from wagglebot.sweep import gather_pictures
+        from wagglebot.sweep.stages import gather_pictures
 
         return gather_pictures(post_ids)
 
@@ -94,7 +90,7 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def speak(scripts: dict[str, str]) -> dict[str, str]:
-        from wagglebot.sweep import speak
+        from wagglebot.sweep.stages import speak
 
         return speak(scripts, _attempt())
 
@@ -105,7 +101,7 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=2),
     )
     def render(voices: dict[str, str], pictures: dict[str, list[str]]) -> dict[str, str]:
-        from wagglebot.sweep import render
+        from wagglebot.sweep.stages import render
 
         return render(voices, pictures, _attempt())
 
@@ -118,7 +114,7 @@ def produce_shorts() -> None:
         voices: dict[str, str] | None,
         videos: dict[str, str] | None,
     ) -> dict[str, list[int]]:
-        from wagglebot.sweep import finish
+        from wagglebot.sweep.batch import finish
 
         return finish(claimed or [], scripts, voices, videos, attempt=_attempt())
 

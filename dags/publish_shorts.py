@@ -19,8 +19,8 @@ from airflow.sdk import Param, dag, get_current_context, task
 from wagglebot.routing import DEFAULT_TASK
 
 
-def _attempt():  # -> wagglebot.sweep.TaskAttempt
-    from wagglebot.sweep import TaskAttempt
+def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
+    from wagglebot.stage_runs import TaskAttempt
 
     return TaskAttempt.of(get_current_context()["ti"])
 

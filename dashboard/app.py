@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from wagglebot.db.queries import status_counts
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 import ui
 

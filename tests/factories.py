@@ -7,7 +7,7 @@ import itertools
 from sqlalchemy.orm import Session
 
 from wagglebot.db.models import Post
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 _seq = itertools.count(1)
 

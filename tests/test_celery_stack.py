@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from wagglebot.airflow_api import AirflowClient
 from wagglebot.crawl.sample_site import base_urls, site_codes
 from wagglebot.db import make_engine
-from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
-from wagglebot.media import media_path
-from wagglebot.states import PostStatus
+from wagglebot.db.models import Content, Post, StageRun
+from wagglebot.post_files import media_path
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
 
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from wagglebot.crawl.sample_site import SampleSite, site_codes
 from wagglebot.db.models import Comment, Post
 from wagglebot.stack.mariadb import MariaDB
-from wagglebot.states import PostStatus, transition
+from wagglebot.states import transition
+from wagglebot.statuses import PostStatus
 
 from conftest import REPO, free_ports
 from crawl_support import SAMPLE_DIR, SITES, expected, stored_posts

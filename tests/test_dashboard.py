@@ -26,11 +26,11 @@ from wagglebot.auth import hash_password
 from wagglebot.config import get_settings
 from wagglebot.crawl.store import refresh_scores
 from wagglebot.db import default_engine, engine_for
-from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun, Upload
-from wagglebot.produce import hold_for_review
+from wagglebot.db.models import Comment, Content, Post, StageRun, Upload
 from wagglebot.publish.credentials import save_token
 from wagglebot.stack.mariadb import MariaDB
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.sweep.batch import hold_for_review
 
 from conftest import REPO, free_ports
 from factories import add_posts

@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from wagglebot.crawl.sample_site import base_urls, site_codes
 from wagglebot.db import make_engine
-from wagglebot.media import media_path
+from wagglebot.post_files import media_path
 
 from conftest import REPO, free_ports, make_settings
 from stack_support import RunningStack, brought_up, stack_env

@@ -8,16 +8,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.db.models import Content, Post, Stage, StageOutcome, StageRun
-from wagglebot.produce import (
-    TaskRef,
-    finish_post,
-    recover_stuck,
-    stage_failed,
-    stage_started,
-    stage_succeeded,
-)
-from wagglebot.states import IllegalTransition, PostStatus, claim_approved
+from wagglebot.db.models import Content, Post, StageRun
+from wagglebot.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
+from wagglebot.states import IllegalTransition, claim_approved
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.sweep.batch import finish_post, recover_stuck
 
 from factories import add_posts
 
@@ -33,7 +28,7 @@ def _claimed(session: Session, n: int = 1) -> list[int]:
 def test_stage_attempts_are_numbered_and_timed(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         [pid] = _claimed(session)
-        ref = TaskRef("produce_shorts", "manual__1", "llm", 0, 1)
+        ref = TaskAttempt("produce_shorts", "manual__1", "llm", 0, 1)
         first = stage_started(session, pid, Stage.LLM, ref)
         stage_succeeded(session, first, engine="extractive")
         second = stage_started(session, pid, Stage.LLM)

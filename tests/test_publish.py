@@ -17,8 +17,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
-from wagglebot.db.models import Content, Post, PublishQuota, Stage, StageOutcome, StageRun, Upload
-from wagglebot.produce import TaskRef
+from wagglebot.db.models import Content, Post, PublishQuota, StageRun, Upload
 from wagglebot.publish import PublishingOff
 from wagglebot.publish.credentials import save_token
 from wagglebot.publish.fake_youtube import FakeYouTube
@@ -27,8 +26,8 @@ from wagglebot.publish.quota import today
 from wagglebot.publish.run import publish_posts
 from wagglebot.publish.store import claim_for_publish, request_publish
 from wagglebot.review import retry
-from wagglebot.states import PostStatus
-from wagglebot.sweep import StageRetry, TaskAttempt
+from wagglebot.stage_runs import StageRetry, TaskAttempt
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
 
 from factories import add_posts
 from youtube_support import CHUNK, token_info, video_file
@@ -90,7 +89,7 @@ def test_a_requested_short_is_uploaded_once_with_its_metadata(
     [(pid, digest)] = rendered(sessions, tmp_path).items()
     with sessions() as session:
         assert request_publish(session, [pid], by="alice") == ([pid], [])
-    report = publish_posts(settings=settings, attempt=TaskAttempt(TaskRef("publish_shorts", "r1")))
+    report = publish_posts(settings=settings, attempt=TaskAttempt("publish_shorts", "r1"))
     [video] = fake_youtube.videos()
     assert report["uploaded"] == {str(pid): f"{fake_youtube.url}watch?v={video['id']}"}
     assert video["sha256"] == digest

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.db.models import Content, Post
-from wagglebot.produce import hold_for_review
 from wagglebot.review import approve, approve_script, decline, retry, rewrite_script
 from wagglebot.stages.script import InvalidScript
-from wagglebot.states import IllegalTransition, PostStatus, transition
+from wagglebot.states import IllegalTransition, transition
+from wagglebot.statuses import PostStatus
+from wagglebot.sweep.batch import hold_for_review
 
 from factories import add_posts
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wagglebot.db.migrate import downgrade, upgrade
 from wagglebot.db.models import Base, Comment, Content, Post, StageRun
 from wagglebot.stack.mariadb import MariaDB
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 from factories import add_posts
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.crawl.sample_site import base_urls
 from wagglebot.db import make_engine
-from wagglebot.media import media_path
+from wagglebot.post_files import media_path
 from wagglebot.stack.procs import port_in_use
 
 from conftest import REPO, free_ports, make_settings

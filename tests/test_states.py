@@ -13,12 +13,12 @@ from wagglebot.states import (
     ALLOWED_SOURCES,
     IllegalTransition,
     PostNotFound,
-    PostStatus,
     can_move,
     claim_approved,
     transition,
     transition_many,
 )
+from wagglebot.statuses import PostStatus
 
 from factories import add_posts
 

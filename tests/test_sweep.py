@@ -16,23 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
-from wagglebot.db.models import Comment, Content, Post, Stage, StageOutcome, StageRun
-from wagglebot.media import media_path
-from wagglebot.produce import TaskRef, stage_started
+from wagglebot.db.models import Comment, Content, Post, StageRun
+from wagglebot.post_files import media_path, post_folder
+from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_started
 from wagglebot.stages.pictures import fetch_pictures, on_this_machine
-from wagglebot.states import PostStatus, claim_approved
-from wagglebot.sweep import (
-    StageRetry,
-    TaskAttempt,
-    claim_batch,
-    finish,
-    gather_pictures,
-    post_folder,
-    render,
-    run_stage,
-    speak,
-    write_scripts,
-)
+from wagglebot.states import claim_approved
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.sweep.batch import claim_batch, finish
+from wagglebot.sweep.runner import run_stage
+from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
 
 from factories import add_posts
 
@@ -84,12 +76,14 @@ def test_pictures_in_sample_mode_come_only_from_this_machine(
 RUN_ID = "manual__test"
 
 
-def _ref(task_id: str, try_number: int = 1, run_id: str = RUN_ID) -> TaskRef:
-    return TaskRef("produce_shorts", run_id, task_id, -1, try_number)
+def _attempt(
+    task_id: str, try_number: int = 1, run_id: str = RUN_ID, final: bool = True
+) -> TaskAttempt:
+    return TaskAttempt("produce_shorts", run_id, task_id, -1, try_number, final)
 
 
-CLAIM = TaskAttempt(_ref("claim"))
-FINISH = TaskAttempt(_ref("finish"))
+CLAIM = _attempt("claim")
+FINISH = _attempt("finish")
 
 
 def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
@@ -130,7 +124,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     assert sorted(claimed) == sorted([story, junk, plain])
     assert claim_batch(settings, batch=10, attempt=CLAIM) == []  # nothing left to take
 
-    scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings)
+    scripts = write_scripts(claimed, _attempt("write_scripts"), settings)
     assert set(scripts) == {str(story), str(plain)}  # the junk post stopped here
     script = json.loads(media_path(settings, scripts[str(story)]).read_text())
     assert script["engine"] == "extractive"
@@ -142,13 +136,13 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     assert [p.name for p in kept] == ["picture_00.jpg", "picture_01.png"]  # webp -> png
     assert pictures[str(plain)] == []
 
-    voices = speak(scripts, TaskAttempt(_ref("speak")), settings)
+    voices = speak(scripts, _attempt("speak"), settings)
     voice = json.loads(media_path(settings, voices[str(story)]).read_text())
     assert voice["engine"] == "espeak-ng"
     assert voice["duration"] > 3
     assert voice["cues"][0]["text"].startswith("퇴근길 고양이")
 
-    videos = render(voices, pictures, TaskAttempt(_ref("render")), settings)
+    videos = render(voices, pictures, _attempt("render"), settings)
     assert videos == {str(pid): f"posts/{pid}/short.mp4" for pid in (story, plain)}
     assert media_path(settings, videos[str(story)]) == post_folder(settings, story) / "short.mp4"
     # XCom carries paths only, relative to the media folder (another host mounts it
@@ -186,7 +180,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     # The whole sweep again (a rerun of the same DAG run): nothing new is written.
     files = sorted(p for p in settings.media_root.rglob("*") if p.is_file())
     mtimes = [p.stat().st_mtime_ns for p in files]
-    assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), settings) == {}
+    assert write_scripts(claimed, _attempt("write_scripts"), settings) == {}
     assert finish(claimed, scripts, voices, videos, settings, FINISH) == {
         "rendered": [],
         "failed": [],
@@ -239,7 +233,7 @@ def test_a_transient_failure_retries_only_that_post_and_fails_it_on_the_last_try
         yield work
 
     def attempt(n: int) -> TaskAttempt:
-        return TaskAttempt(_ref("speak", n), final=n == 3)
+        return _attempt("speak", n, final=n == 3)
 
     output = lambda pid: tmp_path / f"{pid}.out"  # noqa: E731
     with pytest.raises(StageRetry, match=rf"1 of 2 posts will be retried: post {flaky}: Conn"):
@@ -270,8 +264,8 @@ def test_an_engine_that_cannot_start_fails_each_post_with_the_cause(
 
     output = lambda pid: tmp_path / f"{pid}.out"  # noqa: E731
     with pytest.raises(StageRetry, match="2 of 2"):
-        run_stage(Stage.LLM, [a, b], output, worker, TaskAttempt(_ref("llm"), False), settings)
-    assert run_stage(Stage.LLM, [a, b], output, worker, TaskAttempt(_ref("llm", 2)), settings) == {}
+        run_stage(Stage.LLM, [a, b], output, worker, _attempt("llm", final=False), settings)
+    assert run_stage(Stage.LLM, [a, b], output, worker, _attempt("llm", 2), settings) == {}
     for pid in (a, b):
         status, error = _status(sessions, pid)
         assert status is S.FAILED
@@ -285,13 +279,13 @@ def test_a_retry_after_a_killed_try_closes_its_attempt_as_abandoned(
 ) -> None:
     [pid] = _claim(sessions, 1)
     with sessions() as session:  # try 1 started the post, then its process was killed
-        stage_started(session, pid, Stage.RENDER, _ref("render", 1))
+        stage_started(session, pid, Stage.RENDER, _attempt("render", 1))
 
     @contextlib.contextmanager
     def worker():
         yield lambda post_id: (tmp_path / "v.mp4").write_text("v") and "libx264"
 
-    attempt = TaskAttempt(_ref("render", 2))
+    attempt = _attempt("render", 2)
     run_stage(Stage.RENDER, [pid], lambda _: tmp_path / "v.mp4", worker, attempt, settings)
     runs = _runs(sessions, pid)
     assert runs[0][:2] == (1, StageOutcome.FAILED)
@@ -322,7 +316,7 @@ def test_the_transformers_engine_without_its_model_fails_posts_with_the_fix(
     missing = settings.model_copy(
         update={"llm_engine": "transformers", "llm_model": str(tmp_path / "no-model")}
     )
-    assert write_scripts([pid], TaskAttempt(_ref("write_scripts", 3)), missing) == {}
+    assert write_scripts([pid], _attempt("write_scripts", 3), missing) == {}
     status, error = _status(sessions, pid)
     assert status is S.FAILED
     assert error.startswith("llm (attempt 1): LlmUnavailable:")
@@ -340,7 +334,7 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
             session, title="퇴근길 고양이 입양 후기", content=STORY, status=S.APPROVED
         )
     claimed = claim_batch(reviewing, batch=5, attempt=CLAIM)
-    assert write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing) == {}
+    assert write_scripts(claimed, _attempt("write_scripts"), reviewing) == {}
     assert finish(claimed, {}, {}, {}, reviewing, FINISH) == {
         "rendered": [],
         "failed": [],
@@ -361,12 +355,12 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
     # The next sweep takes the post again and voices exactly the approved text, no LLM.
     claimed = claim_batch(reviewing, batch=5, attempt=CLAIM)
     assert claimed == [pid]
-    scripts = write_scripts(claimed, TaskAttempt(_ref("write_scripts")), reviewing)
+    scripts = write_scripts(claimed, _attempt("write_scripts"), reviewing)
     assert json.loads(media_path(reviewing, scripts[str(pid)]).read_text())["text"] == edited
-    voices = speak(scripts, TaskAttempt(_ref("speak")), reviewing)
+    voices = speak(scripts, _attempt("speak"), reviewing)
     cues = json.loads(media_path(reviewing, voices[str(pid)]).read_text())["cues"]
     assert " ".join(c["text"] for c in cues).replace(" ", "") == edited.replace(" ", "")
-    videos = render(voices, {}, TaskAttempt(_ref("render")), reviewing)
+    videos = render(voices, {}, _attempt("render"), reviewing)
     assert finish(claimed, scripts, voices, videos, reviewing, FINISH)["rendered"] == [pid]
     with sessions() as session:
         llm_runs = session.scalar(
@@ -391,8 +385,8 @@ def test_a_sweep_leaves_alone_the_posts_another_sweep_holds_now(
         [pid] = add_posts(
             session, title="퇴근길 고양이 입양 후기", content=STORY, status=S.APPROVED
         )
-    a = lambda task: TaskAttempt(_ref(task, run_id="manual__a"))  # noqa: E731
-    b = lambda task: TaskAttempt(_ref(task, run_id="manual__b"))  # noqa: E731
+    a = lambda task: _attempt(task, run_id="manual__a")  # noqa: E731
+    b = lambda task: _attempt(task, run_id="manual__b")  # noqa: E731
     claimed_a = claim_batch(reviewing, batch=5, attempt=a("claim"))
     assert write_scripts(claimed_a, a("write_scripts"), reviewing) == {}
     with sessions() as session:

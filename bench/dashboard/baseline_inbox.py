@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from wagglebot.db import session_scope
 from wagglebot.db.models import Comment, Post
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 sort = os.environ.get("WAGGLE_BENCH_SORT", "newest")
 text = os.environ.get("WAGGLE_BENCH_TEXT", "")

@@ -47,17 +47,11 @@ from wagglebot.airflow_api import AirflowClient
 from wagglebot.config import get_settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Post, StageRun
+from wagglebot.post_files import post_folder
 from wagglebot.review import SWEEP_DAG
-from wagglebot.states import PostStatus
-from wagglebot.sweep import (
-    claim_batch,
-    finish,
-    gather_pictures,
-    post_folder,
-    render,
-    speak,
-    write_scripts,
-)
+from wagglebot.statuses import PostStatus
+from wagglebot.sweep.batch import claim_batch, finish
+from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "bench"

@@ -9,12 +9,12 @@ import streamlit as st
 
 from wagglebot.crawl.sites import all_sites
 from wagglebot.dashboard_data import Video, gallery_page
-from wagglebot.media import media_path
+from wagglebot.post_files import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.metadata import PRIVACIES, InvalidMetadata, clean_title, describe
 from wagglebot.publish.quota import today
 from wagglebot.publish.store import request_publish
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 import ui
 

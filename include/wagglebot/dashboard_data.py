@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from wagglebot.db.models import Content, Post, StageRun, Upload
 from wagglebot.db.queries import BestComment, best_comments
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
 Sort = Literal["newest", "views", "likes", "score"]

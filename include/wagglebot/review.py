@@ -15,9 +15,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient
-from wagglebot.db.models import Content, Stage, StageRun
+from wagglebot.db.models import Content, StageRun
 from wagglebot.stages.script import InvalidScript, too_thin, validate
-from wagglebot.states import PostStatus, TransitionError, transition, transition_many
+from wagglebot.states import TransitionError, transition, transition_many
+from wagglebot.statuses import PostStatus, Stage
 
 SWEEP_DAG = "produce_shorts"
 PUBLISH_DAG = "publish_shorts"

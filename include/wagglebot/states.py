@@ -1,4 +1,5 @@
-"""The post state machine: the statuses, the allowed moves, and the only code that moves a post.
+"""The post state machine: the allowed moves between statuses (wagglebot.statuses) and the
+only code that moves a post.
 
 Every status change is a guarded ``UPDATE posts SET status=new WHERE id=? AND
 status IN (allowed sources)`` whose row count is checked, so two people (or two
@@ -8,24 +9,13 @@ other gets an ``IllegalTransition`` that says what the post is now.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-
-class PostStatus(enum.StrEnum):
-    COLLECTED = "COLLECTED"
-    APPROVED = "APPROVED"
-    DECLINED = "DECLINED"
-    PROCESSING = "PROCESSING"
-    SCRIPTED = "SCRIPTED"  # the LLM wrote its script; a person reads (and edits) it next
-    RENDERED = "RENDERED"
-    PUBLISHING = "PUBLISHING"  # an upload has been claimed (and may be part-sent)
-    UPLOADED = "UPLOADED"
-    FAILED = "FAILED"
-
+from wagglebot.db.models import Post
+from wagglebot.statuses import PostStatus
 
 S = PostStatus
 # target -> the statuses a post may be in to move there.
@@ -98,8 +88,6 @@ def transition(
     the transaction short. ``claimed_by``: the sweep (Airflow run id) that takes the post
     into PROCESSING; leaving PROCESSING clears it.
     """
-    from wagglebot.db.models import Post  # the models import this module
-
     if (target is S.FAILED) != (error is not None):
         raise ValueError("an error text is required for FAILED, and only for FAILED")
     # Assigned in this order: `attempts` reads the status before it changes.
@@ -164,8 +152,6 @@ def claim_approved(session: Session, limit: int, owner: str | None = None) -> Se
     waiting on each other or taking the same post. Commits before returning so
     the rows are locked only for this short transaction.
     """
-    from wagglebot.db.models import Post
-
     ids = session.scalars(
         select(Post.id)
         .where(Post.status == S.APPROVED)

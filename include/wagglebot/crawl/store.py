@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wagglebot.crawl.items import PostItem
 from wagglebot.db.models import Comment, Post
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 
 @dataclass

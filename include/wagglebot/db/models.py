@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMTEXT
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus, Stage, StageOutcome
 
 TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 NOW = text("CURRENT_TIMESTAMP(6)")
@@ -60,21 +60,6 @@ def _created() -> Mapped[datetime]:
 
 def _updated() -> Mapped[datetime]:
     return mapped_column(Timestamp, nullable=False, server_default=NOW_ON_UPDATE)
-
-
-class Stage(enum.StrEnum):
-    """The production stages, in the order a post goes through them."""
-
-    LLM = "llm"
-    TTS = "tts"
-    RENDER = "render"
-    UPLOAD = "upload"
-
-
-class StageOutcome(enum.StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

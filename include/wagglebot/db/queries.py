@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wagglebot.db.models import Comment, Post
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 
 def status_counts(session: Session) -> dict[PostStatus, int]:

@@ -23,8 +23,7 @@ from sqlalchemy import select
 
 from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
-from wagglebot.db.models import Stage, Upload
-from wagglebot.produce import stage_failed, stage_started
+from wagglebot.db.models import Upload
 from wagglebot.publish import (
     Publisher,
     PublishError,
@@ -42,7 +41,8 @@ from wagglebot.publish.store import (
     request_publish,
     short_metadata,
 )
-from wagglebot.sweep import StageRetry, TaskAttempt
+from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_failed, stage_started
+from wagglebot.statuses import Stage
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _publish_one(
 ) -> str:
     platform = publisher.platform
     with settings_session(settings) as session:
-        run_id = stage_started(session, post_id, Stage.UPLOAD, attempt.ref)
+        run_id = stage_started(session, post_id, Stage.UPLOAD, attempt)
         try:
             video, metadata = short_metadata(session, settings, post_id, privacy)
             journal = DbJournal(settings, post_id, platform)

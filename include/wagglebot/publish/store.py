@@ -22,8 +22,7 @@ from wagglebot.config import Settings
 from wagglebot.crawl.sites import all_sites
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
-from wagglebot.media import media_path
-from wagglebot.produce import stage_failed, stage_succeeded
+from wagglebot.post_files import media_path
 from wagglebot.publish import Published, PublishRejected
 from wagglebot.publish.metadata import (
     InvalidMetadata,
@@ -35,12 +34,9 @@ from wagglebot.publish.metadata import (
     clean_title,
     describe,
 )
-from wagglebot.states import (
-    PostNotFound,
-    PostStatus,
-    TransitionError,
-    transition,
-)
+from wagglebot.stage_runs import stage_failed, stage_succeeded
+from wagglebot.states import PostNotFound, TransitionError, transition
+from wagglebot.statuses import PostStatus
 
 S = PostStatus
 Outcome = tuple[list[int], list[TransitionError]]

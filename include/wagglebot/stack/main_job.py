@@ -17,7 +17,7 @@ from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
-from wagglebot.media import media_path
+from wagglebot.post_files import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
 from wagglebot.review import (
@@ -29,7 +29,7 @@ from wagglebot.review import (
     request_sweep,
 )
 from wagglebot.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
-from wagglebot.states import PostStatus
+from wagglebot.statuses import PostStatus
 
 CRAWL_DAG = "crawl_communities"
 REVIEWER = "main-job"  # who the main job's decisions are recorded as
