@@ -13,13 +13,14 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from wagglebot.crawl.sites import site_codes
+from wagglebot.dag_ids import CRAWL_DAG
 from wagglebot.routing import DEFAULT_TASK
 
 SITES = site_codes()
 
 
 @dag(
-    dag_id="crawl_communities",
+    dag_id=CRAWL_DAG,
     schedule="@hourly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -17,6 +17,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.dag_ids import PRODUCE_DAG
 from wagglebot.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
 
 RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
@@ -29,7 +30,7 @@ def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
 
 
 @dag(
-    dag_id="produce_shorts",
+    dag_id=PRODUCE_DAG,
     schedule="*/20 * * * *",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.dag_ids import PUBLISH_DAG
 from wagglebot.routing import DEFAULT_TASK
 
 
@@ -26,7 +27,7 @@ def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
 
 
 @dag(
-    dag_id="publish_shorts",
+    dag_id=PUBLISH_DAG,
     schedule=os.environ.get("WAGGLE_PUBLISH_SCHEDULE") or None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

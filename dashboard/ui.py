@@ -24,6 +24,7 @@ from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.auth import LoginThrottle, check_login
 from wagglebot.config import Settings, get_settings
 from wagglebot.crawl.sites import picture_sources
+from wagglebot.dag_ids import PRODUCE_DAG
 from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
 from wagglebot.picture_preview import PicturePreviews
@@ -171,10 +172,10 @@ def ask_for_sweep(note: str) -> None:
         flash(
             "warning",
             f"Airflow could not be asked to start: {exc}. The posts wait in the queue; "
-            "produce_shorts also runs every 20 minutes on its own.",
+            f"{PRODUCE_DAG} also runs every 20 minutes on its own.",
         )
         return
-    flash("info", f"Airflow is on it: produce_shorts run {run['dag_run_id']} ({run['state']}).")
+    flash("info", f"Airflow is on it: {PRODUCE_DAG} run {run['dag_run_id']} ({run['state']}).")
 
 
 def ask_to_publish(post_ids: list[int], note: str) -> None:

@@ -45,10 +45,10 @@ from sqlalchemy import delete, func, select
 
 from wagglebot.airflow_api import AirflowClient
 from wagglebot.config import get_settings
+from wagglebot.dag_ids import PRODUCE_DAG
 from wagglebot.db import settings_session
 from wagglebot.db.models import Post, StageRun
 from wagglebot.post_files import post_folder
-from wagglebot.review import SWEEP_DAG
 from wagglebot.statuses import PostStatus
 from wagglebot.sweep.batch import claim_batch, finish
 from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
@@ -117,16 +117,16 @@ def _when(value: str) -> datetime:
 
 
 def airflow_round(client: AirflowClient, n: int) -> dict:
-    for active in client.active_runs(SWEEP_DAG):
-        client.wait(SWEEP_DAG, active["dag_run_id"], timeout=1800)
+    for active in client.active_runs(PRODUCE_DAG):
+        client.wait(PRODUCE_DAG, active["dag_run_id"], timeout=1800)
     ids = add_bench_posts(n, PostStatus.APPROVED)
     t0 = time.monotonic()
     # Straight through (no stop for a script review): the bench measures the machine work.
     conf = {"batch": n, "review_scripts": False}
-    run = client.trigger(SWEEP_DAG, conf=conf, note="bench/sweep")
-    final = client.wait(SWEEP_DAG, run["dag_run_id"], timeout=1800, poll=0.5)
+    run = client.trigger(PRODUCE_DAG, conf=conf, note="bench/sweep")
+    final = client.wait(PRODUCE_DAG, run["dag_run_id"], timeout=1800, poll=0.5)
     wall = time.monotonic() - t0
-    tis = client.task_instances(SWEEP_DAG, run["dag_run_id"])
+    tis = client.task_instances(PRODUCE_DAG, run["dag_run_id"])
     in_tasks = sum((_when(t["end_date"]) - _when(t["start_date"])).total_seconds() for t in tis)
     # Tasks overlap (pictures beside the script): count the critical path's busy time.
     spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tis)
@@ -174,22 +174,22 @@ def direct_round(n: int) -> dict:
 
 
 def celery_round(client: AirflowClient, n: int, sweeps: int) -> dict:
-    for active in client.active_runs(SWEEP_DAG):
-        client.wait(SWEEP_DAG, active["dag_run_id"], timeout=1800)
+    for active in client.active_runs(PRODUCE_DAG):
+        client.wait(PRODUCE_DAG, active["dag_run_id"], timeout=1800)
     ids = add_bench_posts(n, PostStatus.APPROVED)
     per = -(-n // sweeps)
     t0 = time.monotonic()
     conf = {"batch": per, "review_scripts": False}
-    runs = [client.trigger(SWEEP_DAG, conf=conf, note="bench/sweep") for _ in range(sweeps)]
+    runs = [client.trigger(PRODUCE_DAG, conf=conf, note="bench/sweep") for _ in range(sweeps)]
     states = [
-        client.wait(SWEEP_DAG, r["dag_run_id"], timeout=1800, poll=0.5)["state"] for r in runs
+        client.wait(PRODUCE_DAG, r["dag_run_id"], timeout=1800, poll=0.5)["state"] for r in runs
     ]
     wall = time.monotonic() - t0
     hosts = sorted(
         {
             t["hostname"]
             for r in runs
-            for t in client.task_instances(SWEEP_DAG, r["dag_run_id"])
+            for t in client.task_instances(PRODUCE_DAG, r["dag_run_id"])
             if t["pool"] == "gpu"
         }
     )
@@ -288,7 +288,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     client = AirflowClient.from_settings(settings)
-    client.wait_for_dag(SWEEP_DAG)
+    client.wait_for_dag(PRODUCE_DAG)
     if args.executor == "celery":
         celery_bench(args, client)
         return

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from wagglebot.db.models import Content, Post, StageRun, Upload
 from wagglebot.db.queries import BestComment, best_comments
-from wagglebot.statuses import PostStatus
+from wagglebot.statuses import PostStatus, Stage
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
 Sort = Literal["newest", "views", "likes", "score"]
@@ -226,7 +226,8 @@ class InFlight:
     stalled: bool
 
 
-NEXT_STAGE = {"llm": "tts", "tts": "render", "render": "finish"}
+# What a post waits for after each production stage (upload is publishing's, not the sweep's).
+NEXT_STAGE = {Stage.LLM: Stage.TTS.value, Stage.TTS: Stage.RENDER.value, Stage.RENDER: "finish"}
 
 
 def in_flight(session: Session, stall_after: timedelta) -> list[InFlight]:

@@ -15,13 +15,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient
+from wagglebot.dag_ids import PRODUCE_DAG, PUBLISH_DAG
 from wagglebot.db.models import Content, StageRun
 from wagglebot.stages.script import InvalidScript, too_thin, validate
 from wagglebot.states import TransitionError, transition, transition_many
 from wagglebot.statuses import PostStatus, Stage
 
-SWEEP_DAG = "produce_shorts"
-PUBLISH_DAG = "publish_shorts"
 Outcome = tuple[list[int], list[TransitionError]]
 
 
@@ -121,10 +120,10 @@ def request_sweep(client: AirflowClient, note: str) -> dict[str, Any]:
     """Start a produce_shorts run, unless one is already waiting to start: a queued run
     will claim every approval made before it starts, so another would find nothing.
     """
-    for run in client.active_runs(SWEEP_DAG):
+    for run in client.active_runs(PRODUCE_DAG):
         if run["state"] == "queued":
             return run
-    return client.trigger(SWEEP_DAG, note=note)
+    return client.trigger(PRODUCE_DAG, note=note)
 
 
 def request_publishing(client: AirflowClient, post_ids: list[int], note: str) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from dotenv import dotenv_values
 
 from wagglebot.config import ENV_FILE, ENV_PREFIX, Settings
 from wagglebot.stack.airflow import Airflow
-from wagglebot.stack.dashboard import Dashboard
-from wagglebot.stack.fake_youtube import FakeYouTubeService
+from wagglebot.stack.dashboard_service import DashboardService
+from wagglebot.stack.fake_youtube_service import FakeYouTubeService
 from wagglebot.stack.mariadb import MariaDB
 from wagglebot.stack.procs import ProcessManager, ServiceError
-from wagglebot.stack.sample_site import SampleSiteService
+from wagglebot.stack.sample_site_service import SampleSiteService
 
 __all__ = ["ServiceError", "Stack", "ensure_env_file", "set_dashboard_user"]
 USERS_VAR = f"{ENV_PREFIX}DASHBOARD_USERS"
@@ -34,7 +34,7 @@ class Stack:
         self.procs = ProcessManager(settings.stack_home)
         self.mariadb = MariaDB(self.procs, settings.db_url.get_secret_value())
         self.airflow = Airflow(self.procs, settings)
-        self.dashboard = Dashboard(self.procs, settings)
+        self.dashboard = DashboardService(self.procs, settings)
         self.sample_site = SampleSiteService(self.procs, settings)
         self.fake_youtube = FakeYouTubeService(self.procs, settings)
 

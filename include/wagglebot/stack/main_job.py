@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.config import Settings
+from wagglebot.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
 from wagglebot.post_files import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
 from wagglebot.review import (
-    PUBLISH_DAG,
-    SWEEP_DAG,
     approve,
     approve_script,
     request_publishing,
@@ -31,7 +30,6 @@ from wagglebot.review import (
 from wagglebot.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
 from wagglebot.statuses import PostStatus
 
-CRAWL_DAG = "crawl_communities"
 REVIEWER = "main-job"  # who the main job's decisions are recorded as
 
 
@@ -114,10 +112,10 @@ def produce(
         say("no collected post to approve: nothing to produce")
         return False
     client = AirflowClient.from_settings(settings)
-    client.wait_for_dag(SWEEP_DAG)
+    client.wait_for_dag(PRODUCE_DAG)
     run = request_sweep(client, note="./wagglebot up: main job")
     say(
-        f"approved posts {approved}; making Shorts through Airflow: {SWEEP_DAG} run "
+        f"approved posts {approved}; making Shorts through Airflow: {PRODUCE_DAG} run "
         f"{run['dag_run_id']} (pool gpu: script, voice, render) ..."
     )
     started, deadline = time.monotonic(), time.monotonic() + timeout
@@ -150,7 +148,7 @@ def produce(
             break
         if time.monotonic() > deadline:
             raise AirflowError(f"posts {approved} not produced after {timeout:.0f}s: {status}")
-        if PostStatus.APPROVED in status.values() and not client.active_runs(SWEEP_DAG):
+        if PostStatus.APPROVED in status.values() and not client.active_runs(PRODUCE_DAG):
             request_sweep(client, note="./wagglebot up: main job (posts still waiting)")
         time.sleep(3)
     say(f"sweep done in {time.monotonic() - started:.0f}s:")

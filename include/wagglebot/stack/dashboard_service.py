@@ -14,7 +14,7 @@ from wagglebot.stack.procs import ProcessManager, Service
 APP = REPO_ROOT / "dashboard" / "app.py"
 
 
-class Dashboard(Service):
+class DashboardService(Service):
     name = "dashboard"
 
     def __init__(self, procs: ProcessManager, settings: Settings) -> None:

@@ -1,0 +1,6 @@
+"""The DAGs' ids, named once: the DAG files, the review code that asks for runs, the main
+job and the benchmarks all use these."""
+
+CRAWL_DAG = "crawl_communities"
+PRODUCE_DAG = "produce_shorts"
+PUBLISH_DAG = "publish_shorts"
