@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.robotparser import RobotFileParser
 
@@ -84,20 +85,18 @@ def multiply(site: Site, source: Path, target: Path, posts: int) -> int:
     list_pages = {site.list.url.format(page=first + p): p for p in range(pages)}
     routes = yaml.safe_load((source / "routes.yaml").read_text(encoding="utf-8"))
     robots = (source / "robots.txt").read_text() if (source / "robots.txt").exists() else ""
-    disallows = [line for line in robots.splitlines() if line.startswith("Disallow")]
     pattern = re.compile("|".join(sorted(numbers, key=len, reverse=True)))
     target.mkdir(parents=True)
     if (source / "images").exists():
         shutil.copytree(source / "images", target / "images")
     out: dict[str, dict] = {}
-    robots_lines = ["User-agent: *"]
-    for k in range(clones):
-        shift = {n: str(int(n) + k * 10 ** len(n)) for n in numbers}
+    shifts = [{n: str(int(n) + k * 10 ** len(n)) for n in numbers} for k in range(clones)]
+    for k, shift in enumerate(shifts):
 
         def swap(value: str, shift: dict[str, str] = shift) -> str:
             return pattern.sub(lambda m: shift[m.group(0)], value)
 
-        def copy(name: str, k: int = k, swap=swap) -> str:
+        def copy(name: str, k: int = k, swap: Callable[[str], str] = swap) -> str:
             if name.startswith("images/"):
                 return name
             clone = f"c{k}_{name.replace('/', '_')}"
@@ -105,7 +104,6 @@ def multiply(site: Site, source: Path, target: Path, posts: int) -> int:
             (target / clone).write_bytes(swap(body.decode("latin-1")).encode("latin-1"))
             return clone
 
-        robots_lines += [swap(line) for line in disallows]
         for key, route in routes.items():
             cloned = json.loads(swap(json.dumps(route, ensure_ascii=False)))
             for old, new in zip(_answers(route), _answers(cloned), strict=True):
@@ -115,8 +113,16 @@ def multiply(site: Site, source: Path, target: Path, posts: int) -> int:
                 key = site.list.url.format(page=first + k * pages + list_pages[key])
             out[swap(key)] = cloned
     (target / "routes.yaml").write_text(yaml.safe_dump(out, allow_unicode=True))
-    if disallows:
-        (target / "robots.txt").write_text("\n".join(robots_lines) + "\n")
+    if robots:  # a line naming a post stands for that post in every clone
+        lines = []
+        for line in robots.splitlines():
+            named = pattern.search(line)
+            lines += (
+                [pattern.sub(lambda m, s=s: s[m.group(0)], line) for s in shifts]
+                if named
+                else [line]
+            )
+        (target / "robots.txt").write_text("\n".join(lines) + "\n")
     return clones * pages
 
 
@@ -130,7 +136,9 @@ def wagglebot_crawl(site: Site, base_url: str, pages: int, db_url: str) -> float
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
+        raise RuntimeError(
+            f"{site.site_code}: the crawl exited with {done.returncode}: {done.stderr[-3000:]}"
+        )
     return elapsed
 
 
