@@ -28,7 +28,7 @@ SCRIPT = "script.json"  # text, raw engine output, engine
 VOICE = "voice.json"  # audio file, duration, subtitle cues, engine
 VOICE_AUDIO = "voice.wav"
 VIDEO = "short.mp4"
-THUMBNAIL = "short.jpg"  # the render stage writes it beside the video
+THUMBNAIL = "short.jpg"
 PICTURES = "pictures"  # a folder: the post's pictures, checked
 
 

@@ -237,21 +237,23 @@ def render_short(
     images: Sequence[Path],
     out: Path,
     *,
+    thumbnail: Path | None = None,
     music: Path | None = None,
     title: TitleCard | None = None,
     comments: Sequence[CommentCard] = (),
     encoder_preference: str = "auto",
     timeout: float = 900,
 ) -> Rendered:
-    """Render to ``out`` (written atomically, with a thumbnail beside it). ``title``: the
-    hook card shown first; ``comments``: cards shown while the script reads them."""
+    """Render to ``out`` and its thumbnail (default: beside it, .jpg), both written
+    atomically. ``title``: the hook card shown first; ``comments``: cards shown while the
+    script reads them."""
     if duration <= 0:
         raise RenderError("the voice has no length")
     started = time.monotonic()
     out.parent.mkdir(parents=True, exist_ok=True)
     encoder = h264_encoder(encoder_preference)
     log.info("render: encoder %s (%s)", encoder.name, encoder.reason)
-    thumbnail = out.with_suffix(".jpg")
+    thumbnail = thumbnail or out.with_suffix(".jpg")
     for stale in out.parent.glob(f".{out.stem}-render-*"):  # left by a killed render
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:

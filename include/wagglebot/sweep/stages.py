@@ -24,6 +24,7 @@ from wagglebot.db.queries import best_comments
 from wagglebot.post_files import (
     PICTURES,
     SCRIPT,
+    THUMBNAIL,
     VIDEO,
     VOICE,
     VOICE_AUDIO,
@@ -283,6 +284,7 @@ def render(
                 [Cue.from_dict(c) for c in voice["cues"]],
                 [media_path(settings, p) for p in (pictures or {}).get(str(post_id), [])],
                 output(post_id),
+                thumbnail=post_file(settings, post_id, THUMBNAIL),
                 music=music,
                 title=title,
                 comments=comments,
