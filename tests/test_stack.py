@@ -394,7 +394,9 @@ def test_a_manual_crawl_of_one_site_and_page(stack: RunningStack) -> None:
     client = stack.client()
     for active in client.active_runs("crawl_communities"):  # the hourly run may be going
         client.wait("crawl_communities", active["dag_run_id"], timeout=300)
-    run = client.trigger("crawl_communities", conf={"sites": ["nate_tok"], "pages": 1})
+    # The page limit by site wins over the one for every site.
+    conf = {"sites": ["nate_tok"], "pages": 2, "site_pages": {"nate_tok": 1}}
+    run = client.trigger("crawl_communities", conf=conf)
     final = client.wait("crawl_communities", run["dag_run_id"], timeout=300)
     assert final["state"] == "success"
     mapped = [
