@@ -64,9 +64,8 @@ from conftest import free_ports, make_settings  # noqa: E402
 from crawl_support import EXPECTED_DIR  # noqa: E402
 
 
-def _post_numbers(site_code: str) -> list[str]:
+def _post_numbers(want: dict) -> list[str]:
     """The number in each listed post's id (the part that differs between posts)."""
-    want = yaml.safe_load((EXPECTED_DIR / f"{site_code}.yaml").read_text(encoding="utf-8"))
     ids = [p["origin_id"] for p in want["posts"]] + [d["origin_id"] for d in want["dropped"]]
     return [re.findall(r"\d+", i)[-1] for i in ids]
 
@@ -78,7 +77,7 @@ def _answers(route: dict) -> list[dict]:
 def multiply(site: Site, source: Path, target: Path, posts: int) -> int:
     """Write ``source``'s pages as clones to ``target``; returns its number of list pages."""
     want = yaml.safe_load((EXPECTED_DIR / f"{site.site_code}.yaml").read_text(encoding="utf-8"))
-    numbers = _post_numbers(site.site_code)
+    numbers = _post_numbers(want)
     clones = max(1, math.ceil(posts / len(want["posts"])))
     pages = len(want["list_rows"])
     first = site.list.first_page

@@ -63,7 +63,7 @@ ABANDONED = "abandoned: the task running it stopped without reporting"
 
 
 def stage_started(
-    session: Session, post_id: int, stage: Stage, task: TaskAttempt = TaskAttempt()
+    session: Session, post_id: int, stage: Stage, attempt: TaskAttempt = TaskAttempt()
 ) -> int:
     """Record a new attempt of ``stage`` on the post; returns the stage run's id.
 
@@ -79,7 +79,7 @@ def stage_started(
         )
         .values(outcome=StageOutcome.FAILED, finished_at=func.now(6), error=ABANDONED)
     )
-    attempt = (
+    number = (
         session.scalar(
             select(func.max(StageRun.attempt)).where(
                 StageRun.post_id == post_id, StageRun.stage == stage
@@ -90,12 +90,12 @@ def stage_started(
     run = StageRun(
         post_id=post_id,
         stage=stage,
-        attempt=attempt,
-        dag_id=task.dag_id,
-        run_id=task.run_id,
-        task_id=task.task_id,
-        map_index=task.map_index,
-        try_number=task.try_number,
+        attempt=number,
+        dag_id=attempt.dag_id,
+        run_id=attempt.run_id,
+        task_id=attempt.task_id,
+        map_index=attempt.map_index,
+        try_number=attempt.try_number,
     )
     session.add(run)
     session.commit()

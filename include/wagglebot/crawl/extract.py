@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -152,18 +152,34 @@ def run_hook(site: Site, text: str) -> list[CommentItem]:
 
 
 def comments_in_html(spec: Comments, page: Selector) -> list[CommentItem]:
+    rows = (
+        (
+            " ".join(row.css(spec.text).getall()),
+            _text(row, spec.author),
+            parse_count(_text(row, spec.likes)),
+            _text(row, spec.id),
+        )
+        for row in page.css(spec.row)
+    )
+    return best_comments(spec, rows)
+
+
+def best_comments(
+    spec: Comments, rows: Iterable[tuple[str, str | None, int | None, str | None]]
+) -> list[CommentItem]:
+    """The first ``spec.limit`` comments with text, from (text HTML, author, likes, raw id)
+    however a page or an answer holds them; the id is what ``spec.id_pattern`` finds."""
     comments = []
-    for row in page.css(spec.row):
-        text = clean_text(" ".join(row.css(spec.text).getall()))
+    for html, author, likes, raw_id in rows:
+        text = clean_text(html)
         if not text:
             continue
-        raw_id = _text(row, spec.id)
         match = re.search(spec.id_pattern, raw_id) if raw_id else None
         comments.append(
             CommentItem(
                 content=text,
-                author=squash(_text(row, spec.author)) or None,
-                likes=parse_count(_text(row, spec.likes)),
+                author=squash(author) or None,
+                likes=likes,
                 origin_comment_id=match.group(1) if match else None,
             )
         )

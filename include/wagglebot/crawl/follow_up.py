@@ -9,16 +9,15 @@ without its comments, never drops the post.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from parsel import Selector
 
-from wagglebot.crawl.extract import comments_in_html, run_hook
+from wagglebot.crawl.extract import best_comments, comments_in_html, run_hook
 from wagglebot.crawl.items import CommentItem
-from wagglebot.crawl.parsing import clean_text, json_count, json_id, json_text, squash
+from wagglebot.crawl.parsing import clean_text, json_count, json_id, json_text
 from wagglebot.crawl.sites import Comments, CommentsRequest, FromPage, RequestValue, Site
 
 
@@ -91,26 +90,19 @@ def comments_in_json(spec: Comments, data: Any) -> list[CommentItem]:
     rows = _at(data, spec.row)
     if not isinstance(rows, list):
         raise FollowUpError("no_comment_list", f"no list at {spec.row!r}")
-    comments = []
-    for row in rows:
-        if not isinstance(row, dict) or _excluded(spec, row):
-            continue
-        text = clean_text(json_text(_at(row, spec.text)))
-        if not text:
-            continue
-        raw_id = json_id(_at(row, spec.id)) if spec.id else None
-        match = re.search(spec.id_pattern, raw_id) if raw_id else None
-        comments.append(
-            CommentItem(
-                content=text,
-                author=squash(clean_text(json_text(_at(row, spec.author)))) or None,
-                likes=json_count(_at(row, spec.likes)) if spec.likes else None,
-                origin_comment_id=match.group(1) if match else None,
+    return best_comments(
+        spec,
+        (
+            (
+                json_text(_at(row, spec.text)),
+                clean_text(json_text(_at(row, spec.author))),
+                json_count(_at(row, spec.likes)) if spec.likes else None,
+                json_id(_at(row, spec.id)) if spec.id else None,
             )
-        )
-        if len(comments) >= spec.limit:
-            break
-    return comments
+            for row in rows
+            if isinstance(row, dict) and not _excluded(spec, row)
+        ),
+    )
 
 
 def _spec(site: Site) -> CommentsRequest:

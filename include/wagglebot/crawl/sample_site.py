@@ -54,8 +54,8 @@ def route_for(
     route = routes.get(path if method == "GET" else f"{method} {path}")
     if route is None or "match" not in route:
         return route
-    sent = _fields(headers, body)
     have = {k.lower(): v for k, v in headers.items()}
+    sent = _fields(have.get("content-type", ""), body)
     for answer in route["match"]:
         wanted = answer.get("when_headers", {})
         if all(str(sent.get(k)) == str(v) for k, v in answer.get("when", {}).items()) and all(
@@ -65,8 +65,7 @@ def route_for(
     return route.get("else", {"status": 404})
 
 
-def _fields(headers: Mapping[str, str], body: bytes) -> dict[str, object]:
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+def _fields(content_type: str, body: bytes) -> dict[str, object]:
     if "json" in content_type:
         try:
             data = json.loads(body or b"null")
@@ -121,11 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str, sent: bytes) -> None:
         time.sleep(self.server.latency)
         self.server.user_agents.add(self.headers.get("User-Agent", ""))
-        headers = {k: v for k, v in self.headers.items()}
-        route = route_for(self.server.routes, method, self.path, headers, sent)
+        route = route_for(self.server.routes, method, self.path, dict(self.headers.items()), sent)
         if route is None:
             return self._send(404, b"<html><body>Not found</body></html>", "text/html")
-        key = self.path if method == "GET" else f"{method} {self.path} {sent!r}"
+        key = self.path if method == "GET" else f"{method} {self.path}"  # as routes are keyed
         with self.server.lock:
             hit = self.server.hits[key]
             self.server.hits[key] += 1
