@@ -52,4 +52,5 @@ page = st.navigation(pages)
 with st.sidebar:
     st.caption(f"Signed in as **{ui.md(user)}**")
     st.button("Log out", on_click=ui.log_out)
+ui.service_banner()
 page.run()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from streamlit.delta_generator import DeltaGenerator
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
+from wagglebot.airflow_api import health as airflow_health
 from wagglebot.auth import LoginThrottle, check_login
 from wagglebot.config import Settings, get_settings
 from wagglebot.crawl.sites import picture_sources
@@ -29,6 +30,8 @@ from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
 from wagglebot.picture_preview import PicturePreviews
 from wagglebot.review import request_publishing, request_sweep
+from wagglebot.stack.procs import log_tail
+from wagglebot.stack.supervisor import watch
 from wagglebot.states import IllegalTransition, PostNotFound, TransitionError
 
 SESSION_HOURS = 12
@@ -205,6 +208,57 @@ def task_log_url(attempt: Attempt) -> str | None:
     return f"{settings().airflow_ui_url.rstrip('/')}/dags/{path}{query}"
 
 
+# --- the services' health ----------------------------------------------------------------
+
+
+def service_banner() -> None:
+    """A red banner on every page while a service of the local stack is not running, or
+    nothing watches them; the last lines of a down service's log say why."""
+    state = watch(settings().stack_home)
+    if state is None:  # no local stack here (Docker Compose runs its own restarts)
+        return
+    if not state.supervised:
+        st.error(
+            "The stack's supervisor (supervisord) is not running: a service that stops "
+            "now stays stopped. Run `./wagglebot up` on the server to bring it back.",
+            icon=":material/error:",
+        )
+        return
+    for program in state.down:
+        st.error(
+            f"Service **{md(program.name)}** is {md(program.state)}: "
+            f"{md(program.description or 'not running')}. "
+            + (
+                "It was started too often without staying up, so it is left stopped; "
+                "fix the cause in its log, then `./wagglebot up` starts it again."
+                if program.state == "FATAL"
+                else "The supervisor is starting it again."
+            ),
+            icon=":material/error:",
+        )
+        st.code(log_tail(program.logfile, 5), language=None)
+
+
+def scheduler_heartbeat() -> None:
+    """When Airflow's scheduler last heartbeated: without it nothing is crawled or made."""
+    health = airflow_health(settings().airflow_api_url)
+    scheduler = health.get("scheduler", {})
+    beat = scheduler.get("latest_scheduler_heartbeat")
+    when = datetime.fromisoformat(beat).astimezone(UTC).replace(tzinfo=None) if beat else None
+    if not health:
+        st.error(
+            f"Airflow's API server does not answer at {settings().airflow_api_url}: no crawl "
+            "or production is scheduled while it is down."
+        )
+    elif scheduler.get("status") != "healthy":
+        st.error(
+            f"Airflow's scheduler last heartbeated {ago(when) if when else 'never'}: the "
+            "hourly crawl and production are stopped until it runs again."
+        )
+    else:
+        st.caption(f"Airflow's scheduler last heartbeated {ago_precise(when)}.")
+
+
 # --- small formatting helpers ------------------------------------------------------------
 
 
@@ -227,6 +281,14 @@ def ago(dt: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f} {unit} ago"
     return "just now"
+
+
+def ago_precise(dt: datetime | None) -> str:
+    """``ago`` to the second under a minute (a heartbeat comes every few seconds)."""
+    if dt is None:
+        return "-"
+    seconds = ago_seconds(dt)
+    return f"{max(0, seconds):.0f} s ago" if seconds < 60 else ago(dt)
 
 
 def count(n: int | None) -> str:

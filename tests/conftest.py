@@ -27,8 +27,8 @@ from wagglebot.config import Settings
 from wagglebot.db import make_engine
 from wagglebot.db.models import Post
 from wagglebot.publish.fake_youtube import FakeYouTube
+from wagglebot.stack import Stack
 from wagglebot.stack.mariadb import MariaDB
-from wagglebot.stack.procs import ProcessManager
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,10 +81,11 @@ def db_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def mariadb(db_settings: Settings) -> Iterator[MariaDB]:
-    server = MariaDB(ProcessManager(db_settings.stack_home), db_settings.db_url.get_secret_value())
-    server.start()
-    yield server
-    server.stop()
+    """The session's MariaDB, started as the stack starts it: under its own supervisord."""
+    stack = Stack(db_settings)
+    stack.up(only=["mariadb"])
+    yield stack.mariadb
+    stack.down()
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 from wagglebot.airflow_api import AirflowClient
 from wagglebot.config import Settings
+from wagglebot.stack.procs import StackPaths
+from wagglebot.stack.supervisor import ProgramState, read_states, socket_file
 
 from conftest import REPO
 
@@ -56,6 +59,24 @@ class RunningStack:
     def client(self) -> AirflowClient:
         return AirflowClient(self.api, "dashboard", "dash-pw")
 
+    def programs(self) -> dict[str, ProgramState]:
+        """The stack's programs as its supervisord reports them ({} when it is down)."""
+        return read_states(socket_file(StackPaths(self.settings.stack_home))) or {}
+
+    def pid(self, name: str) -> int:
+        state = self.programs()[name]
+        assert state.running, state
+        return state.pid
+
+    def ctl(self, *args: str) -> str:
+        """supervisorctl on the stack's supervisord (its answer; a failed start is one)."""
+        config = self.settings.stack_home / "supervisord.conf"
+        supervisorctl = str(Path(sys.executable).with_name("supervisorctl"))
+        done = subprocess.run(
+            [supervisorctl, "-c", str(config), *args], capture_output=True, text=True, timeout=120
+        )
+        return done.stdout + done.stderr
+
     def admin_token(self) -> str:
         passwords = self.settings.stack_home / "airflow" / "simple_auth_manager_passwords.json"
         return self.token("admin", json.loads(passwords.read_text())["admin"])
@@ -74,6 +95,19 @@ def stack_env(settings: Settings, home: Path, dag_folders: list[Path]) -> dict[s
         "WAGGLE_AIRFLOW_DAGS_FOLDER": str(dags),
         "WAGGLE_ENV_FILE": str(home / ".env"),
     }
+
+
+def under(proc: psutil.Process, home: Path) -> bool:
+    """A process of the stack: its working directory or command line is under its home."""
+    try:
+        return proc.cwd().startswith(str(home)) or str(home) in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def stack_processes(home: Path) -> list[psutil.Process]:
+    """Every process in the whole table that belongs to the stack at ``home``."""
+    return [p for p in psutil.process_iter() if p.pid != os.getpid() and under(p, home)]
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import pytest
 
 from wagglebot.routing import gpu_slots
 from wagglebot.stack.celery_workers import argv, env, plan
-from wagglebot.stack.procs import ProcessManager, ServiceError
+from wagglebot.stack.procs import ServiceError, StackPaths
 from wagglebot.worker_node import hostname
 
 
@@ -30,7 +30,7 @@ def test_each_gpu_worker_is_bound_to_its_own_card() -> None:
 
 def test_a_worker_names_itself_and_its_tasks_by_its_node(tmp_path, monkeypatch) -> None:
     [_, gpu] = plan(1, 4, gpus=0)
-    command = argv("airflow", gpu, ProcessManager(tmp_path))
+    command = argv("airflow", gpu, StackPaths(tmp_path))
     assert command[:3] == ["airflow", "celery", "worker"]
     assert command[command.index("--queues") + 1] == "gpu"
     assert command[command.index("--concurrency") + 1] == "1"

@@ -155,6 +155,9 @@ def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: d
 # compose itself: where the API listens and how it is reached from a browser (ports:
 # binds it to loopback), folders inside the image, the log-server ports that keep two
 # native stacks on one machine apart, and tuning for a 2-core development box.
+# Docker's healthcheck asks the scheduler's own health server; natively supervisord
+# watches it and `status` reads Airflow's health endpoint.
+COMPOSE_ONLY = {"airflow-scheduler": {"AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"}}
 NATIVE_ONLY = {
     "AIRFLOW__API__HOST",
     "AIRFLOW__API__PORT",
@@ -207,7 +210,9 @@ def test_compose_sets_the_variables_of_the_native_celery_mode(config: dict, nati
     for name in ("airflow-scheduler", "airflow-worker", "airflow-worker-gpu-1"):
         composed = config["services"][name]["environment"]
         assert sorted(ours - set(composed)) == [], name
-        assert sorted(k for k in composed if k.startswith("AIRFLOW__")) == sorted(ours), name
+        composed_only = COMPOSE_ONLY.get(name, set())
+        airflow_vars = {k for k in composed if k.startswith("AIRFLOW__")} - composed_only
+        assert sorted(airflow_vars) == sorted(ours), name
         for same in (
             "AIRFLOW__CORE__EXECUTOR",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE",
@@ -232,3 +237,29 @@ def test_no_secret_is_committed() -> None:
     pattern = r"^\s+[A-Z_]*(PASSWORD|SECRET|KEY)S?:\s*(\S+)"  # values, not *_FILE paths
     for match in re.finditer(pattern, text, re.MULTILINE):
         assert match.group(2).startswith("${"), match.group(0)
+
+
+def test_every_long_running_service_restarts_and_says_whether_it_is_healthy(
+    config: dict,
+) -> None:
+    """Docker's own supervision: a service that dies comes back (unless a person stopped
+    it), and its healthcheck tells a hung one from a healthy one."""
+    one_shot = {"airflow-init"}
+    for name, service in config["services"].items():
+        if name in one_shot:
+            assert service["restart"] == "no"
+            continue
+        assert service["restart"] == "unless-stopped", name
+        check = service.get("healthcheck", {})
+        assert check.get("test"), name
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert not check.get("disable"), name
+    scheduler = config["services"]["airflow-scheduler"]
+    # Its health server, which the check asks, is off unless turned on.
+    assert scheduler["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
+    for worker in ("airflow-worker", "airflow-worker-gpu-1"):
+        test = _text(config["services"][worker]["healthcheck"]["test"])
+        node = re.search(
+            r"--celery-hostname (\S+)@%h", _text(config["services"][worker]["command"])
+        )
+        assert f'-d "{node[1]}@$${{HOSTNAME}}"' in test or f'-d "{node[1]}@${{HOSTNAME}}"' in test

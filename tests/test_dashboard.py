@@ -58,6 +58,7 @@ def app_env(mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("WAGGLE_AIRFLOW_UI_URL", "http://airflow.test:8080")
     monkeypatch.setenv("WAGGLE_AIRFLOW_PASSWORD", "dash-pw")
     monkeypatch.setenv("WAGGLE_MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("WAGGLE_STACK_HOME", str(tmp_path / "stack"))  # no supervisord there
     get_settings.cache_clear()
     yield
     st.cache_resource.clear()

@@ -7,14 +7,18 @@ one stops the stack and checks that nothing is left behind.
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import itertools
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import jwt
 import psutil
@@ -22,16 +26,35 @@ import pytest
 import requests
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
 
 from wagglebot.airflow_api import AirflowClient, AirflowError
+from wagglebot.airflow_api import health as airflow_health
+from wagglebot.auth import hash_password
+from wagglebot.config import get_settings
 from wagglebot.crawl.sample_site import base_urls
-from wagglebot.db import make_engine
+from wagglebot.db import engine_for, make_engine
 from wagglebot.post_files import media_path
-from wagglebot.stack.procs import port_in_use
+from wagglebot.stack import Stack
+from wagglebot.stack.procs import log_tail, port_in_use
 
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts
-from stack_support import RunningStack, brought_up, stack_env
+from stack_support import RunningStack, brought_up, stack_env, stack_processes
+
+SERVICES = (
+    "mariadb",
+    "sample-site",
+    "fake-youtube",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "dashboard",
+)
+LOG_MAX_BYTES = 64 * 1024  # small, so the logs rotate while the module runs
+LOG_BACKUPS = 3
+RECOVERY: dict[str, float] = {}  # seconds from kill -9 to answering again, by service
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +67,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             # ruliweb points at a port where nothing listens: that site must fail
             # loudly while the others are collected.
             "crawl_base_urls": {"ruliweb": f"http://127.0.0.1:{free_ports()}"},
+            "service_log_max_bytes": LOG_MAX_BYTES,
+            "service_log_backups": LOG_BACKUPS,
+            "service_start_retries": 3,  # a crash loop ends FATAL in seconds
         }
     )
     env = stack_env(settings, home, [REPO / "dags", REPO / "tests" / "airflow_dags"])
+    # A task whose process died is failed (and retried) after this long without a heartbeat.
+    env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = "40"
     with brought_up(settings, env, returncode=1) as running:  # ruliweb failed, as arranged
         yield running
 
@@ -62,33 +90,50 @@ def test_up_prints_where_to_look(stack: RunningStack) -> None:
 def test_status_reports_every_part_answering(stack: RunningStack) -> None:
     done = stack.cli("status")
     assert done.returncode == 0, done.stdout + done.stderr
-    for part in (
-        "mariadb",
-        "airflow-api-server",
-        "airflow-scheduler",
-        "airflow-dag-processor",
-        "airflow-triggerer",
-        "dashboard",
-    ):
-        line = next(ln for ln in done.stdout.splitlines() if ln.startswith(part))
-        assert "running" in line or f"serving {len(SITES)} sites" in line, done.stdout
+    lines = {ln.split()[0]: ln for ln in done.stdout.splitlines() if ln.strip()}
+    for part in SERVICES:
+        # supervisord's state, the pid, uptime, restarts, then what it offers
+        assert re.match(
+            rf"{part} +RUNNING  pid \d+, up \d\d:\d\d:\d\d, 0 restarts; ", lines[part]
+        ), done.stdout
+    assert f"serving {len(SITES)} sites" in lines["sample-site"]
     fake = f"sample mode: loopback stand-in for YouTube at http://127.0.0.1:{stack.settings.fake_youtube_port}/"
-    assert f"fake-youtube        {fake}" in done.stdout
+    assert lines["fake-youtube"].endswith(fake)
+    assert "heartbeating" in lines["airflow-scheduler"]
     # LocalExecutor mode, unchanged: no broker, no PostgreSQL, no Celery workers.
     celery_parts = ("postgres", "redis", "airflow-worker")
     assert not [ln for ln in done.stdout.splitlines() if ln.startswith(celery_parts)]
-    assert not list((stack.settings.stack_home / "run").glob("airflow-worker*"))
+    assert set(stack.programs()) == set(SERVICES)
     assert (stack.settings.stack_home / "airflow" / "airflow.db").is_file()  # SQLite
 
 
+def test_every_service_runs_under_supervisord(stack: RunningStack) -> None:
+    """One supervisord, its programs its children; each restarts by itself, is stopped
+    with its whole process group and logs to a file that rotates."""
+    home = stack.settings.stack_home
+    config = configparser.RawConfigParser()
+    config.read(home / "supervisord.conf")
+    supervisord = psutil.Process(int((home / "run" / "supervisord.pid").read_text()))
+    for name in SERVICES:
+        program = config[f"program:{name}"]
+        assert program["autorestart"] == "true"
+        assert int(program["startretries"]) >= 1
+        assert program["killasgroup"] == "true"
+        assert program["stdout_logfile"] == str(home / "log" / f"{name}.log")
+        assert int(program["stdout_logfile_maxbytes"]) == LOG_MAX_BYTES
+        assert psutil.Process(stack.pid(name)).ppid() == supervisord.pid
+    # The scheduler drains its own workers on SIGTERM; the others get it as a group.
+    assert config["program:airflow-scheduler"]["stopasgroup"] == "false"
+    assert config["program:dashboard"]["stopasgroup"] == "true"
+
+
 def test_starting_twice_is_harmless(stack: RunningStack) -> None:
-    pids = sorted(stack.settings.stack_home.glob("run/*.pid"))
-    before = {p.name: p.read_text() for p in pids}
+    before = {name: state.pid for name, state in stack.programs().items()}
     t0 = time.monotonic()
     done = stack.cli("up", "--no-job")
     assert done.returncode == 0, done.stdout + done.stderr
     assert time.monotonic() - t0 < 30
-    assert {p.name: p.read_text() for p in pids} == before
+    assert {name: state.pid for name, state in stack.programs().items()} == before
 
 
 def test_api_needs_a_login_and_lists_the_gpu_pool(stack: RunningStack) -> None:
@@ -473,28 +518,37 @@ def _approve_one(stack: RunningStack) -> int:
 def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
     stack: RunningStack,
 ) -> None:
+    post_id, run_id, victim = _render_under_way(stack)
+    victim.kill()  # SIGKILL: no chance to report anything
+    _assert_made_on_the_second_try(stack, post_id, run_id)
+
+
+def _render_under_way(stack: RunningStack) -> tuple[int, str, psutil.Process]:
+    """Approve a post, sweep it, and wait until its render runs; returns the post, the
+    run and the task process running the render."""
     post_id = _approve_one(stack)
     client = stack.client()
     for active in client.active_runs("produce_shorts"):
         client.wait("produce_shorts", active["dag_run_id"], timeout=300)
     run = client.trigger("produce_shorts", conf={"batch": 1, "review_scripts": False})
     folder = str(stack.settings.media_root / "posts" / str(post_id))
-    deadline, victim = time.monotonic() + 300, None
-    while victim is None and time.monotonic() < deadline:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
         for proc in psutil.process_iter(["name", "cmdline"]):
             cmd = " ".join(proc.info["cmdline"] or [])
             if proc.info["name"] == "ffmpeg" and folder in cmd and "-progress" in cmd:
-                victim = proc.parent()  # the task process running the render
-                break
+                return post_id, run["dag_run_id"], proc.parent()  # the render's task process
         time.sleep(0.2)
-    assert victim is not None, "the render never started"
-    victim.kill()  # SIGKILL: no chance to report anything
-    final = client.wait("produce_shorts", run["dag_run_id"], timeout=400)
+    raise AssertionError("the render never started")
+
+
+def _assert_made_on_the_second_try(stack: RunningStack, post_id: int, run_id: str) -> None:
+    client = stack.client()
+    final = client.wait("produce_shorts", run_id, timeout=400)
     assert final["state"] == "success"
     render = next(
-        t for t in client.task_instances("produce_shorts", run["dag_run_id"])
-        if t["task_id"] == "render"
-    )  # fmt: skip
+        t for t in client.task_instances("produce_shorts", run_id) if t["task_id"] == "render"
+    )
     assert render["try_number"] == 2
     engine = make_engine(stack.settings.db_url.get_secret_value())
     with engine.connect() as conn:
@@ -512,19 +566,177 @@ def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
     assert attempts[0][2].startswith("abandoned")
 
 
-def test_down_ends_every_process_it_started(stack: RunningStack) -> None:
-    run_dir = stack.settings.stack_home / "run"
-    pids = [int(p.read_text().split()[0]) for p in run_dir.glob("*.pid") if p.stem != "mariadbd"]
-    assert len(pids) == 8  # mariadb, sample site, fake YouTube, 4 Airflow components, dashboard
-    tree = set(pids)
-    for pid in pids:
-        tree |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
-    assert len(tree) > len(pids)  # executor workers, log servers ...
+# -- unattended: crashes heal, a crash loop is reported, nothing outlives `down` -----------
 
-    done = stack.cli("down", timeout=120)
+
+def _heartbeat_after(part: str) -> Callable[[RunningStack, datetime], bool]:
+    """The component heartbeated after the kill: the new process, not the dead one."""
+
+    def beat(stack: RunningStack, killed_at: datetime) -> bool:
+        key = f"latest_{part}_heartbeat"
+        when = airflow_health(stack.api).get(part, {}).get(key)
+        return bool(when) and datetime.fromisoformat(when) > killed_at
+
+    return beat
+
+
+def _service_answers(name: str) -> Callable[[RunningStack, datetime], bool]:
+    return lambda stack, _killed_at: Stack(stack.settings).service(name).answers()
+
+
+ANSWERS = {
+    **{name: _service_answers(name) for name in SERVICES},
+    "airflow-scheduler": _heartbeat_after("scheduler"),
+    "airflow-dag-processor": _heartbeat_after("dag_processor"),
+    "airflow-triggerer": _heartbeat_after("triggerer"),
+}
+
+
+def _kill_and_time(stack: RunningStack, name: str) -> float:
+    """SIGKILL the service's main process; seconds until a new one runs and answers. Its
+    children die with it: none is left to hold a port or run a task unseen."""
+    main = psutil.Process(stack.pid(name))
+    family = [main, *main.children(recursive=True)]
+    killed_at = datetime.now(UTC)
+    t0 = time.monotonic()
+    main.send_signal(signal.SIGKILL)
+    while time.monotonic() - t0 < 90:
+        state = stack.programs().get(name)
+        if state and state.running and state.pid != main.pid and ANSWERS[name](stack, killed_at):
+            took = time.monotonic() - t0
+            break
+        time.sleep(0.25)
+    else:
+        log = stack.settings.stack_home / "log" / f"{name}.log"
+        raise AssertionError(f"{name} is not back: {stack.programs().get(name)}\n{log_tail(log)}")
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive if p.is_running()]
+    RECOVERY[name] = took
+    print(f"{name}: back and answering {took:.1f} s after kill -9")
+    return took
+
+
+def test_the_scheduler_killed_mid_render_is_back_and_the_task_retried(
+    stack: RunningStack,
+) -> None:
+    post_id, run_id, task = _render_under_way(stack)
+    assert _kill_and_time(stack, "airflow-scheduler") < 30
+    assert not task.is_running() or task.status() == psutil.STATUS_ZOMBIE
+    # No orphaned log server held its port: the new scheduler serves task logs.
+    assert "address already in use" not in log_tail(
+        stack.settings.stack_home / "log" / "airflow-scheduler.log", 200
+    )
+    _assert_made_on_the_second_try(stack, post_id, run_id)
+    line = next(ln for ln in stack.cli("status").stdout.splitlines() if "scheduler" in ln)
+    assert "1 restarts; heartbeating" in line, line
+
+
+@pytest.mark.parametrize("name", [s for s in SERVICES if s != "airflow-scheduler"])
+def test_a_service_killed_with_sigkill_is_back_within_30_s(stack: RunningStack, name: str) -> None:
+    assert _kill_and_time(stack, name) < 30
+
+
+def _dashboard(stack: RunningStack, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:
+    """The dashboard's page as a signed-in reviewer sees it, on this stack's settings."""
+    for key, value in stack.env.items():
+        if key.startswith("WAGGLE_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WAGGLE_DASHBOARD_USERS", json.dumps({"kim": hash_password("pw-12345")}))
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=60).run()
+    at.text_input(key="login_name").input("kim")
+    at.text_input(key="login_password").input("pw-12345")
+    at.button[0].click().run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    get_settings.cache_clear()
+    engine_for.cache_clear()
+    return at
+
+
+def test_the_progress_page_says_when_the_scheduler_last_heartbeated(
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _dashboard(stack, monkeypatch, "views/progress.py")
+    said = [c.value for c in at.caption]
+    assert any(re.match(r"Airflow's scheduler last heartbeated \d+ s ago\.", c) for c in said)
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_a_service_that_keeps_dying_ends_fatal_and_is_reported(
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, port = "fake-youtube", stack.settings.fake_youtube_port
+    stack.ctl("stop", name)
+    with socket.socket() as squatter:  # another program takes its port
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        stack.ctl("start", name)  # supervisord tries, backs off, tries again, gives up
+        deadline = time.monotonic() + 120
+        while stack.programs()[name].state != "FATAL":
+            assert time.monotonic() < deadline, stack.programs()[name]
+            time.sleep(0.5)
+        status = stack.cli("status")
+        assert status.returncode == 1
+        line = next(ln for ln in status.stdout.splitlines() if ln.startswith(name))
+        assert re.match(rf"{name} +FATAL  Exited too quickly", line), status.stdout
+        cause = f"cannot start {name}: 127.0.0.1:{port} is already in use"
+        assert cause in status.stdout  # the last lines of its log, under its line
+        at = _dashboard(stack, monkeypatch, "views/inbox.py")
+        banner = [e.value for e in at.error]
+        assert any(f"**{name}** is FATAL" in b.replace("\\", "") for b in banner), banner
+        assert any(cause in c.value for c in at.code), [c.value for c in at.code]
+    done = stack.cli("up", "--no-job")  # the cause gone, `up` starts it again
     assert done.returncode == 0, done.stdout + done.stderr
-    alive = [p for p in tree if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-    assert alive == []
+    assert stack.programs()[name].running
+    assert stack.cli("status").returncode == 0
+    assert not _dashboard(stack, monkeypatch, "views/inbox.py").error
+
+
+def test_logs_rotate_at_the_size_set(stack: RunningStack) -> None:
+    """supervisord rolls a log over once a write takes it to the size set: a rolled file
+    holds the size and at most the one read of output that crossed it (128 KiB)."""
+    logs = stack.settings.stack_home / "log"
+    rolled = list(logs.glob("*.log.[0-9]*"))
+    assert rolled, sorted(p.name for p in logs.iterdir())
+    for path in rolled:
+        assert LOG_MAX_BYTES <= path.stat().st_size <= LOG_MAX_BYTES + 128 * 1024, path
+    for path in logs.glob("*.log"):
+        assert path.stat().st_size <= LOG_MAX_BYTES + 128 * 1024, path
+    assert not list(logs.glob(f"*.log.{LOG_BACKUPS + 1}"))  # the oldest are dropped
+
+
+def test_supervisord_killed_then_up_brings_the_whole_stack_back(
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = stack.settings.stack_home
+    before = {name: state.pid for name, state in stack.programs().items()}
+    os.kill(int((home / "run" / "supervisord.pid").read_text()), signal.SIGKILL)
+    time.sleep(1)
+    status = stack.cli("status")
+    assert status.returncode == 1
+    assert "supervisord           NOT RUNNING" in status.stdout
+    assert re.search(r"^mariadb +NOT SUPERVISED  on 127\.0\.0\.1:\d+$", status.stdout, re.M)
+    banner = [e.value for e in _dashboard(stack, monkeypatch, "views/inbox.py").error]
+    assert any("supervisor (supervisord) is not running" in b for b in banner), banner
+    t0 = time.monotonic()
+    done = stack.cli("up", "--no-job")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "already in use" not in done.stdout + done.stderr
+    print(f"supervisord killed: up brought the stack back in {time.monotonic() - t0:.0f} s")
+    assert not [p for p in before.values() if psutil.pid_exists(p)]  # the old ones ended
+    assert set(stack.programs()) == set(SERVICES)
+    assert stack.cli("status").returncode == 0
+
+
+def test_down_leaves_no_process_of_the_stack(stack: RunningStack) -> None:
+    home = stack.settings.stack_home
+    assert len(stack_processes(home)) > len(SERVICES)  # executor workers, log servers ...
+    done = stack.cli("down", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    left = stack_processes(home)  # the whole process table, not only what it started
+    assert left == [], [p.cmdline() for p in left]
     ports = [
         stack.settings.airflow_port,
         stack.settings.airflow_port + 1,
@@ -533,7 +745,9 @@ def test_down_ends_every_process_it_started(stack: RunningStack) -> None:
         stack.settings.fake_youtube_port,
     ]
     assert [p for p in ports if port_in_use(p)] == []
-    assert list(run_dir.glob("*.pid")) == []
     status = stack.cli("status")
     assert status.returncode == 1
-    assert "stopped" in status.stdout
+    assert "supervisord           NOT RUNNING" in status.stdout
+    for name in SERVICES:
+        assert re.search(rf"^{name} +NOT SUPERVISED  not running$", status.stdout, re.M), name
+    print("recovery after kill -9:", json.dumps({k: round(v, 1) for k, v in RECOVERY.items()}))

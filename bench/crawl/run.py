@@ -57,8 +57,7 @@ from wagglebot.crawl.items import InvalidItem  # noqa: E402
 from wagglebot.crawl.sample_site import SAMPLE_ROOT, SampleSite, site_codes  # noqa: E402
 from wagglebot.crawl.sites import Site, get_site  # noqa: E402
 from wagglebot.db import make_engine  # noqa: E402
-from wagglebot.stack.mariadb import MariaDB  # noqa: E402
-from wagglebot.stack.procs import ProcessManager  # noqa: E402
+from wagglebot.stack import Stack  # noqa: E402
 
 from conftest import free_ports, make_settings  # noqa: E402
 from crawl_support import EXPECTED_DIR  # noqa: E402
@@ -267,8 +266,9 @@ def main() -> None:
     latency = args.latency_ms / 1000
     server = SampleSite(free_ports(len(sites)), work / "site", quiet=True, latency=latency).start()
     settings = make_settings(work / "stack", db_name="wagglebot_bench")
-    mariadb = MariaDB(ProcessManager(settings.stack_home), settings.db_url.get_secret_value())
-    mariadb.start()
+    stack = Stack(settings)
+    stack.up(only=["mariadb"])  # as the stack runs it: under its own supervisord
+    mariadb = stack.mariadb
     engine = make_engine(mariadb.db_url)
     crawlers = {"wagglebot": wagglebot_crawl, "baseline": baseline_crawl}
     seconds: dict[str, dict[str, list[float]]] = {n: {c: [] for c in sites} for n in crawlers}
@@ -284,7 +284,7 @@ def main() -> None:
                     stored[name][code] = _stored(engine, code)
     finally:
         engine.dispose()
-        mariadb.stop()
+        stack.down()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -37,12 +37,11 @@ sys.path.insert(0, str(REPO / "tests"))  # free_ports, the tests' port picker
 from sqlalchemy import event, insert, select  # noqa: E402
 
 from wagglebot.auth import hash_password  # noqa: E402
-from wagglebot.config import get_settings  # noqa: E402
+from wagglebot.config import Settings, get_settings  # noqa: E402
 from wagglebot.crawl.store import refresh_scores  # noqa: E402
 from wagglebot.db import default_engine, make_engine  # noqa: E402
 from wagglebot.db.models import Comment, Post  # noqa: E402
-from wagglebot.stack.mariadb import MariaDB  # noqa: E402
-from wagglebot.stack.procs import ProcessManager  # noqa: E402
+from wagglebot.stack import Stack  # noqa: E402
 
 from conftest import free_ports  # noqa: E402
 
@@ -204,9 +203,9 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="wagglebot-bench-dashboard-"))
     url = f"mysql+mysqldb://bench:bench-pw@127.0.0.1:{free_ports()}/wagglebot_bench?charset=utf8mb4"
-    server = MariaDB(ProcessManager(home), url)
+    stack = Stack(Settings(db_url=url, stack_home=home, _env_file=None))
     try:
-        server.start()
+        stack.up(only=["mariadb"])  # as the stack runs it: under its own supervisord
         print(f"filling {args.posts:,} posts ...", flush=True)
         fill_s = fill(url, args.posts)
         print(f"  {fill_s:.0f} s", flush=True)
@@ -246,7 +245,7 @@ def main() -> None:
             )
         default_engine().dispose()
     finally:
-        server.stop()
+        stack.down()
         shutil.rmtree(home, ignore_errors=True)
     out = REPO / "bench" / "results" / "dashboard.json"
     out.parent.mkdir(parents=True, exist_ok=True)

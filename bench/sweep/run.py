@@ -219,12 +219,11 @@ def celery_bench(args: argparse.Namespace, client: AirflowClient) -> None:
     stack = Stack(settings.model_copy(update=mode))
 
     def use(workers: int) -> None:
+        extra = [f"airflow-worker-gpu-{k}" for k in range(workers + 1, args.gpu_workers + 1)]
         if workers == args.gpu_workers:
-            stack.airflow.start()  # starts the stopped workers and waits until they answer
+            stack.up()  # starts the stopped workers and waits until they answer
         else:
-            stack.procs.stop(
-                *(f"airflow-worker-gpu-{k}" for k in range(workers + 1, args.gpu_workers + 1))
-            )
+            stack.supervisor.ctl("stop", *extra)
         stack.airflow.set_gpu_slots(workers)
 
     kinds = {"1 gpu worker": 1, f"{args.gpu_workers} gpu workers": args.gpu_workers}

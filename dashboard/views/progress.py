@@ -43,6 +43,7 @@ def live() -> None:
         queue = sweep_queue(session)
         working = in_flight(session, stall)
         uploads = uploads_in_flight(session)
+    ui.scheduler_heartbeat()
     for column, (status, n) in zip(st.columns(len(counts)), counts.items(), strict=True):
         column.metric(status.value.title(), f"{n:,}")
     if queue.waiting:

@@ -31,6 +31,17 @@ def _token_refused(resp: requests.Response) -> bool:
         return False
 
 
+def health(base_url: str, timeout: float = 3) -> dict[str, Any]:
+    """Airflow's health JSON (no login needed): each part's status and, for the
+    scheduler, dag processor and triggerer, their latest heartbeat; {} when the API
+    server does not answer. Its HTTP status is 200 even when a part is unhealthy."""
+    try:
+        body = requests.get(f"{base_url.rstrip('/')}/api/v2/monitor/health", timeout=timeout)
+        return body.json() if body.ok else {}
+    except (requests.RequestException, ValueError):
+        return {}
+
+
 class AirflowClient:
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 15) -> None:
         self.base_url = base_url.rstrip("/")

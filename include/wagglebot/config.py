@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     remote_gpu_workers: int = Field(0, ge=0, le=256)
     postgres_port: int = Field(5433, ge=1, le=65535)
     redis_port: int = Field(6380, ge=1, le=65535)
+    # supervisord (wagglebot.stack.supervisor): each service's log rotates at this size,
+    # keeping this many old files; a service that fails to start this many times running
+    # (1, 2, 3 ... s apart) is left FATAL and reported.
+    service_log_max_bytes: int = Field(50 * 2**20, ge=1024)
+    service_log_backups: int = Field(5, ge=0, le=100)
+    service_start_retries: int = Field(5, ge=0, le=100)
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""Command line for the local stack: up, down, status, logs, approve, dashboard-user."""
+"""Command line for the local stack: up, down, status, logs, approve, dashboard-user,
+install-service and uninstall-service."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import argparse
 import getpass
 import sys
 import time
+from pathlib import Path
 
 from wagglebot.airflow_api import AirflowError
-from wagglebot.config import ENV_FILE, ConfigError, load_settings
+from wagglebot.config import ENV_FILE, ConfigError
 from wagglebot.stack import (
     FIRST_REVIEWER,
     ServiceError,
@@ -16,8 +18,9 @@ from wagglebot.stack import (
     ensure_dashboard_user,
     ensure_env_file,
     set_dashboard_user,
+    stack_settings,
+    systemd,
 )
-from wagglebot.stack.airflow import recorded_mode
 from wagglebot.stack.main_job import produce, run_main_job
 from wagglebot.stack.procs import log_tail
 
@@ -45,7 +48,8 @@ def _up(stack: Stack, run_job: bool, approve: int, new_reviewer: str | None) -> 
         f"  MariaDB      127.0.0.1:{stack.mariadb.port}, database {stack.mariadb.url.database}"
         f" (URL in {ENV_FILE})\n"
         f"  Media        {s.media_root}\n"
-        f"  Logs         {stack.procs.log_dir}\n"
+        f"  Logs         {stack.paths.log_dir}   (./wagglebot logs [SERVICE])\n"
+        f"  Supervised   each service restarts by itself; ./wagglebot status shows them\n"
         f"  Stop with    ./wagglebot down",
         flush=True,
     )
@@ -71,49 +75,61 @@ def _dashboard_user(name: str | None, from_stdin: bool) -> int:
         return 1
     set_dashboard_user(name, password)
     print(f"dashboard account {name} set in {ENV_FILE} (its password is kept only as a hash)")
-    stack = Stack(load_settings())
-    if stack.dashboard.running():  # it reads its accounts when it starts
-        stack.dashboard.stop()
-        stack.dashboard.start()
+    stack = Stack(stack_settings())
+    state = (stack.supervisor.states() or {}).get(stack.dashboard.name)
+    if state and state.running:  # it reads its accounts when it starts
+        stack.supervisor.ctl("restart", stack.dashboard.name)
+        stack.wait_answering(stack.dashboard, 60)
         print(f"restarted the dashboard at {stack.dashboard.url}")
     return 0
 
 
 def _status(stack: Stack) -> int:
-    print(f"mariadb             {stack.mariadb.status()}")
-    if stack.airflow.celery:
-        print(f"postgres            {stack.airflow.postgres.status()} (Airflow's metadata DB)")
-        print(f"redis               {stack.airflow.redis.status()} (the Celery broker)")
-    for component, state in stack.airflow.status().items():
-        print(f"airflow-{component:<14}{state}")
+    """Each service: its state, uptime and restarts, whether it answers; the last lines of
+    the log of one that is down. Exit 0 only when everything runs and answers."""
+    if stack.supervisor.pid() is None:
+        print(f"{'supervisord':<22}NOT RUNNING: nothing is watched (./wagglebot up starts it)")
+    reports = stack.report()
+    for report in reports:
+        print(f"{report.name:<22}{report.line()}")
+        if report.program and not report.program.running:
+            for line in log_tail(report.program.logfile, 5).splitlines():
+                print(f"{'':<22}| {line}")
     healthy = stack.airflow.healthy()
-    print(f"airflow API         {'healthy at ' + stack.airflow.url if healthy else 'not healthy'}")
-    print(f"dashboard           {stack.dashboard.status()}")
-    print(f"sample-site         {stack.sample_site.status()}")
-    print(f"fake-youtube        {stack.fake_youtube.status()}")
-    return 0 if healthy and stack.dashboard.answers() and stack.mariadb.answers() else 1
+    print(f"{'airflow API':<22}{'healthy at ' + stack.airflow.url if healthy else 'NOT HEALTHY'}")
+    if not stack.fake_youtube.wanted:
+        print(f"{'fake-youtube':<22}off (a YouTube channel is connected)")
+    return 0 if healthy and all(r.answering for r in reports) else 1
 
 
-def _settings(args: argparse.Namespace):
-    """``up`` takes the executor from its flags (or the settings); every other command acts
-    on the stack as its last ``up`` started it."""
-    settings = load_settings()
-    if args.command == "up":
-        chosen = {"executor": args.executor, "gpu_workers": args.gpu_workers}
-    else:
-        chosen = recorded_mode(settings.stack_home)
-    chosen = {k: v for k, v in chosen.items() if v is not None}
-    settings = load_settings(**chosen) if chosen else settings
-    if args.command == "up" and args.gpu_workers and settings.executor != "celery":
-        raise ConfigError("--gpu-workers needs --executor celery (or WAGGLE_EXECUTOR=celery)")
-    return settings
+def _service_unit(stack: Stack, install: bool, root: Path) -> int:
+    if not install:
+        removed = systemd.uninstall(root)
+        state = "disabled and removed" if removed else "was not installed"
+        print(f"{systemd.UNIT} {state}; the stack runs on until ./wagglebot down")
+        return 0
+    stack.supervisor.write_config(stack.services())
+    stack.supervisor_environment()
+    stop_seconds = sum(s.stop_wait for s in stack.services()) + 60
+    path = systemd.install(stack.supervisor, stop_seconds, root)
+    print(f"wrote and enabled {path}: the stack starts at boot and stops cleanly at shutdown")
+    if not systemd.systemd_running():
+        print("(systemd is not running on this machine: the unit takes effect once it is)")
+    elif stack.supervisor.pid() is not None:
+        print(
+            f"the stack runs already: ./wagglebot down, then systemctl start {systemd.UNIT}, "
+            "hands it to systemd now"
+        )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wagglebot", description=__doc__)
     parser.add_argument(
-        "command", choices=["up", "down", "status", "logs", "approve", "dashboard-user"]
-    )
+        "command",
+        choices=["up", "down", "status", "logs", "approve", "dashboard-user",
+                 "install-service", "uninstall-service"],
+    )  # fmt: skip
     parser.add_argument(
         "what",
         nargs="?",
@@ -146,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="up: collected posts the main job approves and makes into Shorts (default 3)",
     )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        help="install-service, uninstall-service: the folder systemd's files are under "
+        "(as systemctl --root; default /)",
+    )
     args = parser.parse_args(argv)
     try:
         new_reviewer = None
@@ -155,7 +178,19 @@ def main(argv: list[str] | None = None) -> int:
             new_reviewer = ensure_dashboard_user()
         elif args.command == "dashboard-user":
             return _dashboard_user(args.what, args.password_stdin)
-        stack = Stack(_settings(args))
+        if args.command == "up":  # its flags (or the settings) choose the executor
+            settings = stack_settings(
+                for_up=True, executor=args.executor, gpu_workers=args.gpu_workers
+            )
+            if args.gpu_workers and settings.executor != "celery":
+                raise ConfigError(
+                    "--gpu-workers needs --executor celery (or WAGGLE_EXECUTOR=celery)"
+                )
+        else:  # the stack as its last up started it
+            settings = stack_settings()
+        stack = Stack(settings)
+        if args.command in ("install-service", "uninstall-service"):
+            return _service_unit(stack, args.command == "install-service", args.root)
         if args.command == "up":
             return _up(stack, not args.no_job, args.approve, new_reviewer)
         elif args.command == "approve":
@@ -163,18 +198,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if produce(stack.settings, _say, count) else 1
         elif args.command == "down":
             swept = stack.down()
-            print("stopped" + (f" (and ended {swept} stray processes)" if swept else ""))
+            print("stopped" + (f" (and ended {swept} left-over processes)" if swept else ""))
         elif args.command == "status":
             return _status(stack)
         else:
             names = (
                 [args.what]
                 if args.what
-                else sorted(p.stem for p in stack.procs.log_dir.glob("*.log"))
+                else sorted(p.stem for p in stack.paths.log_dir.glob("*.log"))
             )
             for name in names:
                 print(
-                    f"==> {stack.procs.logfile(name)} <==\n{log_tail(stack.procs.logfile(name))}\n"
+                    f"==> {stack.paths.logfile(name)} <==\n{log_tail(stack.paths.logfile(name))}\n"
                 )
     except (ConfigError, ServiceError, AirflowError, ValueError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)

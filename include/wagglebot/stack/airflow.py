@@ -1,4 +1,4 @@
-"""Airflow 3.3 as separate processes: api-server, scheduler, dag-processor, triggerer.
+"""Airflow 3.3 as supervised programs: api-server, scheduler, dag-processor, triggerer.
 
 Local mode: SQLite metadata DB at an absolute path and LocalExecutor. Celery mode
 (``executor = celery``): PostgreSQL as the metadata DB, Redis as the broker,
@@ -12,6 +12,7 @@ deploy/airflow-pools.json (a task in a pool that does not exist never runs).
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import os
 import secrets
@@ -19,12 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import requests
-
+from wagglebot import airflow_api
 from wagglebot.config import REPO_ROOT, Settings
 from wagglebot.stack import celery_workers
 from wagglebot.stack.postgres import PostgreSQL
-from wagglebot.stack.procs import ProcessManager, ServiceError, log_tail
+from wagglebot.stack.procs import Service, ServiceError, StackPaths
 from wagglebot.stack.redis import Redis
 
 POOLS_FILE = REPO_ROOT / "deploy" / "airflow-pools.json"
@@ -47,27 +47,26 @@ def _secret_file(path: Path, make: str) -> str:
 
 
 class Airflow:
-    def __init__(self, procs: ProcessManager, settings: Settings) -> None:
-        self.procs = procs
+    def __init__(self, paths: StackPaths, settings: Settings) -> None:
+        self.paths = paths
         self.settings = settings
-        self.home = procs.home / "airflow"
+        self.home = paths.home / "airflow"
         self.port = settings.airflow_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.passwords_file = self.home / "simple_auth_manager_passwords.json"
         self.celery = settings.executor == "celery"
-        self.mode_file = mode_file(procs.home)
 
     # Celery mode's metadata DB and broker: made on first use, so local mode keeps no
     # secrets for servers it never starts.
     @functools.cached_property
     def postgres(self) -> PostgreSQL:
         password = _secret_file(self.home / "postgres_password", secrets.token_urlsafe(24))
-        return PostgreSQL(self.procs, self.settings.postgres_port, password)
+        return PostgreSQL(self.paths, self.settings.postgres_port, password)
 
     @functools.cached_property
     def redis(self) -> Redis:
         password = _secret_file(self.home / "redis_password", secrets.token_urlsafe(24))
-        return Redis(self.procs, self.settings.redis_port, password)
+        return Redis(self.paths, self.settings.redis_port, password)
 
     def workers(self) -> list[celery_workers.Worker]:
         if not self.celery:
@@ -108,7 +107,7 @@ class Airflow:
     def env(self) -> dict[str, str]:
         """The environment every Airflow process (and so every task) runs with."""
         self._passwords()
-        log_dir = self.procs.log_dir / "airflow"
+        log_dir = self.paths.log_dir / "airflow"
         venv_bin = str(Path(sys.executable).parent)
         users = f"{ADMIN}:admin,{self.settings.airflow_username}:user"
         return {
@@ -145,6 +144,10 @@ class Airflow:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.port + 2),
             # New DAG files show up within seconds rather than minutes.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            # A scheduler that died (and was started again) leaves its running tasks to
+            # nobody: the new one resets them for a retry at its next orphan check. Every
+            # minute, not Airflow's 5, so a crash costs a task about a minute and a half.
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "60",
         }
 
     def _local_env(self) -> dict[str, str]:
@@ -184,6 +187,15 @@ class Airflow:
             )
         return done.stdout
 
+    def prepared_as(self) -> dict[str, object]:
+        """What ``prepare`` depends on: a change in any of these prepares again."""
+        return {
+            "airflow": importlib.metadata.version("apache-airflow"),
+            "executor": self.settings.executor,
+            "gpu_slots": self.settings.gpu_slots,
+            "pools": POOLS_FILE.read_text(),
+        }
+
     def prepare(self) -> None:
         """Migrate the metadata DB and set the pools (both idempotent)."""
         self._cli("db", "migrate")
@@ -196,111 +208,90 @@ class Airflow:
         description = json.loads(POOLS_FILE.read_text())["gpu"]["description"]
         self._cli("pools", "set", "gpu", str(slots), description)
 
-    def running_mode(self) -> str | None:
-        """The executor the running Airflow was started with, or None when it is stopped."""
-        if not any(self.procs.pid(f"airflow-{c}") for c in COMPONENTS):
-            return None
-        return str(recorded_mode(self.procs.home).get("executor", "local"))
+    def health(self) -> dict:
+        return airflow_api.health(self.url)
 
     def healthy(self) -> bool:
-        try:
-            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=3).json()
-        except (requests.RequestException, ValueError):
-            return False
+        health = self.health()
         parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
         return all(health.get(p, {}).get("status") == "healthy" for p in parts)
 
-    def start(self, timeout: float = 180.0) -> bool:
-        """Start every component (and worker) that is not running; True if any started now."""
-        mode = self.settings.executor
-        running = self.running_mode()
-        if running and running != mode:
-            raise ServiceError(
-                f"Airflow is running with the {running} executor; stop it with "
-                f"./wagglebot down before starting it with the {mode} executor"
-            )
-        workers = self.workers()
-        if (
-            all(self.procs.pid(f"airflow-{c}") for c in COMPONENTS)
-            and all(self.procs.pid(w.name) for w in workers)
-            and self.healthy()
-        ):
-            return False
-        if self.celery:
-            self.postgres.start()
-            self.redis.start()
-        self.prepare()
-        self.procs.run_dir.mkdir(parents=True, exist_ok=True)
-        self.mode_file.write_text(
-            json.dumps({"executor": mode, "gpu_workers": self.settings.gpu_workers})
-        )
-        env = self.env()
-        ports = {"api-server": self.port, "scheduler": self.port + 1, "triggerer": self.port + 2}
-        if self.celery:  # the scheduler runs no task here, so it serves no task logs
-            del ports["scheduler"]
-        for component in COMPONENTS:
-            argv = [airflow_bin(), component]
-            self.procs.start(
-                f"airflow-{component}", argv, env, port=ports.get(component), cwd=self.home
-            )
-        for worker in workers:
-            self.procs.start(
-                worker.name,
-                celery_workers.argv(airflow_bin(), worker, self.procs),
-                celery_workers.env(env, worker),
-                cwd=self.home,
-            )
-        self.procs.wait_until("airflow-api-server", self._up_and_healthy, timeout, "healthy")
-        for worker in workers:
-            answers = functools.partial(self._worker_answers, worker.node)
-            self.procs.wait_until(worker.name, answers, timeout, "answering")
-        return True
+    def services(self) -> list[Service]:
+        """The components, then (celery mode) the workers, as supervised programs."""
+        components: list[Service] = [AirflowComponent(self, c) for c in COMPONENTS]
+        return components + [CeleryWorker(self, w) for w in self.workers()]
 
-    def _worker_answers(self, node: str) -> bool:
+    def worker_answers(self, node: str) -> bool:
         """A Celery worker is up once it answers a control ping through the broker."""
         return node in celery_workers.answering(self.redis.url)
 
-    def _up_and_healthy(self) -> bool:
-        for component in COMPONENTS:
-            name = f"airflow-{component}"
-            if self.procs.pid(name) is None:
-                log = self.procs.logfile(name)
-                raise ServiceError(
-                    f"{name} exited during start-up; last lines of {log}:\n" + log_tail(log)
-                )
-        return self.healthy()
 
-    def stop(self) -> list[str]:
-        # The scheduler first, so nothing new is queued; then the rest together (a Celery
-        # worker's warm shutdown waits for its running tasks up to the timeout); the broker
-        # and the metadata DB last.
-        stopped = self.procs.stop("airflow-scheduler", timeout=20)
-        others = [f"airflow-{c}" for c in COMPONENTS if c != "scheduler"]
-        stopped += self.procs.stop(*others, *celery_workers.running_names(self.procs), timeout=30)
-        stopped += self.procs.stop(Redis.name, timeout=10)
-        stopped += self.procs.stop(PostgreSQL.name, timeout=30)
-        self.mode_file.unlink(missing_ok=True)
-        return stopped
+class AirflowComponent(Service):
+    """One Airflow process: api-server, scheduler, dag-processor or triggerer."""
 
-    def status(self) -> dict[str, str]:
-        """Each component, worker and backing server by name: running or stopped."""
-        state = {
-            c: ("running" if self.procs.pid(f"airflow-{c}") else "stopped") for c in COMPONENTS
-        }
-        if self.celery:
-            answering = celery_workers.answering(self.redis.url) if self.redis.running() else set()
-            for worker in self.workers():
-                if not self.procs.pid(worker.name):
-                    state[worker.name.removeprefix("airflow-")] = "stopped"
-                    continue
-                ok = "answering" if worker.node in answering else "not answering"
-                cuda = (
-                    f", CUDA device {worker.cuda_device}" if worker.cuda_device is not None else ""
-                )
-                state[worker.name.removeprefix("airflow-")] = (
-                    f"running, queue {worker.queue}, concurrency {worker.concurrency}{cuda}, {ok}"
-                )
-        return state
+    priority = 300
+    requires = ("app-db", "airflow-db")
+
+    def __init__(self, airflow: Airflow, component: str) -> None:
+        super().__init__(airflow.paths, None, cwd=airflow.home)
+        self.airflow, self.component = airflow, component
+        self.name = f"airflow-{component}"
+        if component == "scheduler":
+            # SIGTERM lets the scheduler drain its own executor workers and log server;
+            # what is still there after stop_wait is killed with the group.
+            self.stop_as_group = False
+            self.stop_wait = 30
+
+    def ports(self) -> list[int]:
+        port = self.airflow.port
+        if self.component == "api-server":
+            return [port]
+        if self.component == "scheduler" and not self.airflow.celery:
+            return [port + 1]  # its log server; in celery mode it runs no task
+        return [port + 2] if self.component == "triggerer" else []
+
+    def argv(self) -> list[str]:
+        return [airflow_bin(), self.component]
+
+    def env(self) -> dict[str, str]:
+        return self.airflow.env()
+
+    def answers(self) -> bool:
+        health = self.airflow.health()
+        if self.component == "api-server":  # it answers at all
+            return bool(health)
+        part = self.component.replace("-", "_")  # its part of the health JSON
+        return health.get(part, {}).get("status") == "healthy"
+
+    def describe(self) -> str:
+        return f"at {self.airflow.url}" if self.component == "api-server" else "heartbeating"
+
+
+class CeleryWorker(Service):
+    """A Celery worker (celery mode): TERM is its warm shutdown, running tasks finish."""
+
+    priority = 400
+    stop_wait = 60
+    requires = ("app-db", "airflow-db")
+
+    def __init__(self, airflow: Airflow, worker: celery_workers.Worker) -> None:
+        super().__init__(airflow.paths, None, cwd=airflow.home)
+        self.airflow, self.worker = airflow, worker
+        self.name = worker.name
+
+    def argv(self) -> list[str]:
+        return celery_workers.argv(airflow_bin(), self.worker, self.paths)
+
+    def env(self) -> dict[str, str]:
+        return celery_workers.env(self.airflow.env(), self.worker)
+
+    def answers(self) -> bool:
+        return self.airflow.worker_answers(self.worker.node)
+
+    def describe(self) -> str:
+        w = self.worker
+        cuda = f", CUDA device {w.cuda_device}" if w.cuda_device is not None else ""
+        return f"queue {w.queue}, concurrency {w.concurrency}{cuda}"
 
 
 def mode_file(stack_home: Path) -> Path:

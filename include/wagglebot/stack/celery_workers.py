@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wagglebot.routing import DEFAULT_QUEUE, GPU_QUEUE
-from wagglebot.stack.procs import ProcessManager, ServiceError
+from wagglebot.stack.procs import ServiceError, StackPaths
 from wagglebot.worker_node import NODE_VAR
 
 PREFIX = "airflow-worker"
@@ -24,7 +24,7 @@ PREFIX = "airflow-worker"
 
 @dataclass(frozen=True)
 class Worker:
-    name: str  # the service name: its pid file and log
+    name: str  # the service name: its program and log
     queue: str
     concurrency: int
     cuda_device: int | None = None
@@ -61,7 +61,7 @@ def plan(gpu_workers: int, default_concurrency: int, gpus: int) -> list[Worker]:
     return workers
 
 
-def argv(airflow: str, worker: Worker, procs: ProcessManager) -> list[str]:
+def argv(airflow: str, worker: Worker, paths: StackPaths) -> list[str]:
     return [
         airflow,
         "celery",
@@ -70,7 +70,7 @@ def argv(airflow: str, worker: Worker, procs: ProcessManager) -> list[str]:
         *("--concurrency", str(worker.concurrency)),
         *("--celery-hostname", worker.node),
         # Airflow's own pid file defaults to one per AIRFLOW_HOME: one per worker here.
-        *("--pid", str(procs.run_dir / f"{worker.name}.celery.pid")),
+        *("--pid", str(paths.run_dir / f"{worker.name}.celery.pid")),
         "--skip-serve-logs",
         "--without-mingle",
         "--without-gossip",
@@ -96,10 +96,3 @@ def answering(broker_url: str, timeout: float = 2.0) -> set[str]:
     finally:
         app.close()
     return {name for reply in replies for name in reply}
-
-
-def running_names(procs: ProcessManager) -> list[str]:
-    """Every worker service with a pid file, whatever mode started it."""
-    return sorted(
-        p.stem for p in procs.run_dir.glob(f"{PREFIX}*.pid") if not p.name.endswith(".celery.pid")
-    )

@@ -9,16 +9,18 @@ from pathlib import Path
 import requests
 
 from wagglebot.config import REPO_ROOT, Settings
-from wagglebot.stack.procs import ProcessManager, Service
+from wagglebot.stack.procs import Service, StackPaths
 
 APP = REPO_ROOT / "dashboard" / "app.py"
 
 
 class DashboardService(Service):
     name = "dashboard"
+    priority = 500
+    requires = ("app-db",)  # it reads the app database from its first page
 
-    def __init__(self, procs: ProcessManager, settings: Settings) -> None:
-        super().__init__(procs, settings.dashboard_port, cwd=REPO_ROOT)
+    def __init__(self, paths: StackPaths, settings: Settings) -> None:
+        super().__init__(paths, settings.dashboard_port)
         self.settings = settings
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -42,7 +44,5 @@ class DashboardService(Service):
         except requests.RequestException:
             return False
 
-    def status(self) -> str:
-        if not self.running():
-            return "stopped"
-        return f"running at {self.url}" if self.answers() else "not answering"
+    def describe(self) -> str:
+        return f"at {self.url}"

@@ -13,16 +13,17 @@ import sys
 
 import requests
 
-from wagglebot.config import REPO_ROOT, Settings
+from wagglebot.config import Settings
 from wagglebot.publish.credentials import ensure_sample_token, youtube_endpoint
-from wagglebot.stack.procs import ProcessManager, Service
+from wagglebot.stack.procs import Service, StackPaths
 
 
 class FakeYouTubeService(Service):
     name = "fake-youtube"
+    priority = 200
 
-    def __init__(self, procs: ProcessManager, settings: Settings) -> None:
-        super().__init__(procs, settings.fake_youtube_port, cwd=REPO_ROOT)
+    def __init__(self, paths: StackPaths, settings: Settings) -> None:
+        super().__init__(paths, settings.fake_youtube_port)
         self.endpoint = youtube_endpoint(settings)
         self.folder = settings.stack_home / "fake-youtube"
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -31,9 +32,8 @@ class FakeYouTubeService(Service):
     def wanted(self) -> bool:
         return self.endpoint.sample
 
-    def start(self, timeout: float = 60.0) -> bool:
+    def before_start(self) -> None:
         ensure_sample_token(self.endpoint.token_file)
-        return super().start(timeout)
 
     def argv(self) -> list[str]:
         return [
@@ -47,7 +47,5 @@ class FakeYouTubeService(Service):
         except requests.RequestException:
             return False
 
-    def status(self) -> str:
-        if not self.running():
-            return "stopped" if self.wanted else "off (a YouTube channel is connected)"
+    def describe(self) -> str:
         return f"sample mode: loopback stand-in for YouTube at {self.url}"

@@ -1,8 +1,9 @@
 """A private MariaDB server from Debian's packages: its own data directory, loopback only.
 
-On first start the data directory is created, then the app database and user
-(from WAGGLE_DB_URL) are made and the migrations applied. Starting again is a
-no-op apart from re-applying pending migrations.
+Before its first start the data directory is created (``before_start``); once it
+answers, ``provision`` makes the app database and user (from WAGGLE_DB_URL) and
+applies the migrations. mariadbd runs directly, not through mysqld_safe, which
+would be a second supervisor restarting it behind supervisord's back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import MySQLdb
 from sqlalchemy.engine import URL, make_url
 
 from wagglebot.db.migrate import upgrade
-from wagglebot.stack.procs import ProcessManager, ServiceError, debian_binary
+from wagglebot.stack.procs import Service, ServiceError, StackPaths, debian_binary
 
 NAME = "mariadb"
 _IDENT = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -27,9 +28,12 @@ def _binary(name: str) -> str:
     return debian_binary(name, "mariadb-server")
 
 
-class MariaDB:
-    def __init__(self, procs: ProcessManager, db_url: str) -> None:
-        self.procs = procs
+class MariaDB(Service):
+    name = NAME
+    priority = 100
+    stop_wait = 60  # a clean InnoDB shutdown; SIGKILL only past this
+
+    def __init__(self, paths: StackPaths, db_url: str) -> None:
         self.db_url = db_url
         self.url: URL = make_url(db_url)
         if self.url.host not in ("127.0.0.1", "localhost"):
@@ -42,18 +46,18 @@ class MariaDB:
                 raise ServiceError(
                     "WAGGLE_DB_URL needs a plain database and user name ([A-Za-z0-9_])"
                 )
-        self.port = self.url.port or 3306
-        self.datadir = procs.home / "mariadb"
-        self.socket = procs.run_dir / "mariadb.sock"
+        super().__init__(paths, self.url.port or 3306)
+        self.datadir = paths.home / "mariadb"
+        self.socket = paths.run_dir / "mariadb.sock"
         self.os_user = getpass.getuser()
 
-    def _argv(self) -> list[str]:
+    def argv(self) -> list[str]:
         argv = [
             _binary("mariadbd"),
             "--no-defaults",
             f"--datadir={self.datadir}",
             f"--socket={self.socket}",
-            f"--pid-file={self.procs.run_dir / 'mariadbd.pid'}",
+            f"--pid-file={self.paths.run_dir / 'mariadbd.pid'}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
             "--skip-name-resolve",
@@ -96,7 +100,8 @@ class MariaDB:
             return False
         return True
 
-    def _provision(self) -> None:
+    def provision(self) -> None:
+        """Make the app database and user, then apply the migrations (all idempotent)."""
         db, user = self.url.database, self.url.username
         password = self.url.password or ""
         conn = self.admin_connection()
@@ -116,22 +121,8 @@ class MariaDB:
             conn.commit()
         finally:
             conn.close()
-
-    def start(self, timeout: float = 60.0) -> bool:
-        """Start (initialising on first use), provision and migrate. True if it started now."""
-        fresh = not (self.datadir / "mysql").is_dir()
-        if fresh:
-            self._initialise()
-        _, started = self.procs.start(NAME, self._argv(), dict(os.environ), port=self.port)
-        self.procs.wait_until(NAME, self.answers, timeout, "ready for connections")
-        self._provision()
         upgrade(self.db_url)
-        return started
 
-    def stop(self) -> bool:
-        return bool(self.procs.stop(NAME, timeout=30))
-
-    def status(self) -> str:
-        if self.procs.pid(NAME) is None:
-            return "stopped"
-        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
+    def before_start(self) -> None:
+        if not (self.datadir / "mysql").is_dir():
+            self._initialise()

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from wagglebot.stack.procs import ProcessManager, Service, ServiceError, as_user
+from wagglebot.stack.procs import Service, ServiceError, StackPaths, as_user
 
 NAME = "postgres"
 OUTSIDE_HOME = Path("/var/lib/postgresql/wagglebot")
@@ -42,23 +42,25 @@ def _bin_dir() -> Path:
 
 class PostgreSQL(Service):
     name = NAME
-    stop_timeout = 30.0
+    priority = 100
+    stop_signal = "INT"  # a fast shutdown: TERM (smart) would wait for Airflow's pooled clients
+    stop_wait = 60
 
-    def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
-        super().__init__(procs, port)
+    def __init__(self, paths: StackPaths, port: int, password: str) -> None:
+        super().__init__(paths, port)
         self.password = password
-        self.run_as = "postgres" if os.geteuid() == 0 else None  # None: as ourselves
-        self.datadir = procs.home / "postgres"
+        self.os_user = "postgres" if os.geteuid() == 0 else None  # None: as ourselves
+        self.datadir = paths.home / "postgres"
         if self._blocked_at(self.datadir) is not None:
-            digest = hashlib.sha256(str(procs.home.resolve()).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(str(paths.home.resolve()).encode()).hexdigest()[:16]
             self.datadir = OUTSIDE_HOME / digest
         self.url = f"postgresql+psycopg2://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
 
     def _blocked_at(self, datadir: Path) -> Path | None:
         """The first folder above ``datadir`` the server's OS user cannot enter, if any."""
-        if self.run_as is None:
+        if self.os_user is None:
             return None
-        uid = pwd.getpwnam(self.run_as).pw_uid
+        uid = pwd.getpwnam(self.os_user).pw_uid
         for folder in [datadir.parent, *datadir.parent.parents]:
             try:
                 st = folder.stat()
@@ -73,9 +75,9 @@ class PostgreSQL(Service):
         pwfile = self.datadir.parent / f".{self.datadir.name}-initdb-password"  # it can read
         pwfile.write_text(self.password)
         pwfile.chmod(0o600)
-        if self.run_as:
-            shutil.chown(self.datadir, self.run_as, self.run_as)
-            shutil.chown(pwfile, self.run_as, self.run_as)
+        if self.os_user:
+            shutil.chown(self.datadir, self.os_user, self.os_user)
+            shutil.chown(pwfile, self.os_user, self.os_user)
         try:
             done = subprocess.run(
                 [
@@ -91,7 +93,7 @@ class PostgreSQL(Service):
                 text=True,
                 check=False,
                 timeout=300,
-                **as_user(self.run_as),
+                **as_user(self.os_user),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -137,7 +139,11 @@ class PostgreSQL(Service):
             return False
         return True
 
-    def _provision(self) -> None:
+    def run_as(self) -> str | None:
+        return self.os_user
+
+    def provision(self) -> None:
+        """Make Airflow's database and keep its role's password in step (idempotent)."""
         conn = self._connect("postgres")
         conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
         try:
@@ -150,12 +156,6 @@ class PostgreSQL(Service):
         finally:
             conn.close()
 
-    def start(self, timeout: float = 60.0) -> bool:
+    def before_start(self) -> None:
         if not (self.datadir / "PG_VERSION").is_file():
             self._initialise()
-        _, started = self.procs.start(
-            self.name, self.argv(), self.env(), port=self.port, user=self.run_as
-        )
-        self.procs.wait_until(self.name, self.answers, timeout, "ready for connections")
-        self._provision()
-        return started

@@ -1,37 +1,40 @@
-"""Background services as process groups, with pid files and a marker that finds stragglers.
+"""What every service of the local stack shares: its folders, its program, its checks.
 
-Each service starts in a new session (its own process group) with its output
-appended to a log file; its pid file holds the pid and the process start time in
-clock ticks since boot, so a reused pid is never mistaken for the service. (Not
-the wall-clock start time: the kernel derives that from the boot time, which
-moves by a second or more when the clock is adjusted, and a live service would
-then look dead.) ``stop`` gathers the whole
-process tree before signalling (children that started their own session are
-still in it), and every process also inherits ``WAGGLEBOT_STACK=<stack home>``
-so ``sweep`` can find stragglers. The variable alone is not enough: Airflow's
-setproctitle overwrites /proc/PID/environ.
+supervisord runs each service (wagglebot.stack.supervisor); a service here says
+what to run (``argv``, ``env``), what to make ready first (``before_start``, run
+by the launcher just before it execs the program), how supervisord should stop
+it, and how to tell it is answering.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import time
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-MARKER = "WAGGLEBOT_STACK"
-
 
 class ServiceError(RuntimeError):
     """A service failed to start or answer; the message carries its log tail."""
+
+
+class StackPaths:
+    """Where the stack keeps its state: ``run/`` (sockets, records), ``log/`` (service logs)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.run_dir = home / "run"
+        self.log_dir = home / "log"
+
+    def logfile(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def make(self) -> None:
+        for folder in (self.run_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 def debian_binary(name: str, package: str) -> str:
@@ -55,147 +58,6 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def start_ticks(pid: int) -> int:
-    """When the process started, in clock ticks since boot (/proc/PID/stat, field 22)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        raise psutil.NoSuchProcess(pid) from None
-    return int(stat.rsplit(")", 1)[1].split()[19])  # the fields after "(comm)" start at 3
-
-
-class ProcessManager:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.run_dir = home / "run"
-        self.log_dir = home / "log"
-        self.marker = str(home)
-
-    def pidfile(self, name: str) -> Path:
-        return self.run_dir / f"{name}.pid"
-
-    def logfile(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
-    def _ours(self, proc: psutil.Process) -> bool:
-        try:
-            return proc.environ().get(MARKER) == self.marker
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return False
-
-    def pid(self, name: str) -> int | None:
-        """The running service's pid, or None (a stale pid file is removed)."""
-        path = self.pidfile(name)
-        try:
-            pid_text, started = path.read_text().split()
-            pid = int(pid_text)
-            if "." in started:  # written by an older version: wall-clock seconds
-                alive = abs(psutil.Process(pid).create_time() - float(started)) < 2
-            else:
-                alive = start_ticks(pid) == int(started)
-            if alive and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return pid
-        except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
-            pass
-        path.unlink(missing_ok=True)
-        return None
-
-    def start(
-        self,
-        name: str,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        *,
-        port: int | None = None,
-        cwd: Path | None = None,
-        user: str | None = None,
-    ) -> tuple[int, bool]:
-        """Start ``name`` unless it already runs; returns (pid, started_now).
-
-        ``port`` is the one it will listen on: if something else holds it, refuse
-        rather than start a second server that fails later with a vaguer error.
-        ``user``: run as this OS user (a server that refuses root, started by root).
-        """
-        running = self.pid(name)
-        if running:
-            return running, False
-        if port is not None and port_in_use(port):
-            raise ServiceError(
-                f"cannot start {name}: 127.0.0.1:{port} is already in use ({port_owner(port)}); "
-                "stop that process or choose another port in .env"
-            )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with self.logfile(name).open("ab") as log:
-            log.write(f"\n==== {time.strftime('%F %T')} starting {name} ====\n".encode())
-            log.flush()
-            proc = subprocess.Popen(
-                list(argv),
-                env={**env, MARKER: self.marker},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **as_user(user),
-            )
-        self.pidfile(name).write_text(f"{proc.pid} {start_ticks(proc.pid)}")
-        return proc.pid, True
-
-    def wait_until(self, name: str, check: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll ``check`` until true; fail with the log tail if the process dies or times out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if check():
-                return
-            if self.pid(name) is None:
-                raise ServiceError(
-                    f"{name} exited before {what}; last lines of {self.logfile(name)}:\n"
-                    + log_tail(self.logfile(name))
-                )
-            time.sleep(0.5)
-        raise ServiceError(
-            f"{name} did not become {what} within {timeout:.0f}s; last lines of "
-            f"{self.logfile(name)}:\n{log_tail(self.logfile(name))}"
-        )
-
-    def stop(self, *names: str, timeout: float = 20.0) -> list[str]:
-        """SIGTERM each service's process tree and group together, SIGKILL what is left after
-        ``timeout``; returns the names that were running. Stopping several at once lets their
-        graceful shutdowns overlap.
-        """
-        running = {name: pid for name in names if (pid := self.pid(name)) is not None}
-        trees = {pid: _tree(pid) for pid in running.values()}
-        for pid, tree in trees.items():
-            _signal_group(pid, signal.SIGTERM)
-            for proc in tree[1:]:
-                _signal(proc, signal.SIGTERM)
-        everything = [proc for tree in trees.values() for proc in tree]
-        _, alive = psutil.wait_procs(everything, timeout=timeout)
-        for pid in trees:
-            _signal_group(pid, signal.SIGKILL)
-        for proc in alive:
-            _signal(proc, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=5)
-        for name in running:
-            self.pidfile(name).unlink(missing_ok=True)
-        return list(running)
-
-    def stragglers(self) -> list[psutil.Process]:
-        me = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-        return [p for p in psutil.process_iter() if p.pid not in me and self._ours(p)]
-
-    def sweep(self, timeout: float = 10.0) -> int:
-        """End every process still carrying this stack's marker; returns how many there were."""
-        procs = self.stragglers()
-        for proc in procs:
-            proc.terminate()
-        _, alive = psutil.wait_procs(procs, timeout=timeout)
-        for proc in alive:
-            proc.kill()
-        return len(procs)
-
-
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
@@ -213,40 +75,31 @@ def port_owner(port: int) -> str:
     return "owner unknown"
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _signal(proc: psutil.Process, sig: signal.Signals) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        proc.send_signal(sig)
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    """The process, its descendants, and anything else in its process group."""
-    try:
-        root = psutil.Process(pid)
-        procs = {p.pid: p for p in [root, *root.children(recursive=True)]}
-    except psutil.NoSuchProcess:
-        return []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid not in procs and os.getpgid(proc.pid) == pid:
-                procs[proc.pid] = proc
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return list(procs.values())
+def refuse_busy_ports(name: str, ports: list[int]) -> None:
+    """Fail with the owner's name rather than start a server that fails later, vaguer."""
+    for port in ports:
+        if port_in_use(port):
+            raise ServiceError(
+                f"cannot start {name}: 127.0.0.1:{port} is already in use ({port_owner(port)}); "
+                "stop that process or choose another port in .env"
+            )
 
 
 class Service:
-    """One service of the stack: a process (group) on a port, up once ``answers()`` says so."""
+    """One service of the stack: a supervised program on a port, up once ``answers()``."""
 
     name: str
-    stop_timeout = 10.0
+    priority = 500  # supervisord's start order (lower first); it stops in reverse
+    stop_signal = "TERM"
+    stop_wait = 20  # seconds from the stop signal to SIGKILL of the whole group
+    stop_as_group = True  # False: only the main process gets the stop signal (it drains)
+    # What the launcher makes ready first: "app-db" (MariaDB provisioned and migrated),
+    # "airflow-db" (Airflow's metadata DB migrated, its pools set).
+    requires: tuple[str, ...] = ()
 
-    def __init__(self, procs: ProcessManager, port: int, cwd: Path | None = None) -> None:
-        self.procs, self.port, self.cwd = procs, port, cwd
+    def __init__(self, paths: StackPaths, port: int | None, cwd: Path | None = None) -> None:
+        self.paths, self.port = paths, port
+        self.cwd = cwd or paths.home
 
     def argv(self) -> list[str]:
         raise NotImplementedError
@@ -254,24 +107,19 @@ class Service:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
+    def run_as(self) -> str | None:
+        """The OS user the program runs as (None: the supervisor's own)."""
+        return None
+
+    def ports(self) -> list[int]:
+        return [self.port] if self.port else []
+
+    def before_start(self) -> None:
+        """Make the service ready to start (data folders, config files); idempotent."""
+
     def answers(self) -> bool:
         raise NotImplementedError
 
-    def start(self, timeout: float = 60.0) -> bool:
-        """Start unless running, then wait until it answers; True if it started now."""
-        _, started = self.procs.start(
-            self.name, self.argv(), self.env(), port=self.port, cwd=self.cwd
-        )
-        self.procs.wait_until(self.name, self.answers, timeout, "answering")
-        return started
-
-    def stop(self) -> bool:
-        return bool(self.procs.stop(self.name, timeout=self.stop_timeout))
-
-    def running(self) -> bool:
-        return self.procs.pid(self.name) is not None
-
-    def status(self) -> str:
-        if not self.running():
-            return "stopped"
-        return f"running on 127.0.0.1:{self.port}" if self.answers() else "not answering"
+    def describe(self) -> str:
+        """What a running, answering service offers, for ``status``."""
+        return f"on 127.0.0.1:{self.port}"

@@ -7,24 +7,26 @@ survive a restart of the broker.
 
 from __future__ import annotations
 
-from wagglebot.stack.procs import ProcessManager, Service, debian_binary
+from wagglebot.stack.procs import Service, StackPaths, debian_binary
 
 NAME = "redis"
 
 
 class Redis(Service):
     name = NAME
+    priority = 100
 
-    def __init__(self, procs: ProcessManager, port: int, password: str) -> None:
-        super().__init__(procs, port)
+    def __init__(self, paths: StackPaths, port: int, password: str) -> None:
+        super().__init__(paths, port)
         self.password = password
-        self.datadir = procs.home / "redis"
-        self.config = procs.run_dir / "redis.conf"
+        self.datadir = paths.home / "redis"
+        self.config = paths.run_dir / "redis.conf"
         self.url = f"redis://:{password}@127.0.0.1:{port}/0"
 
-    def _write_config(self) -> None:
+    def before_start(self) -> None:
+        """The config file, written anew each start (the password may have changed)."""
         self.datadir.mkdir(parents=True, exist_ok=True)
-        self.procs.run_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
         text = "\n".join(
             [
                 "bind 127.0.0.1",
@@ -33,7 +35,7 @@ class Redis(Service):
                 "appendonly yes",
                 'save ""',
                 "protected-mode yes",
-                "daemonize no",
+                "daemonize no",  # supervisord watches the process it started
                 f"requirepass {self.password}",
                 "",
             ]
@@ -45,10 +47,6 @@ class Redis(Service):
 
     def argv(self) -> list[str]:
         return [debian_binary("redis-server", "redis-server"), str(self.config)]
-
-    def start(self, timeout: float = 60.0) -> bool:
-        self._write_config()
-        return super().start(timeout)
 
     def answers(self) -> bool:
         import redis

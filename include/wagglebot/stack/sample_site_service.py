@@ -6,16 +6,17 @@ import sys
 
 import requests
 
-from wagglebot.config import REPO_ROOT, Settings
+from wagglebot.config import Settings
 from wagglebot.crawl.sample_site import base_urls
-from wagglebot.stack.procs import ProcessManager, Service
+from wagglebot.stack.procs import Service, StackPaths
 
 
 class SampleSiteService(Service):
     name = "sample-site"
+    priority = 200
 
-    def __init__(self, procs: ProcessManager, settings: Settings) -> None:
-        super().__init__(procs, settings.sample_site_port, cwd=REPO_ROOT)
+    def __init__(self, paths: StackPaths, settings: Settings) -> None:
+        super().__init__(paths, settings.sample_site_port)
         self.urls = base_urls(self.port)
 
     def argv(self) -> list[str]:
@@ -27,8 +28,6 @@ class SampleSiteService(Service):
         except requests.RequestException:
             return False
 
-    def status(self) -> str:
-        if not self.running():
-            return "stopped"
+    def describe(self) -> str:
         last = self.port + len(self.urls) - 1
         return f"serving {len(self.urls)} sites on 127.0.0.1:{self.port}-{last}"

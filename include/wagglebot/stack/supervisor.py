@@ -1,0 +1,287 @@
+"""supervisord runs every service of the local stack; this writes its config and asks it.
+
+Each service is a ``[program]`` whose command is the launcher
+(``python -m wagglebot.stack.launch NAME``): it makes the service ready, ends what
+is left of its last run, and execs the real server, so supervisord's pid is the
+server's. Every program restarts by itself (``autorestart``), is retried with
+supervisord's growing back-off when it fails to start and ends FATAL after
+``startretries`` tries; stopping it signals its whole process group, and its log
+rotates by size. supervisord listens on a Unix socket in ``run/`` (owner only);
+``supervisorctl`` and the state readers here talk to it there.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
+
+from wagglebot.stack.leftovers import MARKER
+from wagglebot.stack.procs import Service, ServiceError, StackPaths, log_tail
+
+RUNNING = "RUNNING"
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    max_bytes: int
+    backups: int
+
+
+@dataclass(frozen=True)
+class ProgramState:
+    """One program as supervisord sees it."""
+
+    name: str
+    state: str  # STARTING, RUNNING, BACKOFF, STOPPING, STOPPED, EXITED, FATAL, UNKNOWN
+    pid: int
+    uptime_s: float
+    description: str  # supervisord's own words, e.g. "Exited too quickly ..."
+    logfile: Path
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+
+def _quote(value: str) -> str:
+    """A command word or environment value: shell-quoted, '%' doubled (interpolation)."""
+    return shlex.quote(value).replace("%", "%%")
+
+
+def _path(value: Path) -> str:
+    """A path option: taken as it is (not shell-split), '%' doubled."""
+    return str(value).replace("%", "%%")
+
+
+class _TimedConnection(UnixStreamHTTPConnection):
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self.socketfile)
+
+
+class _TimedTransport(SupervisorTransport):
+    """supervisor's transport with a timeout: a hung supervisord must not hang a page."""
+
+    def __init__(self, socket_file: Path) -> None:
+        super().__init__(serverurl=f"unix://{socket_file}")
+
+        def connect() -> _TimedConnection:
+            conn = _TimedConnection("localhost")
+            conn.socketfile = str(socket_file)
+            return conn
+
+        self._get_connection = connect
+
+
+class Supervisor:
+    def __init__(self, paths: StackPaths, log_policy: LogPolicy, start_retries: int) -> None:
+        self.paths = paths
+        self.log_policy = log_policy
+        self.start_retries = start_retries
+        self.config = paths.home / "supervisord.conf"
+        self.environment_file = paths.home / "supervisor.env"  # its settings (0600)
+        self.socket = socket_file(paths)
+        self.pidfile = paths.run_dir / "supervisord.pid"
+        self.logfile = paths.log_dir / "supervisord.log"
+        bin_dir = Path(sys.executable).parent
+        self.supervisord = str(bin_dir / "supervisord")
+        self.supervisorctl = str(bin_dir / "supervisorctl")
+
+    # -- the config ----------------------------------------------------------------------
+
+    def _program(self, service: Service) -> str:
+        log = self.paths.logfile(service.name)
+        launcher = [sys.executable, "-m", "wagglebot.stack.launch", service.name]
+        lines = [
+            f"[program:{service.name}]",
+            f"command={' '.join(_quote(a) for a in launcher)}",
+            f"directory={_path(self.paths.home)}",
+            f"priority={service.priority}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=5",
+            f"startretries={self.start_retries}",  # back-off 1, 2, 3 ... s, then FATAL
+            f"stopsignal={service.stop_signal}",
+            f"stopwaitsecs={service.stop_wait}",
+            f"stopasgroup={str(service.stop_as_group).lower()}",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={_path(log)}",
+            f"stdout_logfile_maxbytes={self.log_policy.max_bytes}",
+            f"stdout_logfile_backups={self.log_policy.backups}",
+        ]
+        return "\n".join(lines)
+
+    def write_config(self, services: Sequence[Service]) -> Path:
+        """The config for these services (0600: it names the stack's folders, no secrets)."""
+        self.paths.make()
+        head = [
+            "[unix_http_server]",
+            f"file={_path(self.socket)}",
+            "chmod=0700",
+            "",
+            "[supervisord]",
+            f"logfile={_path(self.logfile)}",
+            f"logfile_maxbytes={self.log_policy.max_bytes}",
+            f"logfile_backups={self.log_policy.backups}",
+            f"pidfile={_path(self.pidfile)}",
+            f"directory={_path(self.paths.home)}",
+            f"childlogdir={_path(self.paths.log_dir)}",
+            f"environment={MARKER}={_quote(str(self.paths.home))}",
+            *(["user=root"] if _is_root() else []),  # said so, else it warns on every start
+            "",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+            "[supervisorctl]",
+            f"serverurl=unix://{_path(self.socket)}",
+            "",
+        ]
+        text = "\n".join(head) + "\n" + "\n\n".join(self._program(s) for s in services) + "\n"
+        tmp = self.config.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o600)
+        tmp.replace(self.config)
+        return self.config
+
+    # -- control -------------------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        """supervisord's pid while it runs and answers on its socket."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not psutil.pid_exists(pid):
+            return None
+        try:
+            return int(_rpc(self.socket).supervisor.getPID())
+        except (OSError, xmlrpc.client.Error):
+            return None
+
+    def start(self, env: dict[str, str]) -> None:
+        """Start supervisord (it daemonizes); it starts every program in priority order."""
+        self.socket.unlink(missing_ok=True)  # a dead supervisord's socket refuses the bind
+        done = subprocess.run(
+            [self.supervisord, "-c", str(self.config)],
+            env=env,
+            cwd=self.paths.home,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        deadline = time.monotonic() + 30
+        while self.pid() is None:
+            if done.returncode != 0 or time.monotonic() > deadline:
+                raise ServiceError(
+                    f"supervisord did not start ({done.returncode}): {done.stderr.strip()}\n"
+                    f"last lines of {self.logfile}:\n{log_tail(self.logfile)}"
+                )
+            time.sleep(0.2)
+
+    def ctl(self, *args: str, timeout: float = 600) -> str:
+        done = subprocess.run(
+            [self.supervisorctl, "-c", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        # status answers 3 when a program is not running: that is an answer, not a failure.
+        if done.returncode not in (0, 3):
+            raise ServiceError(f"supervisorctl {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def apply(self) -> None:
+        """Take in a rewritten config (programs added or removed), then start whatever is
+        not running, FATAL ones included: ``up`` is how a person says "try again"."""
+        self.ctl("update")
+        self.ctl("start", "all")
+
+    def shutdown(self, timeout: float = 600) -> None:
+        """Stop every program (highest priority first, each waited for), then supervisord."""
+        pid = self.pid()
+        if pid is None:
+            return
+        self.ctl("shutdown")  # returns at once; supervisord stops the programs in order
+        try:
+            psutil.Process(pid).wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            raise ServiceError(
+                f"supervisord (pid {pid}) did not stop within {timeout:.0f}s; see {self.logfile}"
+            ) from None
+
+    # -- state ---------------------------------------------------------------------------
+
+    def states(self) -> dict[str, ProgramState] | None:
+        """Every program by name, or None when supervisord is not answering."""
+        return read_states(self.socket)
+
+
+def _rpc(socket_file: Path) -> xmlrpc.client.ServerProxy:
+    return xmlrpc.client.ServerProxy("http://localhost", transport=_TimedTransport(socket_file))
+
+
+def socket_file(paths: StackPaths) -> Path:
+    return paths.run_dir / "supervisor.sock"
+
+
+def read_states(socket_file: Path) -> dict[str, ProgramState] | None:
+    """Every program by name, from the supervisord on ``socket_file``; None when none
+    answers there."""
+    if not socket_file.exists():
+        return None
+    try:
+        infos = _rpc(socket_file).supervisor.getAllProcessInfo()
+    except (OSError, xmlrpc.client.Error):
+        return None
+    return {
+        i["name"]: ProgramState(
+            name=i["name"],
+            state=i["statename"],
+            pid=i["pid"],
+            uptime_s=float(i["now"] - i["start"]) if i["statename"] == RUNNING else 0.0,
+            description=i["spawnerr"] or i["description"],
+            logfile=Path(i["stdout_logfile"]),
+        )
+        for i in infos
+    }
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What a person must know about the stack's services: is anyone watching them, and
+    which are down."""
+
+    supervised: bool  # False: supervisord is gone, nothing restarts what stops
+    down: list[ProgramState]
+
+
+def watch(stack_home: Path) -> Watch | None:
+    """The services' watch for the dashboard; None where no local stack runs (compose)."""
+    sock = socket_file(StackPaths(stack_home))
+    if not sock.exists():
+        return None
+    states = read_states(sock)
+    if states is None:
+        return Watch(supervised=False, down=[])
+    return Watch(supervised=True, down=[s for s in states.values() if not s.running])
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
