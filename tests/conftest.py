@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
 from wagglebot.db import make_engine
-from wagglebot.db.models import Post
+from wagglebot.db.models import Post, PublishQuota
 from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.stack import Stack
 from wagglebot.stack.mariadb import MariaDB
@@ -101,6 +101,7 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         session.execute(delete(Post))  # comments, contents and stage runs cascade
+        session.execute(delete(PublishQuota))  # today's count, from an earlier test
     return factory
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,19 +23,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
 from wagglebot.db.models import Content, Post, PublishQuota, StageRun, Upload
-from wagglebot.publish import PublishingOff
-from wagglebot.publish.credentials import save_token
-from wagglebot.publish.fake_youtube import FakeYouTube
-from wagglebot.publish.metadata import InvalidMetadata
+from wagglebot.post_files import VOICE, write_json
+from wagglebot.publish import PublishingOff, ShortUpload
+from wagglebot.publish.credentials import publishing_off, save_token
+from wagglebot.publish.fake_youtube import REASONS, FakeYouTube
+from wagglebot.publish.metadata import InvalidMetadata, ShortMetadata
 from wagglebot.publish.quota import today
-from wagglebot.publish.run import publish_posts
-from wagglebot.publish.store import claim_for_publish, request_publish
+from wagglebot.publish.run import make_publisher, publish_posts
+from wagglebot.publish.store import DbJournal, claim_for_publish, request_publish
 from wagglebot.review import retry
 from wagglebot.stage_runs import StageRetry, TaskAttempt
 from wagglebot.statuses import PostStatus, Stage, StageOutcome
 
 from factories import add_posts
-from youtube_support import CHUNK, token_info, video_file
+from youtube_support import CHUNK, short_file, token_info
 
 S = PostStatus
 SCRIPT = "퇴근길에 고양이가 집 앞까지 따라왔습니다. 결국 이름을 지어 주고 같이 살기로 했대요."
@@ -60,12 +66,17 @@ def settings(
     )
 
 
-def rendered(sessions: sessionmaker[Session], tmp_path: Path, n: int = 1) -> dict[int, str]:
-    """RENDERED posts with a video each; returns post id -> the video's sha256."""
+def rendered(
+    sessions: sessionmaker[Session], tmp_path: Path, n: int = 1, **kind: object
+) -> dict[int, str]:
+    """RENDERED posts with a Short each (``kind``: short_file's options) and the voice it
+    was made from (2 s); returns post id -> the video's sha256."""
     digests = {}
+    media = tmp_path / "media"
     with sessions() as session:
         for post_id in add_posts(session, n, status=S.RENDERED, title="퇴근길 <고양이> 입양 후기"):
-            video, digest = video_file(tmp_path / f"short-{post_id}.mp4")
+            video, digest = short_file(tmp_path / f"short-{post_id}.mp4", **kind)
+            write_json(media / "posts" / str(post_id) / VOICE, {"duration": 2.0, "cues": []})
             session.add(Content(post_id=post_id, summary_text=SCRIPT, video_path=str(video)))
             digests[post_id] = digest
         session.commit()
@@ -112,7 +123,8 @@ def test_a_requested_short_is_uploaded_once_with_its_metadata(
     assert (run.stage, run.outcome, run.engine) == (Stage.UPLOAD, StageOutcome.SUCCEEDED, "youtube")
     assert (run.dag_id, run.run_id) == ("publish_shorts", "r1")
     row = upload_row(sessions, pid)
-    assert row.bytes_sent == 2 * CHUNK  # the last chunk's answer is the video, not a count
+    # Every chunk but the last is counted: the last one's answer is the video, not a count.
+    assert row.bytes_sent == (row.total_bytes - 1) // CHUNK * CHUNK
     assert (row.video_id, row.requested_by) == (video["id"], "alice")
     # A rerun, and a request to publish it again, upload nothing.
     again = publish_posts(settings=settings)
@@ -320,13 +332,235 @@ def test_without_credentials_publishing_is_off_and_says_how_to_turn_it_on(
     off = settings.model_copy(update={"youtube_token_file": tmp_path / "none.json"})
     with pytest.raises(PublishingOff, match=r"youtube-auth --client-secrets"):
         publish_posts(settings=off)
-    broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({"client_id": "x"}))
-    with pytest.raises(PublishingOff, match="not a usable token file"):
-        publish_posts(settings=off.model_copy(update={"youtube_token_file": broken}))
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+TOKEN_FAULTS = {
+    "a directory": (_directory, "is a directory, not a file"),
+    "empty": (lambda p: p.write_text(""), "is empty"),
+    "invalid JSON": (lambda p: p.write_text('{"refresh_token": '), "is not valid JSON"),
+    "not text": (lambda p: p.write_bytes(b"\xff\xfe\x00junk"), "is not text (not UTF-8)"),
+    "no refresh token": (lambda p: p.write_text('{"client_id": "x"}'), "holds no refresh token"),
+    "half a token": (
+        lambda p: p.write_text('{"refresh_token": "r"}'),
+        "is not a usable token (KeyError: 'client_id')",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(TOKEN_FAULTS))
+def test_a_faulty_token_file_turns_publishing_off_with_its_path_and_cause(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path, fault: str
+) -> None:
+    make, cause = TOKEN_FAULTS[fault]
+    posts = list(rendered(sessions, tmp_path, 2))
+    with sessions() as session:
+        request_publish(session, posts, by="alice")
+    token = tmp_path / "faulty" / "token.json"
+    token.parent.mkdir()
+    make(token)
+    faulty = settings.model_copy(update={"youtube_token_file": token})
+    with pytest.raises(PublishingOff) as caught:
+        publish_posts(settings=faulty)
+    said = str(caught.value)
+    assert said.startswith(f"publishing is off: the YouTube token file {token} {cause}"), said
+    assert "youtube-auth" in said
+    assert publishing_off(faulty) == said  # what the Gallery shows
+    for post_id in posts:  # nothing claimed, nothing noted against the posts
+        assert status(sessions, post_id) == (S.RENDERED, None)
+        assert upload_row(sessions, post_id).heartbeat_at is None
+
+
+def test_an_unreadable_token_file_says_so_with_whose_it_must_be(tmp_path: Path) -> None:
+    """Mode 000, read by a user who is not root (root reads anything: the check runs in a
+    child that has become ``nobody``)."""
+    folder = Path(tempfile.mkdtemp(prefix="wagglebot-token-"))
+    folder.chmod(0o711)
+    token = folder / "token.json"
+    token.write_text(json.dumps({"refresh_token": "r", "client_id": "c", "client_secret": "s"}))
+    token.chmod(0o000)
+    settings = Settings(db_url="mysql+mysqldb://u:p@127.0.0.1/x", youtube_token_file=token,
+                        _env_file=None)  # fmt: skip
+    try:
+        said = _as_another_user(lambda: publishing_off(settings) or "publishing is on")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert said.startswith(
+        f"publishing is off: the YouTube token file {token} cannot be read (permission denied)"
+    ), said
+
+
+def _as_another_user(call: Callable[[], str]) -> str:
+    """``call()`` in a forked child running as ``nobody`` (or as us, when we are not root);
+    what it returned, or the exception it raised, as text."""
+    if os.geteuid() != 0:
+        try:
+            return call()
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: become nobody, answer, leave without cleaning up ours
+        os.close(read_end)
+        try:
+            nobody = pwd.getpwnam("nobody")
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            answer = call()
+        except BaseException as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, answer.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(child, 0)
+    return answer
 
 
 def test_the_token_file_is_readable_by_its_owner_only(settings: Settings) -> None:
     path = settings.youtube_token_path
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def _cut(path: Path, keep: int = 1_500_000) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _cut_after_its_index(path: Path) -> None:
+    """The index (moov) first, as a web-ready file has it; then the picture data cut."""
+    whole = path.with_suffix(".whole.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-c", "copy", "-movflags",
+                    "+faststart", str(whole)], check=True, timeout=60)  # fmt: skip
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+
+
+BROKEN_SHORTS = {  # what is wrong -> (short_file's options or a cut, what the post says)
+    "cut without its index": (_cut, "the video is truncated or not an MP4 (ffprobe: "),
+    "cut after its index": (_cut_after_its_index, "the video is truncated: "),
+    "0 bytes": (lambda p: p.write_bytes(b""), "the video is empty (0 bytes)"),
+    "shorter than its voice": (
+        {"seconds": 1.0},
+        "the video is truncated: it lasts 1.00 s, its voice 2.00 s",
+    ),
+    "the wrong size": ({"size": "720x1280"}, "the video is 720x1280, not the Short's 1080x1920"),
+    "no sound track": ({"sound": None}, "the video is silent: it has no sound track"),
+    "a silent sound track": ({"sound": "silence"}, "the video is silent: its loudest sound is"),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_SHORTS))
+def test_a_broken_short_is_refused_before_any_request_and_goes_back_to_render(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    fake_youtube: FakeYouTube,
+    tmp_path: Path,
+    broken: str,
+) -> None:
+    spoil, cause = BROKEN_SHORTS[broken]
+    [pid] = rendered(sessions, tmp_path, **(spoil if isinstance(spoil, dict) else {}))
+    if callable(spoil):
+        spoil(tmp_path / f"short-{pid}.mp4")
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    report = publish_posts(settings=settings)
+    assert report["failed"][str(pid)].startswith(cause), report
+    state, error = status(sessions, pid)
+    assert state is S.FAILED
+    assert re.match(rf"render \(attempt \d+\): not published: {re.escape(cause)}", error), error
+    assert fake_youtube.log() == []  # no token asked for, no session opened
+    with sessions() as session:
+        assert today(session, settings).uploads == 0  # no quota spent
+    assert upload_row(sessions, pid).session_uri is None
+    with sessions() as session:  # a retry makes the Short again, not publishes this one
+        assert retry(session, [pid], by="alice") == ([pid], [])
+    assert status(sessions, pid)[0] is S.APPROVED
+
+
+def test_a_finished_upload_is_recorded_once_whatever_the_token_did_in_between(
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
+) -> None:
+    """The upload finished at YouTube and the worker died before the database knew; the
+    token was then refused; after new credentials, the run asks the old session and
+    records the one video, never a second."""
+    [(pid, digest)] = rendered(sessions, tmp_path).items()
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+        assert claim_for_publish(session, timedelta(hours=1)) == [pid]
+    video = tmp_path / f"short-{pid}.mp4"
+    short = ShortUpload(pid, video, ShortMetadata(title="퇴근길 고양이", description="x"))
+    make_publisher(settings).upload(short, DbJournal(settings, pid))  # ... and it dies here
+    assert len(fake_youtube.videos()) == 1
+    assert status(sessions, pid)[0] is S.PUBLISHING
+    good = fake_youtube.state.refresh_token
+    fake_youtube.state.refresh_token = "revoked-by-the-owner"  # invalid_grant from now on
+    fake_youtube.state.tokens.clear()
+    time.sleep(1.2)  # upload_stale_seconds: the dead run's claim is free
+
+    report = publish_posts(settings=settings)
+    refused = "publishing is off: the YouTube token was refused; run ./wagglebot youtube-auth"
+    assert report["stopped"].startswith(refused)
+    assert report["waiting"] == [pid]
+    assert report["failed"] == {}
+    row = upload_row(sessions, pid)
+    assert status(sessions, pid) == (S.RENDERED, None)  # not FAILED: waiting for credentials
+    assert row.note.startswith(refused)
+    assert row.session_uri  # kept, with what was sent
+    assert row.bytes_sent > 0
+    with sessions() as session:
+        assert today(session, settings).uploads == 1  # the one session, counted once
+
+    fake_youtube.state.refresh_token = good  # ./wagglebot youtube-auth, run again
+    report = publish_posts(settings=settings)
+    assert list(report["uploaded"]) == [str(pid)]
+    [only] = fake_youtube.videos()
+    assert only["sha256"] == digest
+    assert len(fake_youtube.log("init")) == 1  # no second session, no second video
+    assert status(sessions, pid)[0] is S.UPLOADED
+    with sessions() as session:
+        assert session.get(Content, pid).upload_meta["youtube"]["id"] == only["id"]
+        assert today(session, settings).uploads == 1
+
+
+@pytest.mark.parametrize("reason", ["quotaExceeded", "invalidTitle"])
+def test_an_initiation_youtube_refused_is_not_counted(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    fake_youtube: FakeYouTube,
+    tmp_path: Path,
+    reason: str,
+) -> None:
+    [pid] = rendered(sessions, tmp_path)
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    fake_youtube.add_fault("init", reason=reason)
+    publish_posts(settings=settings)
+    assert [e["status"] for e in fake_youtube.log("init")] == [REASONS[reason][0]]
+    with sessions() as session:
+        assert today(session, settings).uploads == 0
+        assert today(session, settings).units == 0
+
+
+def test_a_chunk_refused_for_good_asks_the_session_first_and_keeps_it(
+    settings: Settings, sessions: sessionmaker[Session], fake_youtube: FakeYouTube, tmp_path: Path
+) -> None:
+    [pid] = rendered(sessions, tmp_path)
+    with sessions() as session:
+        request_publish(session, [pid], by="alice")
+    fake_youtube.add_fault("chunk", nth=2, reason="invalidTitle")
+    report = publish_posts(settings=settings)
+    assert "invalidTitle" in report["failed"][str(pid)]
+    assert [e["status"] for e in fake_youtube.log("status")] == [308]  # asked once: unfinished
+    row = upload_row(sessions, pid)
+    assert row.session_uri  # YouTube did not say it was gone: kept
+    assert status(sessions, pid)[0] is S.FAILED
+    with sessions() as session:
+        retry(session, [pid], by="alice")
+    assert list(publish_posts(settings=settings)["uploaded"]) == [str(pid)]
+    assert len(fake_youtube.log("init")) == 1  # the same session, resumed
+    assert len(fake_youtube.videos()) == 1

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from wagglebot.publish import PublishError, PublishRejected, QuotaExhausted, ShortUpload
+from wagglebot.publish import (
+    CredentialsRefused,
+    PublishError,
+    PublishRejected,
+    QuotaExhausted,
+    ShortUpload,
+)
 from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.publish.metadata import ShortMetadata, clean_title
 
@@ -121,17 +127,19 @@ def test_a_refused_title_fails_with_youtubes_own_reason(
         publisher(fake_youtube).upload(bad, Recorder())
     assert caught.value.reason == "invalidTitle"
     assert "invalid or empty video title" in str(caught.value)
-    assert not caught.value.stop_run
     assert clean_title("<b>제목</b>") == "＜b＞제목＜/b＞"  # what the metadata builder sends
 
 
-def test_refused_credentials_stop_the_run(
+def test_refused_credentials_say_publishing_is_off(
     fake_youtube: FakeYouTube, short: tuple[ShortUpload, str]
 ) -> None:
     fake_youtube.state.refresh_token = "revoked"
-    with pytest.raises(PublishRejected, match="youtube-auth") as caught:
+    with pytest.raises(CredentialsRefused, match="youtube-auth") as caught:
         publisher(fake_youtube).upload(short[0], Recorder())
-    assert caught.value.stop_run
+    assert str(caught.value).startswith(
+        "publishing is off: the YouTube token was refused; run ./wagglebot youtube-auth"
+    )
+    assert "invalid_grant" in str(caught.value)
 
 
 def test_a_network_that_stays_down_gives_up_with_the_cause(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from google.oauth2.credentials import Credentials
@@ -24,6 +27,7 @@ class Recorder:
         self.session_uri = session_uri
         self.starts: list[str] = []
         self.progress: list[int] = []
+        self.gone_count = 0
 
     def started(self, session_uri: str, total_bytes: int) -> None:
         self.session_uri = session_uri
@@ -31,6 +35,10 @@ class Recorder:
 
     def progressed(self, bytes_sent: int) -> None:
         self.progress.append(bytes_sent)
+
+    def gone(self) -> None:
+        self.session_uri = None
+        self.gone_count += 1
 
 
 def token_info(fake: FakeYouTube) -> dict:
@@ -53,7 +61,33 @@ def publisher(fake: FakeYouTube, **options: object) -> YouTubePublisher:
     return YouTubePublisher(credentials(fake), api_url=fake.url, **options)
 
 
+_SHORTS: dict[tuple, Path] = {}
+
+
+def short_file(
+    path: Path, seconds: float = 2.0, *, size: str = "1080x1920", sound: str | None = "sine"
+) -> tuple[Path, str]:
+    """A real Short made by ffmpeg (H.264 at 12 Mb/s, so it spans several upload chunks;
+    AAC sound: a tone, silence, or none); returns it and its sha256. Made once per kind."""
+    key = (seconds, size, sound)
+    if key not in _SHORTS:
+        made = Path(tempfile.mkdtemp(prefix="wagglebot-short-")) / "short.mp4"
+        audio = {"sine": f"sine=frequency=440:duration={seconds}",
+                 "silence": f"anullsrc=r=44100:cl=mono:d={seconds}"}  # fmt: skip
+        argv = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+                "-i", f"color=c=gray:s={size}:r=30:d={seconds},noise=alls=30:allf=t"]  # fmt: skip
+        if sound:
+            argv += ["-f", "lavfi", "-i", audio[sound], "-c:a", "aac", "-shortest"]
+        argv += ["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "12M", "-minrate", "12M",
+                 "-maxrate", "12M", "-bufsize", "6M", "-pix_fmt", "yuv420p", str(made)]  # fmt: skip
+        subprocess.run(argv, check=True, timeout=120)
+        _SHORTS[key] = made
+    shutil.copyfile(_SHORTS[key], path)
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def video_file(path: Path, size: int = 2 * CHUNK + 123_457) -> tuple[Path, str]:
+    """Bytes for the uploader's own tests (the file's content is not its business)."""
     data = os.urandom(size)
     path.write_bytes(data)
     return path, hashlib.sha256(data).hexdigest()

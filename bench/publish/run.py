@@ -56,6 +56,9 @@ class Journal:
     def progressed(self, bytes_sent: int) -> None:
         pass
 
+    def gone(self) -> None:
+        self.session_uri = None
+
 
 class Fake:
     """The fake YouTube as its own process."""

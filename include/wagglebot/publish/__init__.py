@@ -40,6 +40,9 @@ class UploadJournal(Protocol):
 
     def progressed(self, bytes_sent: int) -> None: ...
 
+    def gone(self) -> None:
+        """YouTube said the session is gone (404 or 410): the next upload starts anew."""
+
 
 class Publisher(Protocol):
     platform: str
@@ -60,14 +63,13 @@ class QuotaExhausted(PublishError):
 
 
 class PublishRejected(PublishError):
-    """The platform refused in a way no retry fixes (metadata, the video, credentials).
+    """The platform refused this post in a way no retry fixes (its metadata, its video)."""
 
-    ``stop_run``: every other post would be refused the same way (bad credentials).
-    """
 
-    def __init__(self, message: str, reason: str = "", *, stop_run: bool = False) -> None:
-        super().__init__(message, reason)
-        self.stop_run = stop_run
+class CredentialsRefused(PublishError):
+    """The platform refused our credentials (a refresh answered invalid_grant, consent was
+    revoked, 401 after a fresh token): publishing stops, and every post keeps its place
+    and its upload session for the run after new credentials."""
 
 
 class PublishingOff(PublishError):

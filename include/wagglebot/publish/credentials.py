@@ -40,11 +40,22 @@ def youtube_endpoint(settings: Settings) -> YouTubeEndpoint:
     """YouTube itself, unless this is a sample-site install without a channel connected
     (no token from youtube-auth, no other endpoint): then the stack's loopback fake."""
     real = settings.youtube_token_path
-    if settings.crawl_target == "sample" and not settings.youtube_api_url and not real.exists():
+    if settings.crawl_target == "sample" and not settings.youtube_api_url and not _present(real):
         root = f"http://127.0.0.1:{settings.fake_youtube_port}/"
         sample_token = settings.stack_home / "youtube" / "sample-token.json"
         return YouTubeEndpoint(root, f"{root}token", sample_token, sample=True)
     return YouTubeEndpoint(settings.youtube_api_url, settings.youtube_token_uri, real, False)
+
+
+def _present(path: Path) -> bool:
+    """Whether a token file is there, readable or not (an unreadable one is reported)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def ensure_sample_token(path: Path) -> dict:
@@ -63,25 +74,53 @@ def ensure_sample_token(path: Path) -> dict:
 
 
 def load_credentials(settings: Settings) -> Credentials:
-    """The stored credentials, or PublishingOff saying how to get some."""
-    endpoint = youtube_endpoint(settings)
-    path = endpoint.token_file
-    if not path.exists():
-        raise PublishingOff(
-            f"publishing is off: no YouTube credentials at {path}. Run "
-            "./wagglebot youtube-auth --client-secrets client_secret.json to connect a channel."
-        )
+    """The stored credentials, or PublishingOff naming the token file and what is wrong."""
+    path = youtube_endpoint(settings).token_file
+    info = _token_file(path)
+    off = f"publishing is off: the YouTube token file {path}"
+    again = "run ./wagglebot youtube-auth --client-secrets client_secret.json"
+    if not isinstance(info, dict) or not info.get("refresh_token"):
+        raise PublishingOff(f"{off} holds no refresh token; {again}")
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        credentials = credentials_from(info, endpoint.token_uri)
-    except (ValueError, KeyError, TypeError) as exc:
+        return credentials_from(info, youtube_endpoint(settings).token_uri)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PublishingOff(f"{off} is not a usable token ({type(exc).__name__}: "
+                            f"{str(exc)[:120]}); {again}") from None  # fmt: skip
+
+
+def _token_file(path: Path) -> object:
+    """The token file's JSON, or PublishingOff with the path and the cause."""
+    off = f"publishing is off: the YouTube token file {path}"
+    again = "run ./wagglebot youtube-auth --client-secrets client_secret.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         raise PublishingOff(
-            f"publishing is off: {path} is not a usable token file ({type(exc).__name__}: "
-            f"{str(exc)[:120]}); run ./wagglebot youtube-auth again"
+            f"publishing is off: no YouTube credentials at {path}. To connect a channel, {again}."
         ) from None
-    if not credentials.refresh_token:
-        raise PublishingOff(f"publishing is off: {path} has no refresh token; run youtube-auth")
-    return credentials
+    except IsADirectoryError:
+        raise PublishingOff(f"{off} is a directory, not a file; {again}") from None
+    except PermissionError:
+        raise PublishingOff(
+            f"{off} cannot be read (permission denied): it must be readable by the user "
+            f"that runs WaggleBot ({_user()}); fix its owner or mode (0600), or {again}"
+        ) from None
+    except UnicodeDecodeError:
+        raise PublishingOff(f"{off} is not text (not UTF-8); {again}") from None
+    except OSError as exc:
+        raise PublishingOff(f"{off} cannot be read ({exc.strerror}); {again}") from None
+    if not text.strip():
+        raise PublishingOff(f"{off} is empty; {again}")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise PublishingOff(f"{off} is not valid JSON ({exc}); {again}") from None
+
+
+def _user() -> str:
+    import getpass
+
+    return getpass.getuser()
 
 
 def credentials_from(info: dict, token_uri: str) -> Credentials:

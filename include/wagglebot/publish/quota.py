@@ -3,9 +3,10 @@
 Google gives each API project an allowance that resets at midnight Pacific time,
 and has changed its size more than once (an upload cost about 1,600 of 10,000
 units until late 2025 and about 100 since; uploads are also counted on their own),
-so the limits are settings, never constants. An upload is counted when its session
-is started (that is when Google counts the insert), before any byte is sent; a run
-stops cleanly when the next upload would go over, and once YouTube itself answers
+so the limits are settings, never constants. Before a session is asked for, a run
+checks that one more upload fits, and stops cleanly when it would not; the upload
+is counted once YouTube has accepted the session (that is when Google counts the
+insert), never for an initiation it refused. Once YouTube itself answers
 quotaExceeded the day is marked spent for every run.
 """
 
@@ -71,9 +72,9 @@ def today(session: Session, settings: Settings, platform: str = "youtube") -> Qu
     )
 
 
-def spend_upload(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
-    """Count one upload against today, or raise QuotaExhausted (nothing counted) if it
-    would go over. Row-locked, so two runs at once cannot both take the last one."""
+def check_upload(session: Session, settings: Settings, platform: str = "youtube") -> QuotaDay:
+    """Raise QuotaExhausted when one more upload would go over today's allowance; else
+    what is left. Nothing is counted: ``count_upload`` does, once YouTube accepts."""
     row = _locked_row(session, platform, pacific_day())
     cost = settings.youtube_upload_cost
     problem = None
@@ -85,13 +86,18 @@ def spend_upload(session: Session, settings: Settings, platform: str = "youtube"
         problem = (
             f"{row.units} of {settings.youtube_daily_units} units used; an upload costs {cost}"
         )
+    session.rollback()  # the row lock: nothing was written
     if problem:
-        session.rollback()
         raise QuotaExhausted(f"daily quota: {problem} (resets at midnight Pacific time)", "local")
-    row.uploads += 1
-    row.units += cost
-    session.commit()
     return today(session, settings, platform)
+
+
+def count_upload(session: Session, settings: Settings, platform: str = "youtube") -> None:
+    """Count one upload against today: YouTube accepted its session. In the caller's
+    transaction (with the session's URI), row-locked against runs counting at once."""
+    row = _locked_row(session, platform, pacific_day())
+    row.uploads += 1
+    row.units += settings.youtube_upload_cost
 
 
 def mark_spent(session: Session, reason: str, platform: str = "youtube") -> None:

@@ -4,11 +4,17 @@ Runs outside the GPU pool (an upload is network work). Each post's attempt is a
 stage_runs row (stage ``upload``) with the Airflow task it ran in, like the other
 stages. How a post's attempt can end:
 
+- not a whole Short (truncated, empty, the wrong size, silent; publish.video_check):
+  FAILED as a render gone wrong, before any quota is counted or session opened; its
+  retry renders it again;
 - uploaded: UPLOADED, the video id and URL in contents.upload_meta;
 - the day's quota is spent (counted here, or YouTube said so): the run stops, this
   post and the rest go back to RENDERED with a note and are taken by the next day's run;
-- refused for good (YouTube's reason, a missing video, metadata it would refuse):
-  FAILED with the reason; bad credentials also stop the run (every post would fail);
+- the credentials were refused: publishing is off; the run stops, and this post and
+  the rest go back to RENDERED with the note, their upload sessions kept for the run
+  after ./wagglebot youtube-auth, which asks each session where it stands first;
+- refused for good (YouTube's reason, metadata it would refuse): FAILED with the
+  reason, its session (if any) kept until YouTube says it is gone;
 - a network failure that outlived the retries: the post stays PUBLISHING, free to be
   resumed by the task's next try (Airflow retries it), and FAILED on the last try.
 """
@@ -25,22 +31,26 @@ from wagglebot.config import Settings, get_settings
 from wagglebot.db import settings_session
 from wagglebot.db.models import Upload
 from wagglebot.publish import (
+    CredentialsRefused,
     Publisher,
     PublishError,
     PublishRejected,
     QuotaExhausted,
     ShortUpload,
 )
-from wagglebot.publish.quota import mark_spent, spend_upload, today
+from wagglebot.publish.quota import check_upload, mark_spent, today
 from wagglebot.publish.store import (
     DbJournal,
     claim_for_publish,
+    fail_broken,
     fail_upload,
     finish_upload,
     give_back,
+    rendered_short,
     request_publish,
     short_metadata,
 )
+from wagglebot.publish.video_check import BrokenShort
 from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_failed, stage_started
 from wagglebot.statuses import Stage
 
@@ -105,12 +115,13 @@ def publish_posts(
             report.stopped = str(exc)
             _wait_all(settings, claimed[i:], f"waits for tomorrow's quota: {exc}", report)
             break
+        except CredentialsRefused as exc:
+            report.stopped = str(exc)
+            report.waiting.append(post_id)  # given back by _publish_one, its session kept
+            _wait_all(settings, claimed[i + 1 :], f"not tried: {exc}", report)
+            break
         except PublishRejected as exc:
             report.failed[str(post_id)] = str(exc)
-            if exc.stop_run:
-                report.stopped = str(exc)
-                _wait_all(settings, claimed[i + 1 :], f"not tried: {exc}", report)
-                break
         except PublishError as exc:
             if attempt.final:
                 report.failed[str(post_id)] = str(exc)
@@ -135,13 +146,19 @@ def _publish_one(
 ) -> str:
     platform = publisher.platform
     with settings_session(settings) as session:
+        try:  # before any quota is counted or session opened
+            video = rendered_short(session, settings, post_id)
+        except BrokenShort as exc:
+            fail_broken(session, post_id, str(exc), attempt, platform)
+            log.error("post %d: not published: %s", post_id, exc)
+            raise
         run_id = stage_started(session, post_id, Stage.UPLOAD, attempt)
         try:
-            video, metadata = short_metadata(session, settings, post_id, privacy)
+            metadata = short_metadata(session, settings, post_id, privacy)
             journal = DbJournal(settings, post_id, platform)
-            if journal.session_uri is None:  # a resumed session was counted when it began
-                left = spend_upload(session, settings, platform).uploads_left
-                log.info("post %d: counted against today's quota (%d uploads left)", post_id, left)
+            if journal.session_uri is None:  # counted once YouTube accepts the session
+                left = check_upload(session, settings, platform).uploads_left
+                log.info("post %d: today's quota has %d uploads left", post_id, left)
         except QuotaExhausted as exc:
             _stage_note(settings, run_id, f"waiting: {exc}")
             raise
@@ -156,6 +173,12 @@ def _publish_one(
         with settings_session(settings) as session:
             mark_spent(session, str(exc), platform)
         _stage_note(settings, run_id, f"waiting: {exc}")
+        raise
+    except CredentialsRefused as exc:
+        _stage_note(settings, run_id, str(exc))
+        with settings_session(settings) as session:
+            give_back(session, post_id, str(exc), platform)  # RENDERED, its session kept
+        log.error("post %d: %s", post_id, exc)
         raise
     except PublishRejected as exc:
         with settings_session(settings) as session:

@@ -22,7 +22,7 @@ from wagglebot.config import Settings
 from wagglebot.crawl.sites import all_sites
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
-from wagglebot.post_files import media_path
+from wagglebot.post_files import VOICE, media_path, post_file, read_json
 from wagglebot.publish import Published, PublishRejected
 from wagglebot.publish.metadata import (
     InvalidMetadata,
@@ -34,9 +34,11 @@ from wagglebot.publish.metadata import (
     clean_title,
     describe,
 )
-from wagglebot.stage_runs import stage_failed, stage_succeeded
+from wagglebot.publish.quota import count_upload
+from wagglebot.publish.video_check import BrokenShort, check_short
+from wagglebot.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
 from wagglebot.states import PostNotFound, TransitionError, transition
-from wagglebot.statuses import PostStatus
+from wagglebot.statuses import PostStatus, Stage
 
 S = PostStatus
 Outcome = tuple[list[int], list[TransitionError]]
@@ -166,7 +168,8 @@ def _beat(session: Session, post_ids: list[int], platform: str) -> None:
 
 
 class DbJournal:
-    """The upload journal of one post, in its uploads row; each write is its own commit."""
+    """The upload journal of one post, in its uploads row; each write is its own commit.
+    A session YouTube accepted is counted against today's quota with its URI, together."""
 
     def __init__(self, settings: Settings, post_id: int, platform: str = "youtube") -> None:
         self.settings, self.post_id, self.platform = settings, post_id, platform
@@ -183,16 +186,26 @@ class DbJournal:
 
     def started(self, session_uri: str, total_bytes: int) -> None:
         self.session_uri = session_uri
-        self._set(session_uri=session_uri, total_bytes=total_bytes, bytes_sent=0)
+        with settings_session(self.settings) as session:
+            count_upload(session, self.settings, self.platform)
+            session.execute(self._row(update(Upload)).values(
+                heartbeat_at=func.now(6), session_uri=session_uri, total_bytes=total_bytes,
+                bytes_sent=0,
+            ))  # fmt: skip
+            session.commit()
 
     def progressed(self, bytes_sent: int) -> None:
         self._set(bytes_sent=bytes_sent)
 
+    def gone(self) -> None:
+        self.session_uri = None
+        self._set(session_uri=None, bytes_sent=0)
+
 
 def short_metadata(
     session: Session, settings: Settings, post_id: int, privacy: str | None = None
-) -> tuple[Path, ShortMetadata]:
-    """The video and what to publish it with: a person's choices, else made from the post."""
+) -> ShortMetadata:
+    """What to publish the Short with: a person's choices, else made from the post."""
     post, content, upload = session.execute(
         select(Post, Content, Upload)
         .join(Content, Content.post_id == Post.id)
@@ -221,10 +234,40 @@ def short_metadata(
         )
     except InvalidMetadata as exc:
         raise PublishRejected(f"the metadata would be refused: {exc}", "invalidMetadata") from None
-    video = media_path(settings, content.video_path or "")
-    if not content.video_path or not video.is_file():
-        raise PublishRejected(f"the rendered video is missing: {video}", "videoMissing")
-    return video, metadata
+    return metadata
+
+
+def rendered_short(session: Session, settings: Settings, post_id: int) -> Path:
+    """The post's rendered Short, checked whole (BrokenShort says what is wrong)."""
+    ref = session.scalar(select(Content.video_path).where(Content.post_id == post_id))
+    if not ref:
+        raise BrokenShort("the post has no rendered video")
+    video = media_path(settings, ref)
+    try:
+        voice = read_json(settings, post_file(settings, post_id, VOICE))
+        seconds = float(voice["duration"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BrokenShort(
+            f"its voice record cannot be read ({type(exc).__name__}: {exc}): the video's "
+            "length cannot be checked"
+        ) from None
+    check_short(video, seconds)
+    return video
+
+
+def fail_broken(
+    session: Session, post_id: int, error: str, attempt: TaskAttempt, platform: str = "youtube"
+) -> None:
+    """The Short is not whole: the post is FAILED as a render that went wrong (its retry
+    renders it again), still requested, nothing counted, no session opened."""
+    run_id = stage_started(session, post_id, Stage.RENDER, attempt)
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.platform == platform)
+        .values(heartbeat_at=None, note=error[:10_000])
+    )
+    session.commit()
+    stage_failed(session, run_id, f"not published: {error}", final=True)
 
 
 def finish_upload(session: Session, post_id: int, published: Published, stage_run_id: int) -> None:
@@ -277,11 +320,12 @@ def fail_upload(
     session: Session, post_id: int, error: str, stage_run_id: int, platform: str = "youtube"
 ) -> None:
     """The platform refused for good: the post is FAILED with the reason; a retry
-    (review.retry) brings it back to RENDERED, still requested, for a fresh session."""
+    (review.retry) brings it back to RENDERED, still requested. Its upload session, if
+    any, is kept: the next run asks it first, and only YouTube's "gone" drops it."""
     session.execute(
         update(Upload)
         .where(Upload.post_id == post_id, Upload.platform == platform)
-        .values(heartbeat_at=None, session_uri=None, bytes_sent=0, note=error[:10_000])
+        .values(heartbeat_at=None, note=error[:10_000])
     )
     session.commit()
     stage_failed(session, stage_run_id, error, final=True)

@@ -14,9 +14,13 @@ The protocol (google-api-python-client's, with the session kept by us):
    recorded, not inserted again), 404 means the session expired unfinished (a new
    one is started; no video can exist for it).
 
-A refusal no retry fixes (bad metadata, bad credentials) raises ``PublishRejected``
-with YouTube's own reason; ``quotaExceeded`` / ``uploadLimitExceeded`` raise
-``QuotaExhausted``. Tokens refresh themselves (google-auth); none is ever logged.
+A refusal no retry fixes (bad metadata) raises ``PublishRejected`` with YouTube's own
+reason, once the session, if one was started, has been asked where it stands: an
+upload YouTube finished is recorded, never refused. Refused credentials (a refresh
+answered invalid_grant, 401 with a fresh token) raise ``CredentialsRefused``; the
+session is kept for the run after new credentials. A session is dropped only when
+YouTube says it is gone (404 or 410). ``quotaExceeded`` / ``uploadLimitExceeded``
+raise ``QuotaExhausted``. Tokens refresh themselves (google-auth); none is ever logged.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
 from wagglebot.publish import (
+    CredentialsRefused,
     Published,
     PublishError,
     PublishRejected,
@@ -69,6 +74,7 @@ TRANSIENT = (
     OSError,
 )
 SESSION_GONE = frozenset({404, 410})
+TOKEN_REFUSED = "publishing is off: the YouTube token was refused; run ./wagglebot youtube-auth"  # noqa: S105 - a message
 
 
 class _Http(httplib2.Http):
@@ -182,6 +188,9 @@ class YouTubePublisher:
             except _SessionGone:
                 log.warning("%s: the upload session expired unfinished; starting a new one", what)
                 request.resumable_uri, request.resumable_progress = None, 0
+                journal.gone()
+            except PublishRejected as refusal:
+                video = self._before_refusing(request, journal, size, what, refusal)
         status = video.get("status") or {}
         return Published(
             "youtube", video["id"], self.watch_url(video["id"]), status.get("privacyStatus", "")
@@ -210,6 +219,26 @@ class YouTubePublisher:
         journal.started(request.resumable_uri, size)
         log.info("upload session started for %.1f MiB", size / 2**20)
 
+    def _before_refusing(
+        self, request: Any, journal: UploadJournal, size: int, what: str,
+        refusal: PublishRejected,
+    ) -> dict:  # fmt: skip
+        """YouTube refused a chunk for good: ask its session once where it stands first.
+        A finished upload is the video; a gone session is dropped; else the refusal
+        stands, and the session is kept."""
+        session_uri = request.resumable_uri
+        if session_uri:
+            video = self._retrying(f"{what}: asking the session before giving up", lambda: (
+                self._ask_progress(request, session_uri, size)
+            ))  # fmt: skip
+            if video:
+                log.info("%s: YouTube had the whole upload after all: video %s", what,
+                         video["id"])  # fmt: skip
+                return video
+            if request.resumable_uri is None:
+                journal.gone()
+        raise refusal
+
     def _ask_progress(self, request: Any, session_uri: str, size: int) -> dict | None:
         """Ask a session how far it got: the video if it finished, else None (resume set)."""
         headers = {"Content-Range": f"bytes */{size}", "Content-Length": "0"}
@@ -217,7 +246,7 @@ class YouTubePublisher:
         if resp.status in (200, 201):
             return json.loads(content)
         if resp.status in SESSION_GONE:
-            log.warning("the earlier upload session expired unfinished; starting a new one")
+            log.warning("the upload session is gone (%d): a new one will start", resp.status)
             request.resumable_uri, request.resumable_progress = None, 0
             return None
         if resp.status != 308:
@@ -256,21 +285,21 @@ class YouTubePublisher:
                 status = exc.resp.status
                 if reason in QUOTA_REASONS:
                     raise QuotaExhausted(f"YouTube: {reason}: {message}", reason) from None
+                if status == 401 or reason in AUTH_REASONS:
+                    raise CredentialsRefused(
+                        f"{TOKEN_REFUSED} (YouTube answered {status} {reason or ''}: "
+                        f"{message[:200]})".replace(" :", ":"),
+                        reason or str(status),
+                    ) from None
                 if status not in RETRY_STATUSES and reason not in RETRY_REASONS:
                     raise PublishRejected(
                         f"YouTube refused ({status} {reason or 'no reason'}): {message}",
                         reason or str(status),
-                        stop_run=status == 401 or reason in AUTH_REASONS,
                     ) from None
                 problem = f"YouTube answered {status} {reason}".strip()
             except RefreshError as exc:
                 said = exc.args[0] if exc.args else exc
-                raise PublishRejected(
-                    f"YouTube would not refresh the access token ({said}); "
-                    "run ./wagglebot youtube-auth again",
-                    "invalid_grant",
-                    stop_run=True,
-                ) from None
+                raise CredentialsRefused(f"{TOKEN_REFUSED} ({said})", "invalid_grant") from None
             except TRANSIENT as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt == self.retries:
