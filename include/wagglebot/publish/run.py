@@ -34,6 +34,7 @@ from wagglebot.publish import (
     CredentialsRefused,
     Publisher,
     PublishError,
+    PublishingOff,
     PublishRejected,
     QuotaExhausted,
     ShortUpload,
@@ -91,7 +92,11 @@ def publish_posts(
     """Publish what was requested (``post_ids``: these, requested now if need be)."""
     settings = settings or get_settings()
     attempt = attempt or TaskAttempt()
-    publisher = publisher or make_publisher(settings)
+    try:
+        publisher = publisher or make_publisher(settings)
+    except PublishingOff as exc:  # said in the task log as it is; nothing is claimed
+        log.error("%s", exc)
+        raise
     report = PublishReport()
     with settings_session(settings) as session:
         if post_ids:  # asked for by id: requested now, unless someone asked already
