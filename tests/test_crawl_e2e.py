@@ -189,6 +189,46 @@ def test_a_changed_layout_fails_loudly_and_names_the_selector(
     assert "matched no rows" in result.log
 
 
+def test_rows_without_a_post_link_are_named_as_the_list_layout_not_the_post_pages(
+    serve: Callable[..., SampleSite], crawl: Callable[..., Crawl]
+) -> None:
+    """The rows still match, but the site moved its posts to a new address: no post page
+    is ever asked for, and the report says which selector and pattern found no link."""
+
+    def move(root: Path) -> None:
+        for page in (root / "nate_pann").glob("list_*.html"):
+            text = page.read_text(encoding="utf-8").replace('href="/talk/3', 'href="/talk/v2/3')
+            page.write_text(text, encoding="utf-8")
+
+    result = crawl(serve(move), "nate_pann")
+    assert result.rc == 3
+    assert result.report["list_rows"] > 0
+    assert result.report["post_pages"] == 0
+    assert result.report["likely_cause"] == (
+        f"no post link in {result.report['list_rows']} list rows (selector dt a, pattern "
+        "^/talk/(\\d+)$): the site's list layout changed; no post page was requested"
+    )
+    assert "no post link in" in result.log
+
+
+def test_post_pages_that_all_come_back_empty_name_the_detail_selector(
+    serve: Callable[..., SampleSite], crawl: Callable[..., Crawl]
+) -> None:
+    def redesign(root: Path) -> None:
+        for page in (root / "nate_pann").glob("post_*.html"):
+            text = page.read_text(encoding="utf-8").replace('id="contentArea"', 'id="postBody"')
+            page.write_text(text, encoding="utf-8")
+
+    result = crawl(serve(redesign), "nate_pann")
+    pages = result.report["post_pages"] - result.report["gone"]
+    assert pages > 0
+    assert result.report["likely_cause"] == (
+        f"{result.report['post_pages']} post pages loaded but none gave a post: the body "
+        f"selector '#contentArea' found nothing on {pages} pages: the site's post page layout "
+        "changed"
+    )
+
+
 def test_a_blocked_site_is_reported_as_blocked(
     serve: Callable[..., SampleSite],
     crawl: Callable[..., Crawl],

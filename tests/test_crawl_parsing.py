@@ -19,7 +19,7 @@ from wagglebot.crawl.parsing import (
     squash,
 )
 from wagglebot.crawl.report import CrawlReport
-from wagglebot.crawl.sites import SiteError, all_sites, load_site
+from wagglebot.crawl.sites import Site, SiteError, all_sites, load_site
 
 
 @pytest.mark.parametrize(
@@ -189,10 +189,41 @@ def test_retry_after_values() -> None:
     assert retry_after_seconds(None) is None
 
 
+ROWS_SITE = Site.model_validate({
+    "site_code": "rows_site", "name": "s", "base_url": "https://s.example",
+    "list": {"url": "/l?page={page}", "row": "ul.rows > li", "link": "a.t",
+             "post_url": r"^/p/(\d+)$"},
+    "detail": {"title": "h1::text", "body": "div.view"},
+})  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("stats", "cause"),
     [
         ({"robotstxt/forbidden": 2}, "robots.txt forbids the list pages"),
+        (
+            {
+                "downloader/response_status_count/200": 2,
+                "wagglebot/list_pages": 2,
+                "wagglebot/list_rows": 20,
+            },
+            r"no post link in 20 list rows (selector a.t, pattern ^/p/(\d+)$): the site's list "
+            "layout changed; no post page was requested",
+        ),
+        (
+            {
+                "downloader/response_status_count/200": 7,
+                "wagglebot/list_pages": 2,
+                "wagglebot/list_rows": 5,
+                "wagglebot/list_links": 5,
+                "wagglebot/post_pages": 5,
+                "wagglebot/missing/body": 5,
+                "item_dropped_count": 5,
+                "wagglebot/dropped/empty_post": 5,
+            },
+            "5 post pages loaded but none gave a post: the body selector 'div.view' found "
+            "nothing on 5 pages: the site's post page layout changed",
+        ),
         (
             {"downloader/response_status_count/403": 2},
             "blocked or rate-limited by the site (HTTP 403 ×2)",
@@ -208,6 +239,7 @@ def test_retry_after_values() -> None:
                 "downloader/response_status_count/200": 6,
                 "wagglebot/list_pages": 1,
                 "wagglebot/list_rows": 5,
+                "wagglebot/list_links": 5,
                 "item_dropped_count": 5,
                 "wagglebot/dropped/missing_title": 5,
             },
@@ -225,7 +257,7 @@ def test_retry_after_values() -> None:
     ],
 )
 def test_likely_cause(stats: dict, cause: str | None) -> None:
-    found = CrawlReport.from_stats("s", stats).likely_cause("ul.rows > li")
+    found = CrawlReport.from_stats("s", stats).likely_cause(ROWS_SITE)
     assert found == cause if cause is None else found.startswith(cause)
 
 

@@ -41,7 +41,9 @@ def test_pages_parse_to_the_expected_posts(site_code: str) -> None:
     for n in pages:
         rows_expected = want["list_rows"][str(n)]
         path = site.list.url.format(page=int(n))
-        entries, rows = extract_list(site, _page(site_code, table[path], BASE + path), BASE + path)
+        entries, rows, _ = extract_list(
+            site, _page(site_code, table[path], BASE + path), BASE + path
+        )
         assert rows == rows_expected, f"list page {n}"
         for entry in entries:
             if entry.origin_id in seen:

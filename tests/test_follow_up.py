@@ -25,8 +25,8 @@ def _site(tmp_path, **request) -> Site:
         "list": {
             "url": "/l?p={page}",
             "row": "tr",
-            "link": "a::attr(href)",
-            "id_pattern": "(\\d+)",
+            "link": "a",
+            "post_url": "(\\d+)",
         },
         "detail": {"title": "h1::text", "body": "div"},
         "comments_request": {"url": "/c/{origin_id}", **request},
@@ -132,7 +132,7 @@ def test_a_request_needs_something_to_read_its_answer(tmp_path) -> None:
         "site_code": "bad",
         "name": "b",
         "base_url": "https://b.example",
-        "list": {"url": "/{page}", "row": "tr", "link": "a", "id_pattern": "(\\d+)"},
+        "list": {"url": "/{page}", "row": "tr", "link": "a", "post_url": "(\\d+)"},
         "detail": {"title": "h1", "body": "div"},
         "comments_request": {"url": "/c", "method": "PUT"},
     }

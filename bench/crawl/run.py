@@ -157,7 +157,7 @@ def baseline_crawl(site: Site, base_url: str, pages: int, db_url: str) -> float:
     with engine.connect() as conn:
         for page in range(site.list.first_page, site.list.first_page + pages):
             url = site.list_url(page, base_url)
-            entries, _ = extract_list(site, _decoded(session.get(url, timeout=20), site), url)
+            entries, _, _ = extract_list(site, _decoded(session.get(url, timeout=20), site), url)
             for entry in entries:
                 if entry.origin_id in seen or not robots.can_fetch("*", entry.url):
                     continue

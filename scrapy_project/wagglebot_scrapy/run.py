@@ -56,7 +56,7 @@ def crawl(
     process.start()
     report = CrawlReport.from_stats(site_code, crawler.stats.get_stats())
     result = report.as_dict() | {"base_url": base_url, "stored": report.stored}
-    result["likely_cause"] = report.likely_cause(site.list.row)
+    result["likely_cause"] = report.likely_cause(site)
     return result
 
 

@@ -47,23 +47,40 @@ def _text(node: Selector | SelectorList, css: str | None) -> str | None:
 
 
 def origin_id(site: Site, url: str) -> str | None:
-    match = re.search(site.list.id_pattern, url)
+    """The post's id from its address (path and query), or None when it is no post's."""
+    parts = urlsplit(url)
+    match = re.search(site.list.post_url, parts.path + (f"?{parts.query}" if parts.query else ""))
     if not match:
         return None
     return "_".join(g for g in match.groups() if g)
 
 
-def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry], int]:
-    """The posts linked from a list page, in page order, and how many rows matched."""
-    rows = Selector(text=html).css(site.list.row)
-    entries: dict[str, ListEntry] = {}
-    for row in rows:
-        href = row.css(site.list.link).get()
+def post_link(site: Site, row: Selector, page_url: str) -> tuple[str, str] | None:
+    """The row's post: the first candidate link whose address is a post's (url, id)."""
+    for link in row.css(site.list.link):
+        href = (link.attrib.get("href") or "").strip()
         if not href:
             continue
-        url = _kept_query(urljoin(page_url, href.strip()), site.list.keep_query)
+        url = urljoin(page_url, href)
         oid = origin_id(site, url)
-        if not oid or oid in entries:
+        if oid:
+            return _kept_query(url, site.list.keep_query), oid
+    return None
+
+
+def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry], int, int]:
+    """The posts linked from a list page, in page order; how many rows matched, and how
+    many of them held a post link."""
+    rows = Selector(text=html).css(site.list.row)
+    entries: dict[str, ListEntry] = {}
+    linked = 0
+    for row in rows:
+        found = post_link(site, row, page_url)
+        if found is None:
+            continue
+        linked += 1
+        url, oid = found
+        if oid in entries:
             continue
         entries[oid] = ListEntry(
             origin_id=oid,
@@ -72,7 +89,7 @@ def extract_list(site: Site, html: str, page_url: str) -> tuple[list[ListEntry],
             likes=parse_count(_text(row, site.list.likes)),
             comment_count=parse_count(_text(row, site.list.comment_count)),
         )
-    return list(entries.values()), len(rows)
+    return list(entries.values()), len(rows), linked
 
 
 def _kept_query(url: str, keep: list[str] | None) -> str:

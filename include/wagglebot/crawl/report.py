@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wagglebot.crawl.sites import Site
 
 BLOCKING_STATUSES = (401, 403, 429, 430, 503)
 # The finish reason of a run the site asked to wait longer than the cap (the middleware).
@@ -21,6 +24,8 @@ class CrawlReport:
     errors: int = 0
     list_pages: int = 0
     list_rows: int = 0
+    list_links: int = 0  # list rows that held a link to a post
+    post_pages: int = 0  # post pages that answered (not blocked)
     detail_missing: dict[str, int] = field(default_factory=dict)
     http_statuses: dict[str, int] = field(default_factory=dict)
     robots_forbidden: int = 0
@@ -51,6 +56,8 @@ class CrawlReport:
             errors=stats.get("log_count/ERROR", 0) + failed,
             list_pages=stats.get("wagglebot/list_pages", 0),
             list_rows=stats.get("wagglebot/list_rows", 0),
+            list_links=stats.get("wagglebot/list_links", 0),
+            post_pages=stats.get("wagglebot/post_pages", 0),
             detail_missing=prefixed("wagglebot/missing/"),
             http_statuses=prefixed("downloader/response_status_count/"),
             robots_forbidden=stats.get("robotstxt/forbidden", 0),
@@ -61,8 +68,9 @@ class CrawlReport:
             seconds=round(float(stats.get("elapsed_time_seconds", 0.0)), 2),
         )
 
-    def likely_cause(self, list_selector: str) -> str | None:
-        """Why nothing was stored, as a person would want it said; None if posts were stored."""
+    def likely_cause(self, site: Site) -> str | None:
+        """Why nothing was stored, naming the step that failed and the selector or pattern
+        it used, as a person would want it said; None if posts were stored."""
         if self.finish_reason == RETRY_AFTER_TOO_LONG:
             return (
                 f"rate-limited: the site asked us to wait {self.retry_after_seconds}s "
@@ -87,15 +95,42 @@ class CrawlReport:
             return f"the list pages did not load ({codes})"
         if not self.list_rows:
             return (
-                f"layout changed: the list row selector {list_selector!r} matched nothing on "
+                f"layout changed: the list row selector {site.list.row!r} matched nothing on "
                 f"{self.list_pages} list page(s)"
+            )
+        if not self.list_links:
+            return (
+                f"no post link in {self.list_rows} list rows (selector {site.list.link}, "
+                f"pattern {site.list.post_url}): the site's list layout changed; no post page "
+                "was requested"
+            )
+        if self.robots_forbidden and not self.dropped:
+            return f"robots.txt forbids the post pages ({self.robots_forbidden} requests refused)"
+        empty = self._empty_detail_fields(site)
+        if empty:
+            return (
+                f"{self.post_pages} post pages loaded but none gave a post: "
+                + "; ".join(empty)
+                + ": the site's post page layout changed"
             )
         if self.dropped:
             reasons = ", ".join(f"{r} ×{n}" for r, n in sorted(self.dropped_reasons.items()))
-            return f"every post was rejected ({reasons}): the detail page layout likely changed"
-        if self.robots_forbidden:
-            return f"robots.txt forbids the post pages ({self.robots_forbidden} requests refused)"
-        return "list rows matched but no post page yielded a post (deleted, blocked or changed)"
+            return f"every post was rejected ({reasons})"
+        return (
+            f"{self.list_links} post links were found but no post page gave a post "
+            "(deleted, blocked or failed to load)"
+        )
+
+    def _empty_detail_fields(self, site: Site) -> list[str]:
+        """The detail selectors a post needs (title, body) that found nothing on every page
+        asked for, e.g. "the body selector 'div.view' found nothing on 20 pages"."""
+        needed = {"title": site.detail.title, "body": site.detail.body}
+        pages = self.post_pages - self.gone
+        return [
+            f"the {name} selector {css!r} found nothing on {pages} pages"
+            for name, css in needed.items()
+            if pages > 0 and self.detail_missing.get(name, 0) >= pages
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -49,8 +49,12 @@ class ListPage(_Strict):
     first_page: int = 1  # some boards count from 0
     pages: int = Field(2, ge=1, le=50)
     row: str
-    link: str  # selects the href, e.g. "a.title::attr(href)"
-    id_pattern: str  # regex on the absolute link; group 1 (and 2 ...) joined by "_"
+    # A post is found by its address, not by a class a redesign may rename: ``link``
+    # narrows a row to its candidate <a> elements (e.g. "td.title a"), and the first whose
+    # path and query match ``post_url`` is the post; the pattern's groups (joined by "_")
+    # are its origin id.
+    link: str
+    post_url: str  # e.g. "^/talk/(\\d+)$"
     # The query parameters a post link keeps (None: all). Links that carry the list page
     # they came from (?po=3) would give one post a new URL on every page and every crawl.
     keep_query: list[str] | None = None
@@ -59,11 +63,18 @@ class ListPage(_Strict):
     likes: str | None = None
     comment_count: str | None = None
 
-    @field_validator("id_pattern")
+    @field_validator("post_url")
     @classmethod
     def _regex(cls, value: str) -> str:
         if re.compile(value).groups < 1:
-            raise ValueError("needs at least one capture group")
+            raise ValueError("needs at least one capture group (the origin id)")
+        return value
+
+    @field_validator("link")
+    @classmethod
+    def _elements(cls, value: str) -> str:
+        if "::" in value:
+            raise ValueError("selects the <a> elements themselves (no ::attr or ::text)")
         return value
 
 

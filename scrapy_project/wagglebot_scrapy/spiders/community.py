@@ -60,15 +60,25 @@ class CommunitySpider(scrapy.Spider):
     def parse_list(self, response: Response, page: int) -> Iterator[scrapy.Request]:
         if self.blocked(response):
             return
-        entries, rows = extract_list(self.site, self._text(response), response.url)
+        entries, rows, linked = extract_list(self.site, self._text(response), response.url)
         self.crawler.stats.inc_value("wagglebot/list_pages")
         self.crawler.stats.inc_value("wagglebot/list_rows", rows)
+        self.crawler.stats.inc_value("wagglebot/list_links", linked)
         if not rows:
             self.logger.warning(
                 "list page %d (%s): selector %r matched no rows",
                 page,
                 response.url,
                 self.site.list.row,
+            )
+        elif not linked:
+            self.logger.warning(
+                "list page %d (%s): no post link in %d rows (links %r, post address %r)",
+                page,
+                response.url,
+                rows,
+                self.site.list.link,
+                self.site.list.post_url,
             )
         for entry in entries:
             if entry.origin_id in self.seen:  # the same post on two list pages
@@ -83,6 +93,7 @@ class CommunitySpider(scrapy.Spider):
     ) -> Iterator[PostItem | scrapy.Request]:
         if self.blocked(response):
             return
+        self.crawler.stats.inc_value("wagglebot/post_pages")
         html = self._text(response)
         if is_gone(self.site, html):
             self.crawler.stats.inc_value("wagglebot/posts_gone")
