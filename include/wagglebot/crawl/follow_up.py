@@ -17,7 +17,7 @@ from parsel import Selector
 
 from wagglebot.crawl.extract import best_comments, comments_in_html, run_hook
 from wagglebot.crawl.items import CommentItem
-from wagglebot.crawl.parsing import clean_text, json_count, json_id, json_text
+from wagglebot.crawl.parsing import clean_text, json_count, json_html, json_id, json_text
 from wagglebot.crawl.sites import Comments, CommentsRequest, FromPage, RequestValue, Site
 
 
@@ -94,7 +94,7 @@ def comments_in_json(spec: Comments, data: Any) -> list[CommentItem]:
         spec,
         (
             (
-                json_text(_at(row, spec.text)),
+                json_html(_at(row, spec.text)),
                 clean_text(json_text(_at(row, spec.author))),
                 json_count(_at(row, spec.likes)) if spec.likes else None,
                 json_id(_at(row, spec.id)) if spec.id else None,

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from wagglebot.crawl.items import CommentItem
-from wagglebot.crawl.parsing import clean_text, json_count, json_id, json_text, squash
+from wagglebot.crawl.parsing import clean_text, json_count, json_html, json_id, json_text, squash
 from wagglebot.crawl.sites import Site
 
 BEST_COMMENTS = 5  # kept per post when the site description sets no limit
@@ -46,7 +46,7 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     for row in rows:
         if not isinstance(row, dict):
             continue
-        text = clean_text(json_text(row.get("memo")))
+        text = clean_text(json_html(row.get("memo")))
         if not text:
             continue
         comments.append(

@@ -88,6 +88,17 @@ def json_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+_ESCAPED_TAG = re.compile(r"&lt;\s*/?\s*[a-z][a-z0-9]*\b[^&<>]{0,300}?&gt;", re.I)
+
+
+def json_html(value: Any) -> str:
+    """A JSON value holding HTML, ready for ``clean_text``. Some sites send the markup
+    escaped once more (dcinside's "사람 같음&lt;br&gt;"): escaped tags are unescaped,
+    so they are dropped as tags, not shown as text."""
+    text = json_text(value)
+    return html.unescape(text) if _ESCAPED_TAG.search(text) else text
+
+
 # Every bundled community writes its times in Korean time, often relative to now.
 SITE_ZONE = ZoneInfo("Asia/Seoul")
 _DATE_TIME = re.compile(

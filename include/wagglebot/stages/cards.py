@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from wagglebot.stages.layout import SAFE, Box
-from wagglebot.stages.speech_text import EMOJI
+from wagglebot.stages.speech_text import on_screen
 from wagglebot.stages.tts import Cue
 
 FONT_DIR = Path("/usr/share/fonts/truetype/nanum")
@@ -70,7 +70,7 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
 
 
 def _plain(text: str) -> str:
-    return " ".join(EMOJI.sub("", text).split())  # the font has no emoji: no empty boxes
+    return on_screen(text)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, lines: int) -> list[str]:

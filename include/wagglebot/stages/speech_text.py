@@ -53,6 +53,7 @@ _URL = re.compile(r"(https?://|www\.)\S+", re.I)
 EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u200d\ufe0f\u20e3]+"
 )
+_SPACE_BEFORE_MARK = re.compile(r"\s+([.,!?…])")
 _NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(%|만|천)?")
 _LAUGH = [
     (re.compile(r"ㅋ{2,}"), " 크크 "),
@@ -67,6 +68,14 @@ _SYMBOLS = [
     (re.compile(r"\s+"), " "),
     (re.compile(r" ([.!?,…])"), r"\1"),
 ]
+
+
+def on_screen(text: str) -> str:
+    """Text as a card or caption shows it: no emoji (the font has none) and no gap one
+    leaves ("고양이 😂." reads "고양이."), < and > as their full-width forms (as YouTube
+    takes them), whitespace single."""
+    text = " ".join(EMOJI.sub("", text).split())
+    return _SPACE_BEFORE_MARK.sub(r"\1", text).replace("<", "\uff1c").replace(">", "\uff1e")
 
 
 def speakable(text: str) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from wagglebot.stages.speech_text import EMOJI
+from wagglebot.stages.speech_text import on_screen
 from wagglebot.stages.tts import Cue
 
 FONT = "NanumGothic"
@@ -44,15 +44,13 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
 
 
-_SPACE_BEFORE_MARK = re.compile(r" ([.!?,])")
+_MARKS_ONLY = re.compile(r"^[.,!?…~]+$")
 
 
 def ass_text(text: str) -> str:
     """Crawled text is never markup: braces would be override tags, backslashes escapes.
-    Emoji go: the Korean font has none, and libass would draw empty boxes.
-    """
-    text = EMOJI.sub("", text).replace("\\", "\uff3c").replace("{", "\uff5b").replace("}", "\uff5d")
-    return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(text.split()))
+    Emoji go (as on_screen says why)."""
+    return on_screen(text).replace("\\", "\uff3c").replace("{", "\uff5b").replace("}", "\uff5d")
 
 
 # On screen at once: two lines of the 72 px font across the safe width (about 12 Hangul
@@ -67,7 +65,13 @@ def _pages(cue: Cue) -> list[list[tuple[str, float | None, float | None]]]:
     tokens = [ass_text(t) for t in cue.text.split()]
     timed = len(cue.words) == len(tokens)
     times = [(w.start, w.end) for w in cue.words] if timed else [(None, None)] * len(tokens)
-    words = [(t, start, end) for t, (start, end) in zip(tokens, times, strict=True) if t]
+    words: list[tuple[str, float | None, float | None]] = []
+    for t, (start, end) in zip(tokens, times, strict=True):
+        if t and words and _MARKS_ONLY.match(t):  # "고양이 😂." : the mark joins its word
+            word, first, _ = words[-1]
+            words[-1] = (word + t, first, end)
+        elif t:
+            words.append((t, start, end))
     pages: list[list[tuple[str, float | None, float | None]]] = [[]]
     for word in words:
         if pages[-1] and len(" ".join(t for t, *_ in [*pages[-1], word])) > MAX_PAGE_CHARS:
