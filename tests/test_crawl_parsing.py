@@ -289,3 +289,22 @@ def test_brotli_is_installed_so_advertising_br_is_safe() -> None:
     from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 
     assert b"br" in ACCEPTED_ENCODINGS
+
+
+@pytest.mark.parametrize(
+    ("size", "kept"),
+    [
+        ({}, True),
+        ({"width": "640", "height": "480"}, True),
+        ({"width": "64"}, True),
+        ({"width": "100%"}, True),  # relative: says nothing of the picture's size
+        ({"width": "63"}, False),
+        ({"height": "20px"}, False),  # a level icon
+        ({"width": "1", "height": "1"}, False),  # a tracking pixel
+    ],
+)
+def test_images_the_page_declares_smaller_than_64_px_are_no_pictures(
+    size: dict, kept: bool
+) -> None:
+    url = image_url({"src": "/files/p.jpg", **size}, "https://s.example/post/1")
+    assert (url == "https://s.example/files/p.jpg") is kept

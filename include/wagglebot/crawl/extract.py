@@ -122,14 +122,22 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
     if not body_nodes:
         missing.append("body")
     content = clean_text("\n".join(body_nodes.getall()))
+    # The elements themselves are kept: lxml hands out the same proxy for a node while one
+    # is alive, so membership is identity.
+    not_pictures = [n.root for css in d.exclude_images for n in page.css(css)]
     images = []
     for img in page.css(d.images) if d.images else []:
+        if any(img.root is n for n in not_pictures):
+            continue
         url = image_url(dict(img.attrib), entry.url, site.exclude_image_hosts)
         if url:
             images.append(url)
 
     def count(name: str, css: str | None, fallback: int | None) -> int | None:
         found = parse_count(value(name, css)) if css else None
+        if found is None and name in d.inline_counts:
+            stated = re.search(d.inline_counts[name], html)  # type: ignore[index]
+            found = int(stated.group(1)) if stated else None
         return found if found is not None else fallback
 
     item = PostItem(

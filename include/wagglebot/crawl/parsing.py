@@ -170,6 +170,16 @@ _PIXEL_HINTS = re.compile(
 _PLACEHOLDER = re.compile(r"(lazy|loading|placeholder|blank|grey|gray)\.(gif|png|svg)$", re.I)
 
 
+MIN_PICTURE_PX = 64
+_PX = re.compile(r"^\s*(\d+)\s*(px)?\s*$", re.I)
+
+
+def _declared_px(value: str | None) -> float:
+    """A width or height the page declares in pixels; infinity when it declares none."""
+    match = _PX.match(value or "")
+    return int(match.group(1)) if match else float("inf")
+
+
 def image_url(
     attrs: dict[str, str], page_url: str, exclude_hosts: frozenset[str] = frozenset()
 ) -> str | None:
@@ -189,8 +199,8 @@ def image_url(
     host = parts.hostname or ""
     if any(host == h or host.endswith("." + h) for h in exclude_hosts):
         return None
-    if attrs.get("width") in ("0", "1") or attrs.get("height") in ("0", "1"):
-        return None
+    if any(_declared_px(attrs.get(side)) < MIN_PICTURE_PX for side in ("width", "height")):
+        return None  # a pixel, an icon, a sticker: not a picture for a Short
     if _PIXEL_HINTS.search(parts.path) or _PLACEHOLDER.search(parts.path):
         return None
     return url

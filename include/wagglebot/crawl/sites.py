@@ -82,6 +82,12 @@ class DetailPage(_Strict):
     title: str
     body: str
     images: str | None = None  # selects <img> elements
+    # Images inside ``images`` that are no pictures: stickers, emoticons, level icons.
+    # (Images the page declares under 64 px wide or high are dropped anyway.)
+    exclude_images: list[str] = []
+    # Counts the page states only in inline data (a script's JSON): a regular expression
+    # on the page's HTML whose group 1 is the number, read when the selector finds none.
+    inline_counts: dict[Literal["views", "likes", "comment_count"], str] = {}
     views: str | None = None
     likes: str | None = None
     comment_count: str | None = None
