@@ -170,11 +170,18 @@ class Stack:
                 self.prepare(["app-db"])
 
     def supervisor_environment(self) -> dict[str, str]:
-        """The settings supervisord runs the stack with, as WAGGLE_* variables: every
-        program's launcher reads them. Also kept in ``supervisor.env`` (0600), which a
-        supervisord started at boot (wagglebot.stack.systemd) reads, so it runs the stack
-        just as the last ``up`` did."""
-        env = {**self.settings.as_env(), f"{ENV_PREFIX}ENV_FILE": str(ENV_FILE)}
+        """The settings supervisord runs the stack with, as WAGGLE_* variables, for every
+        program's launcher: those ``up`` was given (its environment, its flags), not those
+        in .env, which each launcher reads afresh (an account added later counts at the
+        next restart). Also kept in ``supervisor.env`` (0600), which a supervisord started
+        at boot (wagglebot.stack.systemd) reads, so it runs the stack as the last ``up``."""
+        in_dotenv = dotenv_values(ENV_FILE) if ENV_FILE.exists() else {}
+        given = {
+            k: v
+            for k, v in self.settings.as_env().items()
+            if k in os.environ or k not in in_dotenv
+        }
+        env = {**given, f"{ENV_PREFIX}ENV_FILE": str(ENV_FILE)}
         lines = [f'{k}="{_systemd_escape(v)}"' for k, v in sorted(env.items())]
         path = self.supervisor.environment_file
         tmp = path.with_suffix(".tmp")
