@@ -28,6 +28,12 @@ def expected(site_code: str, base_url: str) -> dict:
     data = yaml.safe_load((EXPECTED_DIR / f"{site_code}.yaml").read_text(encoding="utf-8"))
     scheme = base_url.split(":", 1)[0]
     for post in data["posts"]:
+        post.setdefault("videos", [])  # most posts have none; the files say so only when not
+        for video in post["videos"]:
+            for key in ("url", "poster"):
+                if video.get(key):
+                    video[key] = video[key].replace("{base}", base_url).replace("{scheme}", scheme)
+            video.setdefault("poster", None)
         post["images"] = [
             u.replace("{base}", base_url).replace("{scheme}", scheme) for u in post["images"]
         ]
@@ -51,6 +57,7 @@ def _shape(post, comments) -> dict:
         "title": post.title,
         "content": post.content,
         "images": post.images,
+        "videos": post.videos,
         "views": post.views,
         "likes": post.likes,
         "comment_count": post.comment_count,

@@ -16,7 +16,15 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from parsel import Selector, SelectorList
 
 from wagglebot.crawl.items import CommentItem, PostItem
-from wagglebot.crawl.parsing import clean_text, image_url, parse_count, parse_time, squash
+from wagglebot.crawl.parsing import (
+    clean_text,
+    image_url,
+    media_url,
+    parse_count,
+    parse_time,
+    squash,
+    youtube_embed,
+)
 from wagglebot.crawl.sites import Comments, Site
 
 logger = logging.getLogger(__name__)
@@ -133,6 +141,8 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
         if url:
             images.append(url)
 
+    videos = post_videos(body_nodes, entry.url)
+
     def count(name: str, css: str | None, fallback: int | None) -> int | None:
         found = parse_count(value(name, css)) if css else None
         if found is None and name in d.inline_counts:
@@ -147,6 +157,7 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
         title=title,
         content=content,
         images=images,
+        videos=videos,
         views=count("views", d.views, entry.views),
         likes=count("likes", d.likes, entry.likes),
         comment_count=count("comment_count", d.comment_count, entry.comment_count),
@@ -154,6 +165,25 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
         comments=extract_comments(site, page, html),
     )
     return Extraction(item, missing)
+
+
+def post_videos(body: SelectorList, page_url: str) -> list[dict[str, str | None]]:
+    """The post's videos, in page order: each <video> (its src or first <source>, and its
+    poster) as a "file", each embedded YouTube player as "youtube"."""
+    found: list[dict[str, str | None]] = []
+    for node in body.css("video, iframe"):
+        if node.root.tag == "iframe":
+            watch = youtube_embed(node.attrib.get("src") or node.attrib.get("data-src"), page_url)
+            if watch:
+                found.append({"kind": "youtube", "url": watch, "poster": None})
+            continue
+        sources = [node.attrib.get("src"), *node.css("source::attr(src)").getall()]
+        url = next((u for u in (media_url(s, page_url) for s in sources) if u), None)
+        if url:
+            poster = media_url(node.attrib.get("poster"), page_url)
+            found.append({"kind": "file", "url": url, "poster": poster})
+    unique = {v["url"]: v for v in found}
+    return list(unique.values())
 
 
 def extract_comments(site: Site, page: Selector, html: str) -> list[CommentItem]:

@@ -48,6 +48,8 @@ class PostItem:
     title: str
     content: str
     images: list[str] = field(default_factory=list)
+    # {"kind": "file" | "youtube", "url": ..., "poster": picture URL or None}
+    videos: list[dict[str, str | None]] = field(default_factory=list)
     views: int | None = None
     likes: int | None = None
     comment_count: int | None = None
@@ -61,8 +63,8 @@ class PostItem:
             raise InvalidItem("missing_origin_id", where)
         if not self.title:
             raise InvalidItem("missing_title", where)
-        if not self.content and not self.images:
-            raise InvalidItem("empty_post", f"{where} has neither text nor images")
+        if not self.content and not self.images and not self.videos:
+            raise InvalidItem("empty_post", f"{where} has no text, pictures or videos")
         for name in ("views", "likes", "comment_count"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 2**31:
@@ -70,6 +72,7 @@ class PostItem:
         self.title = _trim(self.title, MAX_TITLE)
         self.content = _trim(self.content, MAX_CONTENT)
         self.images = list(dict.fromkeys(u for u in self.images if len(u) <= 1024))[:MAX_IMAGES]
+        self.videos = [v for v in self.videos if len(v["url"] or "") <= 1024][:MAX_IMAGES]
         comments: dict[str, CommentItem] = {}
         for comment in self.comments:
             if not comment.content:

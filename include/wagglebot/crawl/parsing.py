@@ -10,7 +10,12 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h\d|/tr|/blockquote)\b[^>]*>", re.I)
-_DROP_BLOCKS = re.compile(r"<\s*(script|style|noscript|template)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
+# Dropped with what they hold: code, and the browser's fallback text inside a player
+# ("Your browser does not support the video tag.", "Video 태그를 지원하지 않는 브라우저입니다.").
+_DROP_BLOCKS = re.compile(
+    r"<\s*(script|style|noscript|template|video|audio|iframe|object)\b.*?<\s*/\s*\1\s*>",
+    re.I | re.S,
+)
 _TAGS = re.compile(r"<[^>]+>")
 # Tags that style a run of text inside a word: "<b>바삭</b>합니다" reads "바삭합니다".
 _INLINE_TAGS = re.compile(
@@ -178,6 +183,28 @@ def _declared_px(value: str | None) -> float:
     """A width or height the page declares in pixels; infinity when it declares none."""
     match = _PX.match(value or "")
     return int(match.group(1)) if match else float("inf")
+
+
+_YOUTUBE_EMBED = re.compile(
+    r"^https?://(?:www\.)?(?:youtube(?:-nocookie)?\.com/(?:embed|shorts)/|youtu\.be/)"
+    r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
+)
+
+
+def youtube_embed(src: str | None, page_url: str) -> str | None:
+    """The watch address of a YouTube player an <iframe> embeds, else None."""
+    if not src:
+        return None
+    match = _YOUTUBE_EMBED.match(urljoin(page_url, src.strip()))
+    return f"https://www.youtube.com/watch?v={match.group(1)}" if match else None
+
+
+def media_url(raw: str | None, page_url: str) -> str | None:
+    """An absolute http(s) address for a video or poster attribute, else None."""
+    if not raw or not raw.strip() or raw.strip().startswith(("data:", "javascript:", "blob:")):
+        return None
+    url = urljoin(page_url, raw.strip())
+    return url if urlsplit(url).scheme in ("http", "https") else None
 
 
 def image_url(

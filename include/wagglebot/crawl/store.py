@@ -64,6 +64,7 @@ def upsert_posts(session: Session, items: Sequence[PostItem]) -> StoreResult:
             "title": i.title,
             "content": i.content,
             "images": i.images,
+            "videos": i.videos,
             "views": i.views,
             "likes": i.likes,
             "comment_count": i.comment_count,
@@ -83,6 +84,7 @@ def upsert_posts(session: Session, items: Sequence[PostItem]) -> StoreResult:
         title=_while_collected("title"),
         content=_while_collected("content"),
         images=_while_collected("images"),
+        videos=_while_collected("videos"),
     )
     session.execute(stmt, rows)
 

@@ -96,6 +96,10 @@ class Post(Base):
     title: Mapped[str] = mapped_column(String(512), nullable=False)
     content: Mapped[str] = mapped_column(LongText, nullable=False)
     images: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    # The post's videos: {"kind": "file" | "youtube", "url", "poster"} (crawl.extract).
+    videos: Mapped[list[dict]] = mapped_column(
+        JSON, nullable=False, default=list, server_default=text("'[]'")
+    )
     # Counts the page does not show stay NULL, never 0.
     views: Mapped[int | None] = mapped_column(Integer)
     likes: Mapped[int | None] = mapped_column(Integer)

@@ -177,9 +177,7 @@ class Stack:
         at boot (wagglebot.stack.systemd) reads, so it runs the stack as the last ``up``."""
         in_dotenv = dotenv_values(ENV_FILE) if ENV_FILE.exists() else {}
         given = {
-            k: v
-            for k, v in self.settings.as_env().items()
-            if k in os.environ or k not in in_dotenv
+            k: v for k, v in self.settings.as_env().items() if k in os.environ or k not in in_dotenv
         }
         env = {**given, f"{ENV_PREFIX}ENV_FILE": str(ENV_FILE)}
         lines = [f'{k}="{_systemd_escape(v)}"' for k, v in sorted(env.items())]
