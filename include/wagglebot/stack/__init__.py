@@ -251,10 +251,21 @@ class ServiceReport:
         if p is None:
             return f"NOT SUPERVISED  {answer if self.answering else 'not running'}"
         if not p.running:
-            return f"{p.state}  {p.description}; {self.restarts} restarts"
+            said = p.description or _STATE_SAYS.get(p.state, "not running")
+            return f"{p.state}  {said}; {self.restarts} restarts"
         days, rest = divmod(int(p.uptime_s), 86400)
         uptime = (f"{days}d " if days else "") + time.strftime("%H:%M:%S", time.gmtime(rest))
         return f"RUNNING  pid {p.pid}, up {uptime}, {self.restarts} restarts; {answer}"
+
+
+# What a state means when supervisord gives no description of its own.
+_STATE_SAYS = {
+    "STARTING": "being started again by supervisord",
+    "BACKOFF": "failed to start; supervisord tries again",
+    "STOPPING": "stopping",
+    "STOPPED": "stopped",
+    "EXITED": "exited; supervisord starts it again",
+}
 
 
 def _down_message(state: ProgramState) -> str:

@@ -94,7 +94,7 @@ def _status(stack: Stack) -> int:
         print(f"{report.name:<22}{report.line()}")
         if report.program and not report.program.running:
             for line in log_tail(report.program.logfile, 5).splitlines():
-                print(f"{'':<22}| {line}")
+                print(f"{'':<22}| {line[:200]}")
     healthy = stack.airflow.healthy()
     print(f"{'airflow API':<22}{'healthy at ' + stack.airflow.url if healthy else 'NOT HEALTHY'}")
     if not stack.fake_youtube.wanted:

@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
             print(f"ended {ended} processes left over from a program or supervisord that died")
         stack.prepare(service.requires)
         service.before_start()
-        refuse_busy_ports(name, service.ports())
+        refuse_busy_ports(service.ports())
         command, env = service.argv(), service.env()
         os.chdir(service.cwd)
         user = service.run_as()

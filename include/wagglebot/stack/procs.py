@@ -75,13 +75,13 @@ def port_owner(port: int) -> str:
     return "owner unknown"
 
 
-def refuse_busy_ports(name: str, ports: list[int]) -> None:
+def refuse_busy_ports(ports: list[int]) -> None:
     """Fail with the owner's name rather than start a server that fails later, vaguer."""
     for port in ports:
         if port_in_use(port):
             raise ServiceError(
-                f"cannot start {name}: 127.0.0.1:{port} is already in use ({port_owner(port)}); "
-                "stop that process or choose another port in .env"
+                f"127.0.0.1:{port} is already in use ({port_owner(port)}); stop that process "
+                "or choose another port in .env"
             )
 
 
