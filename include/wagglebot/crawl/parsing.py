@@ -216,13 +216,10 @@ def image_url(
     placeholder src; relative and protocol-relative URLs become absolute.
     """
     candidates = [attrs.get(k) for k in ("data-original", "data-src", "data-lazy-src", "src")]
-    raw = next((c.strip() for c in candidates if c and c.strip()), None)
-    if not raw or raw.startswith(("data:", "javascript:")):
+    url = media_url(next((c for c in candidates if c and c.strip()), None), page_url)
+    if url is None:
         return None
-    url = urljoin(page_url, raw)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return None
     host = parts.hostname or ""
     if any(host == h or host.endswith("." + h) for h in exclude_hosts):
         return None

@@ -11,6 +11,7 @@ Access tokens are refreshed from it automatically; no token or secret is logged.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import secrets
@@ -103,7 +104,7 @@ def _token_file(path: Path) -> object:
     except PermissionError:
         raise PublishingOff(
             f"{off} cannot be read (permission denied): it must be readable by the user "
-            f"that runs WaggleBot ({_user()}); fix its owner or mode (0600), or {again}"
+            f"that runs WaggleBot ({getpass.getuser()}); fix its owner or mode (0600), or {again}"
         ) from None
     except UnicodeDecodeError:
         raise PublishingOff(f"{off} is not text (not UTF-8); {again}") from None
@@ -115,12 +116,6 @@ def _token_file(path: Path) -> object:
         return json.loads(text)
     except ValueError as exc:
         raise PublishingOff(f"{off} is not valid JSON ({exc}); {again}") from None
-
-
-def _user() -> str:
-    import getpass
-
-    return getpass.getuser()
 
 
 def credentials_from(info: dict, token_uri: str) -> Credentials:

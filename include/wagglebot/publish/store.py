@@ -261,13 +261,7 @@ def fail_broken(
     """The Short is not whole: the post is FAILED as a render that went wrong (its retry
     renders it again), still requested, nothing counted, no session opened."""
     run_id = stage_started(session, post_id, Stage.RENDER, attempt)
-    session.execute(
-        update(Upload)
-        .where(Upload.post_id == post_id, Upload.platform == platform)
-        .values(heartbeat_at=None, note=error[:10_000])
-    )
-    session.commit()
-    stage_failed(session, run_id, f"not published: {error}", final=True)
+    fail_upload(session, post_id, f"not published: {error}", run_id, platform)
 
 
 def finish_upload(session: Session, post_id: int, published: Published, stage_run_id: int) -> None:

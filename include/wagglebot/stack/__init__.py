@@ -206,11 +206,15 @@ class Stack:
             f"{self.paths.logfile(service.name)}:\n{log_tail(self.paths.logfile(service.name))}"
         )
 
+    def stop_seconds(self) -> int:
+        """How long a whole stop may take: supervisord stops the programs one at a time."""
+        return sum(s.stop_wait for s in self.services()) + 60
+
     def down(self) -> int:
         """Stop everything (supervisord stops the programs in reverse start order, each
         one's whole process group), then end anything a hard death left behind; returns
         how many such leftovers there were."""
-        self.supervisor.shutdown(timeout=sum(s.stop_wait for s in self.services()) + 60)
+        self.supervisor.shutdown(timeout=self.stop_seconds())
         # The mode file stays: a supervisord started at boot runs the stack as last started.
         return leftovers.sweep(self.paths)
 

@@ -110,8 +110,7 @@ def _service_unit(stack: Stack, install: bool, root: Path) -> int:
         return 0
     stack.supervisor.write_config(stack.services())
     stack.supervisor_environment()
-    stop_seconds = sum(s.stop_wait for s in stack.services()) + 60
-    path = systemd.install(stack.supervisor, stop_seconds, root)
+    path = systemd.install(stack.supervisor, stack.stop_seconds(), root)
     print(f"wrote and enabled {path}: the stack starts at boot and stops cleanly at shutdown")
     if not systemd.systemd_running():
         print("(systemd is not running on this machine: the unit takes effect once it is)")

@@ -18,7 +18,10 @@ import os
 import secrets
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wagglebot import airflow_api
 from wagglebot.config import REPO_ROOT, Settings
@@ -55,6 +58,7 @@ class Airflow:
         self.url = f"http://127.0.0.1:{self.port}"
         self.passwords_file = self.home / "simple_auth_manager_passwords.json"
         self.celery = settings.executor == "celery"
+        self._answers: dict[str, tuple[float, Any]] = {}  # see _recent
 
     # Celery mode's metadata DB and broker: made on first use, so local mode keeps no
     # secrets for servers it never starts.
@@ -208,8 +212,18 @@ class Airflow:
         description = json.loads(POOLS_FILE.read_text())["gpu"]["description"]
         self._cli("pools", "set", "gpu", str(slots), description)
 
+    def _recent(self, key: str, ask: Callable[[], Any]) -> Any:
+        """One answer serves every component or worker asking within a second: a status
+        asks each in turn, and one health query or broker ping answers for all."""
+        now = time.monotonic()
+        at, value = self._answers.get(key, (float("-inf"), None))
+        if now - at > 1.0:
+            value = ask()
+            self._answers[key] = (now, value)
+        return value
+
     def health(self) -> dict:
-        return airflow_api.health(self.url)
+        return self._recent("health", lambda: airflow_api.health(self.url))
 
     def healthy(self) -> bool:
         health = self.health()
@@ -223,7 +237,7 @@ class Airflow:
 
     def worker_answers(self, node: str) -> bool:
         """A Celery worker is up once it answers a control ping through the broker."""
-        return node in celery_workers.answering(self.redis.url)
+        return node in self._recent("ping", lambda: celery_workers.answering(self.redis.url))
 
 
 class AirflowComponent(Service):

@@ -66,7 +66,7 @@ _SYMBOLS = [
     (re.compile(r"[~^*_#@<>\[\](){}\"'`|\\/=+]+"), " "),
     (re.compile(r"([.!?…])\1+"), r"\1"),
     (re.compile(r"\s+"), " "),
-    (re.compile(r" ([.!?,…])"), r"\1"),
+    (_SPACE_BEFORE_MARK, r"\1"),
 ]
 
 
