@@ -19,6 +19,7 @@ from wagglebot.stages.cards import (
     draw_title_card,
     hook_end,
 )
+from wagglebot.stages.clips import LOOP_SECONDS, VIDEO_SECONDS, make_clip
 from wagglebot.stages.encoder import h264_encoder
 from wagglebot.stages.layout import SAFE, Box, picture_spans
 from wagglebot.stages.music import music_file
@@ -505,3 +506,58 @@ def test_a_tall_screenshot_scrolls_at_a_readable_size(speech: Speech, tmp_path: 
     assert count > 1000
     assert y1 > 1900
     assert _where(foot, red)[0] == 0
+
+
+def _centre(frame: bytes) -> tuple[int, int, int]:
+    """The mean colour of a 40x40 patch at the frame's centre."""
+    rows = [frame[((940 + y) * 1080 + 520) * 3 : ((940 + y) * 1080 + 560) * 3] for y in range(40)]
+    return tuple(sum(row[c::3][i] for row in rows for i in range(40)) // 1600 for c in range(3))
+
+
+def _near(found: tuple[int, ...], colour: tuple[int, int, int]) -> bool:
+    return all(abs(f - c) < 50 for f, c in zip(found, colour, strict=True))
+
+
+def _max_volume(path: Path) -> float:
+    done = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return float(re.search(r"max_volume: (-?[\d.]+|-inf) dB", done.stderr)[1])
+
+
+def test_a_clip_plays_muted_and_a_gif_loops(tmp_path: Path) -> None:
+    video = tmp_path / "video.mp4"  # red for a second, then blue, with a loud tone
+    _ffmpeg("-f", "lavfi", "-i", "color=c=0xFF0000:s=640x360:r=25:d=2,"
+            "drawbox=x=0:y=0:w=iw:h=ih:color=0x0000FF:t=fill:enable='gte(t,1)'",
+            "-f", "lavfi", "-i", "sine=f=1000:d=2", str(video))  # fmt: skip
+    gif = tmp_path / "roll.gif"  # green and yellow frames in turn, a quarter second each
+    _ffmpeg("-f", "lavfi", "-i", "color=c=0x00FF00:s=320x240:r=4:d=1,"
+            "drawbox=x=0:y=0:w=iw:h=ih:color=0xFFFF00:t=fill:enable='eq(mod(n,2),1)'",
+            "-loop", "0", str(gif))  # fmt: skip
+    clips = [tmp_path / "picture_00.clip.mp4", tmp_path / "picture_01.clip.mp4"]
+    assert make_clip(video, clips[0], VIDEO_SECONDS) == pytest.approx(2.0, abs=0.05)
+    assert make_clip(gif, clips[1], LOOP_SECONDS) == pytest.approx(1.0, abs=0.05)
+    silence = tmp_path / "voice.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=24000:cl=mono", "-t", "6", str(silence))
+    cues = [Cue(0, 2.9, "하나."), Cue(3.0, 6.0, "둘.")]
+    out = tmp_path / "moving.mp4"
+    render_short(silence, 6.0, cues, clips, out)
+    red, blue = (255, 0, 0), (0, 0, 255)
+    green, yellow = (0, 255, 0), (255, 255, 0)
+    # The video plays (red, then blue) and, its two seconds done, starts again...
+    for at, colour in [(0.5, red), (1.5, blue), (2.5, red), (3.2, green), (3.45, yellow),
+                       (4.2, green), (5.45, yellow)]:  # fmt: skip
+        assert _near(_centre(_rgb_frame(out, at)), colour), (at, _centre(_rgb_frame(out, at)))
+    # ...and its tone is not heard: the voice (silence here) is the Short's only sound.
+    assert _max_volume(out) < -50
+    assert _max_volume(video) > -30  # (the tone is there to be heard)
+
+
+def test_a_clip_plays_about_its_own_length_beside_pictures() -> None:
+    cues = [Cue(0, 1.9, "a"), Cue(2.0, 3.9, "b"), Cue(4.0, 9.0, "c")]
+    # A 2 s clip and two pictures in 9 s: the clip plays once, the pictures share the rest.
+    assert picture_spans(9.0, cues, 3, [2.0, None, None]) == [(0.0, 2.0), (2.0, 4.0), (4.0, 9.0)]
+    assert picture_spans(9.0, [], 3, [2.0, None, None]) == [(0.0, 2.0), (2.0, 5.5), (5.5, 9.0)]
+    # Only clips: none can take the others' time, so they share it evenly (and loop).
+    assert picture_spans(9.0, [], 2, [2.0, 1.0]) == [(0.0, 4.5), (4.5, 9.0)]

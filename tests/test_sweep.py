@@ -19,6 +19,7 @@ from wagglebot.config import Settings
 from wagglebot.db.models import Comment, Content, Post, StageRun
 from wagglebot.post_files import media_path, post_folder
 from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_started
+from wagglebot.stages.clips import VIDEO_SECONDS
 from wagglebot.stages.pictures import fetch_pictures, on_this_machine
 from wagglebot.states import claim_approved
 from wagglebot.statuses import PostStatus, Stage, StageOutcome
@@ -41,8 +42,13 @@ def _ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A loopback image host: a photo, a webp, a tracking pixel, a page, and a 404."""
+    """A loopback image host: a photo, a webp, a tracking pixel, a page, and a 404; a video
+    with sound, an animated GIF and a still one."""
     root = tmp_path_factory.mktemp("cdn")
+    sound = ("-f", "lavfi", "-i", "sine=f=1000:d=8")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=8", *sound, str(root / "clip.mp4"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x240:r=4:d=1", "-loop", "0", str(root / "roll.gif"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x240", "-frames:v", "1", str(root / "still.gif"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=800x1000", "-frames:v", "1", str(root / "cat.jpg"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=s=1200x800", "-frames:v", "1", str(root / "wide.webp"))
     _ffmpeg("-f", "lavfi", "-i", "color=c=white:s=2x2", "-frames:v", "1", str(root / "pixel.gif"))
@@ -71,6 +77,43 @@ def test_pictures_in_sample_mode_come_only_from_this_machine(
     assert on_this_machine("http://localhost:8700/x.png")
     assert on_this_machine("http://127.0.0.2/x.png")
     assert not on_this_machine("http://10.0.0.1/x.png")
+
+
+def _streams(path: Path) -> list[dict]:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return json.loads(done.stdout)["streams"]
+
+
+def test_a_video_gives_its_poster_and_a_muted_clip_and_a_gif_moves(
+    picture_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cdn = picture_server
+    videos = [
+        {"kind": "youtube", "url": "https://www.youtube.com/watch?v=aBcDeFgHiJ0", "poster": None},
+        {"kind": "file", "url": f"{cdn}/clip.mp4", "poster": f"{cdn}/cat.jpg"},
+        {"kind": "file", "url": f"{cdn}/page.html", "poster": None},  # a page, not a video
+        {"kind": "file", "url": "http://video.example-cdn.kr/a.mp4", "poster": None},
+    ]
+    images = [f"{cdn}/roll.gif", f"{cdn}/cat.jpg", f"{cdn}/still.gif"]
+    kept = fetch_pictures(images, tmp_path, videos=videos, loopback_only=True)
+    # The poster, then the clip; the GIF that moves is a clip too, the still one a picture;
+    # the poster shown already is not shown twice.
+    names = ["picture_00.jpg", "picture_01.clip.mp4", "picture_02.clip.mp4", "picture_03.png"]
+    assert [p.name for p in kept] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # nothing half-made left
+    clip, gif = _streams(kept[1]), _streams(kept[2])
+    assert [s["codec_type"] for s in clip] == ["video"]  # the video's sound is gone
+    assert (clip[0]["codec_name"], clip[0]["pix_fmt"]) == ("h264", "yuv420p")
+    assert clip[0]["r_frame_rate"] == "30/1"
+    assert float(clip[0]["duration"]) == pytest.approx(VIDEO_SECONDS, abs=0.1)  # of 8 s
+    assert (gif[0]["width"], gif[0]["height"]) == (320, 240)
+    assert float(gif[0]["duration"]) == pytest.approx(1.0, abs=0.1)  # its whole loop
+    assert f"video skipped: {cdn}/page.html: served as text/html" in caplog.text
+    assert "video skipped: http://video.example-cdn.kr/a.mp4: not on this machine" in caplog.text
+    assert "youtube.com" not in caplog.text  # YouTube's video is not ours to fetch
 
 
 RUN_ID = "manual__test"
@@ -102,6 +145,7 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
                 f"{cdn}/page.html",
                 f"{cdn}/wide.webp",
             ],
+            videos=[{"kind": "file", "url": f"{cdn}/clip.mp4", "poster": None}],
             status=S.APPROVED,
         )
         session.add(
@@ -133,7 +177,8 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
 
     pictures = gather_pictures(claimed, settings)
     kept = [media_path(settings, p) for p in pictures[str(story)]]
-    assert [p.name for p in kept] == ["picture_00.jpg", "picture_01.png"]  # webp -> png
+    # The video's clip first, then the pictures (webp -> png)
+    assert [p.name for p in kept] == ["picture_00.clip.mp4", "picture_01.jpg", "picture_02.png"]
     assert pictures[str(plain)] == []
 
     voices = speak(scripts, _attempt("speak"), settings)

@@ -42,19 +42,44 @@ class Box:
 SAFE = Box(60, 160, WIDTH - 60 - 130, int(HEIGHT * 0.80) - 160)
 
 
-def picture_spans(duration: float, cues: Sequence[Cue], count: int) -> list[tuple[float, float]]:
-    """When each of ``count`` pictures is on screen: about equal shares, each turn moved to
-    the sentence boundary nearest it, so a picture changes between sentences, not in one."""
+def _shares(duration: float, longest: Sequence[float | None]) -> list[float]:
+    """Each item's time on screen: equal shares, except that an item never gets more than
+    its ``longest`` while others can use the rest (a clip plays once, then the stills)."""
+    shares: list[float | None] = [None] * len(longest)
+    left, free = duration, set(range(len(longest)))
+    while free:
+        even = left / len(free)
+        capped = {i for i in free if longest[i] is not None and longest[i] < even}
+        if not capped or capped == free:  # nothing else could fill the time: all share it
+            break
+        for i in capped:
+            shares[i] = longest[i]
+            left -= longest[i]
+        free -= capped
+    return [left / len(free) if s is None else s for s in shares]
+
+
+def picture_spans(
+    duration: float,
+    cues: Sequence[Cue],
+    count: int,
+    longest: Sequence[float | None] | None = None,
+) -> list[tuple[float, float]]:
+    """When each of ``count`` pictures is on screen: about equal shares (none longer than
+    its ``longest`` while others can take the time), each turn moved to the sentence
+    boundary nearest it, so a picture changes between sentences, not in one."""
     if count <= 0:
         return []
+    shares = _shares(duration, longest or [None] * count)
     starts = sorted({round(c.start, 3) for c in cues if 0 < c.start < duration})
     turns: list[float] = []
+    target = 0.0
     for k in range(1, count):
-        target = duration * k / count
+        target += shares[k - 1]
         earliest = turns[-1] + 0.5 if turns else 0.5  # at least half a second each
         choices = [s for s in starts if earliest <= s <= duration - 0.5]
         turn = min(choices, key=lambda s: abs(s - target)) if choices else target
-        if abs(turn - target) > duration / count / 2:  # no boundary near: an even split
+        if abs(turn - target) > min(shares[k - 1], shares[k]) / 2:  # no boundary near
             turn = target
         turns.append(max(turn, earliest))
     edges = [0.0, *turns, duration]

@@ -1,8 +1,10 @@
 """The post's pictures, fetched for the render: checked, bounded, decoded once by ffprobe.
 
-A picture that cannot be had (gone, hot-link blocked, not an image, a tracking
-pixel, too large) is skipped with the reason logged; a post left with none
-renders over the generated background instead of failing.
+What the Short shows, in order: each video's poster and a clip of the video itself,
+then the pictures. An animated GIF becomes a clip that loops (clips.py). A picture or
+video that cannot be had (gone, hot-link blocked, not an image, a tracking pixel, too
+large) is skipped with the reason logged; a post left with none renders over the
+generated background instead of failing.
 """
 
 from __future__ import annotations
@@ -13,23 +15,29 @@ import logging
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from wagglebot.stages.clips import LOOP_SECONDS, SUFFIX, VIDEO_SECONDS, ClipRejected, make_clip
+
 log = logging.getLogger(__name__)
 
 MAX_PICTURES = 6
 MAX_BYTES = 15 * 1024 * 1024
+MAX_VIDEO_BYTES = 60 * 1024 * 1024  # an MP4's index may sit at its end: the whole file
 MAX_REDIRECTS = 5
 MIN_SIDE = 200  # smaller is an icon, an emoticon or a tracking pixel
 _AS_IS = {"mjpeg": ".jpg", "png": ".png"}  # anything else (webp, gif...) becomes one PNG frame
 _FFPROBE = [
     *("ffprobe", "-v", "error", "-select_streams", "v:0", "-of", "json"),
-    *("-show_entries", "stream=codec_name,width,height"),
+    *("-count_packets", "-show_entries", "stream=codec_name,width,height,nb_read_packets"),
 ]
+# CDNs often serve MP4 untyped; ffprobe then decides what it is.
+VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
 _ONE_PNG_FRAME = ["-frames:v", "1", "-f", "image2", "-c:v", "png"]
 
 
@@ -37,7 +45,15 @@ class PictureRejected(ValueError):
     pass
 
 
-def _probe(path: Path) -> tuple[str, int, int]:
+@dataclass(frozen=True)
+class Probed:
+    codec: str
+    width: int
+    height: int
+    frames: int
+
+
+def _probe(path: Path) -> Probed:
     done = subprocess.run(
         [*_FFPROBE, str(path)],
         capture_output=True,
@@ -51,7 +67,12 @@ def _probe(path: Path) -> tuple[str, int, int]:
             f"not a decodable image ({done.stderr.strip()[-200:] or 'no stream'})"
         )
     s = streams[0]
-    return s.get("codec_name", "?"), int(s.get("width") or 0), int(s.get("height") or 0)
+    return Probed(
+        s.get("codec_name", "?"),
+        int(s.get("width") or 0),
+        int(s.get("height") or 0),
+        int(s.get("nb_read_packets") or 0),
+    )
 
 
 def _first_frame_png(source: Path, target: Path) -> None:
@@ -91,8 +112,10 @@ def download(
     timeout: float,
     max_bytes: int = MAX_BYTES,
     may_fetch: Callable[[str], str | None] | None = None,
+    accept: tuple[str, ...] = ("image/",),
 ) -> None:
-    """Save the image at ``url`` to ``to``: served as image/*, at most ``max_bytes``.
+    """Save the file at ``url`` to ``to``: served as one of the ``accept`` types (prefixes),
+    at most ``max_bytes``.
 
     Redirects are followed by hand (at most ``MAX_REDIRECTS``) so ``may_fetch`` judges
     every address on the way: it returns why an address must not be fetched, or None.
@@ -106,8 +129,9 @@ def download(
                 continue
             response.raise_for_status()
             kind = response.headers.get("Content-Type", "")
-            if not kind.startswith("image/"):
-                raise PictureRejected(f"served as {kind or 'no content type'}, not an image")
+            if not kind.startswith(accept):
+                wanted = "an image" if accept == ("image/",) else "a video"
+                raise PictureRejected(f"served as {kind or 'no content type'}, not {wanted}")
             too_big = PictureRejected(f"larger than {max_bytes / 2**20:g} MiB")
             if int(response.headers.get("Content-Length") or 0) > max_bytes:
                 raise too_big
@@ -122,17 +146,56 @@ def download(
     raise PictureRejected(f"more than {MAX_REDIRECTS} redirects")
 
 
+@dataclass(frozen=True)
+class Wanted:
+    url: str
+    video: bool  # the post's video file; else a picture (perhaps an animated one)
+
+
+def wanted(images: Iterable[str], videos: Iterable[dict]) -> list[Wanted]:
+    """What the Short may show, in order: each video's poster and the video, then the
+    pictures. A YouTube player's video is YouTube's to show, not ours to copy."""
+    found: dict[str, Wanted] = {}
+    for video in videos:
+        if video.get("kind") == "file" and video.get("url"):
+            if video.get("poster"):
+                found.setdefault(video["poster"], Wanted(video["poster"], False))
+            found.setdefault(video["url"], Wanted(video["url"], True))
+    for url in images:
+        found.setdefault(url, Wanted(url, False))
+    return list(found.values())
+
+
+def _keep(part: Path, stem: Path, video: bool) -> Path:
+    """The downloaded ``part`` checked and put in place as ``stem`` + a suffix."""
+    probed = _probe(part)
+    if min(probed.width, probed.height) < MIN_SIDE:
+        raise PictureRejected(f"{probed.width}x{probed.height} is too small to show")
+    if video or probed.frames > 1:
+        path = stem.with_name(stem.name + SUFFIX)
+        make_clip(part, path, VIDEO_SECONDS if video else LOOP_SECONDS)
+    elif probed.codec in _AS_IS:
+        path = stem.with_suffix(_AS_IS[probed.codec])
+        os.replace(part, path)
+    else:  # the render reads stills through the image2 demuxer: one frame of PNG
+        path = stem.with_suffix(".png")
+        _first_frame_png(part, path)
+    return path
+
+
 def fetch_pictures(
     urls: list[str],
     folder: Path,
     *,
+    videos: Iterable[dict] = (),
     referer: str | None = None,
     user_agent: str = "WaggleBot",
     limit: int = MAX_PICTURES,
     timeout: float = 15,
     loopback_only: bool = False,
 ) -> list[Path]:
-    """Download up to ``limit`` usable pictures into ``folder`` (replacing what was there).
+    """Download up to ``limit`` usable pictures and clips into ``folder`` (replacing what
+    was there): ``urls`` are the post's pictures, ``videos`` its stored videos.
 
     ``loopback_only``: fetch nothing from beyond this machine (the bundled sample site).
     """
@@ -145,7 +208,7 @@ def fetch_pictures(
         session.headers["Referer"] = referer
     may_fetch = _loopback_only if loopback_only else None
     kept: list[Path] = []
-    for url in dict.fromkeys(urls):
+    for item in wanted(urls, videos):
         if len(kept) >= limit:
             break
         with tempfile.NamedTemporaryFile(
@@ -153,18 +216,24 @@ def fetch_pictures(
         ) as tmp:
             part = Path(tmp.name)
         try:
-            download(session, url, part, timeout=timeout, may_fetch=may_fetch)
-            codec, width, height = _probe(part)
-            if min(width, height) < MIN_SIDE:
-                raise PictureRejected(f"{width}x{height} is too small to show")
-            path = folder / f"picture_{len(kept):02d}{_AS_IS.get(codec, '.png')}"
-            if codec in _AS_IS:
-                os.replace(part, path)
-            else:  # the render reads stills through the image2 demuxer: one frame of PNG
-                _first_frame_png(part, path)
-            kept.append(path)
-        except (requests.RequestException, PictureRejected, subprocess.SubprocessError) as exc:
-            log.warning("picture skipped: %s: %s", url, exc)
+            download(
+                session,
+                item.url,
+                part,
+                timeout=timeout,
+                max_bytes=MAX_VIDEO_BYTES if item.video else MAX_BYTES,
+                may_fetch=may_fetch,
+                accept=VIDEO_TYPES if item.video else ("image/",),
+            )
+            kept.append(_keep(part, folder / f"picture_{len(kept):02d}", item.video))
+        except (
+            requests.RequestException,
+            PictureRejected,
+            ClipRejected,
+            subprocess.SubprocessError,
+        ) as exc:
+            what = "video" if item.video else "picture"
+            log.warning("%s skipped: %s: %s", what, item.url, exc)
         finally:
             part.unlink(missing_ok=True)
     return kept

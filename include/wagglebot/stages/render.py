@@ -3,7 +3,9 @@
 One ffmpeg filter graph and one encode (peers lost 20-30% time and quality to
 three lossy passes). Each picture is decoded once, shown whole over a blurred
 copy of itself, and zoomed with scale+crop (about 20% cheaper than zoompan, and
-no whole-pixel jitter); pictures change at sentence boundaries (layout.py).
+no whole-pixel jitter); pictures change at sentence boundaries (layout.py). A clip
+(a post's video or animated GIF, clips.py) plays, looped and muted, over its own
+blurred first frame, for about its own length when there are stills to share the time.
 With no pictures a slowly moving gradient stands in. The voice is loudness-normalised, music (if
 any) ducked under it; the video lasts exactly as long as the voice.
 """
@@ -25,6 +27,7 @@ import ffmpeg
 from PIL import Image
 
 from wagglebot.stages.cards import CommentCard, Placed, TitleCard, draw_backdrop, place_cards
+from wagglebot.stages.clips import clip_seconds, is_clip
 from wagglebot.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.stages.layout import (
     BLUR_SIGMA,
@@ -122,6 +125,30 @@ def _scrolling(path: Path, seconds: float):
     ).filter("setsar", 1)
 
 
+def _clip(path: Path, seconds: float):
+    """A clip (clips.py: silent, 30 fps) fitted whole over a blurred copy of its first frame,
+    looped for as long as it is shown. Only its picture is read: the voice stays alone."""
+    frames = max(1, round(seconds * FPS))
+    moving = ffmpeg.input(str(path), stream_loop=-1, t=f"{seconds:.3f}").video
+    moving = moving.filter("setsar", 1).split()
+    fill = _held(_fill(moving[0].filter("trim", end_frame=1)), frames)
+    shown = (
+        moving[1]
+        .filter("scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2)
+        .filter("setpts", "PTS-STARTPTS")
+    )
+    return ffmpeg.overlay(fill, shown, x="(W-w)/2", y="(H-h)/2", eof_action="repeat").filter(
+        "setsar", 1
+    )
+
+
+def _shown(path: Path, span: tuple[float, float], index: int):
+    seconds = span[1] - span[0]
+    if is_clip(path):
+        return _clip(path, seconds)
+    return _scrolling(path, seconds) if _is_tall(path) else _picture(path, seconds, index)
+
+
 def _background(seconds: float):
     source = (
         f"gradients=s={WIDTH}x{HEIGHT}:r={FPS}:c0=0x1d2b64:c1=0xf8cdda:"
@@ -142,12 +169,10 @@ def build(
     cards: Sequence[Placed] = (),
 ):
     if images:
-        spans = picture_spans(duration, cues, len(images))
+        longest = [clip_seconds(p) if is_clip(p) else None for p in images]
+        spans = picture_spans(duration, cues, len(images), longest)
         video = ffmpeg.concat(
-            *(
-                (_scrolling(p, end - start) if _is_tall(p) else _picture(p, end - start, i))
-                for i, (p, (start, end)) in enumerate(zip(images, spans, strict=True))
-            ),
+            *(_shown(p, span, i) for i, (p, span) in enumerate(zip(images, spans, strict=True))),
             v=1,
             a=0,
         )

@@ -205,26 +205,34 @@ def speak(
 
 
 def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> dict[str, list[str]]:
-    """The posts' pictures on disk (not a GPU stage: it runs beside the LLM)."""
+    """The posts' pictures and clips of their videos on disk (not a GPU stage: it runs
+    beside the LLM)."""
     from wagglebot.stages.pictures import fetch_pictures
 
     settings = settings or get_settings()
     with settings_session(settings) as session:
         rows = session.execute(
-            select(Post.id, Post.url, Post.images).where(Post.id.in_(post_ids))
+            select(Post.id, Post.url, Post.images, Post.videos).where(Post.id.in_(post_ids))
         ).all()
     found = {}
-    for post_id, url, images in rows:
+    for post_id, url, images, videos in rows:
         folder = post_file(settings, post_id, PICTURES)
         kept = fetch_pictures(
             images or [],
             folder,
+            videos=videos or [],
             referer=url,
             user_agent=settings.user_agent,
             # The bundled sample site serves its own pictures; a demo reaches nothing else.
             loopback_only=settings.crawl_target == "sample",
         )
-        log.info("post %d: %d of %d pictures usable", post_id, len(kept), len(images or []))
+        log.info(
+            "post %d: %d usable of %d pictures and %d videos",
+            post_id,
+            len(kept),
+            len(images or []),
+            len(videos or []),
+        )
         found[str(post_id)] = [media_ref(settings, p) for p in kept]
     return found
 
