@@ -273,6 +273,60 @@ def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_serve
     assert any(len(t.value) == len("첫 줄\n둘째 줄 ") + 3000 for t in at.text)
 
 
+def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
+    app_env: None,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    sites = start_sites(tmp_path / "sites")
+    own = sites.urls[OWN]
+    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", json.dumps({OWN: own}))
+    get_settings.cache_clear()
+    watch = "https://www.youtube.com/watch?v=aBcDeFgHiJ0"
+    with sessions() as session:
+        [video] = add_posts(
+            session,
+            title="영상 글",
+            videos=[{"kind": "file", "url": f"{own}/clip.mp4", "poster": f"{own}/photo.jpg"}],
+        )
+        [tube] = add_posts(
+            session, title="유튜브 글", content="", videos=[{"kind": "youtube", "url": watch}]
+        )
+        [both] = add_posts(
+            session,
+            title="그림과 유튜브",
+            images=[f"{own}/ok.png"],
+            videos=[{"kind": "youtube", "url": watch}],
+        )
+        add_posts(session, title="그림 글", images=[f"{own}/ok.png"])
+    try:
+        at = login()
+        assert len(titles(at)) == 4
+        media = {c.value.split(" · ")[-1]: c.value for c in at.caption if "image(s)" in c.value}
+        assert "0 image(s) · 1 video(s)" in media[f"#{video}"]
+        assert "0 image(s) · 1 YouTube video(s)" in media[f"#{tube}"]
+        assert "1 image(s) · 1 YouTube video(s)" in media[f"#{both}"]
+        # A post whose only media is a YouTube player is flagged where the reviewer decides.
+        [warning] = at.warning
+        assert warning.value.startswith("Only a YouTube video: the Short cannot show it")
+        at.selectbox(key="f-images").select("video").run()
+        assert sorted(titles(at)) == ["그림과 유튜브", "영상 글", "유튜브 글"]
+        at.session_state[f"preview-{video}"] = True
+        at.session_state[f"preview-{tube}"] = True
+        at.run()
+    finally:
+        sites.stop()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert ":material/movie: A video; the Short shows its first seconds:" in captions
+    assert ":material/smart_display: A YouTube video (the Short cannot show it)" in captions
+    assert len(at.image) == 1  # the poster, fetched by the dashboard like any picture
+    assert sites.hits(OWN)["/photo.jpg"] == 1
+    assert sites.hits(OWN)["/clip.mp4"] == 0  # the video itself is not fetched to preview
+    assert watch in [b.url for b in at.link_button]
+
+
 def ui_text(markdown: str) -> str:
     """What escaped Markdown reads as (backslash escapes undone, addresses unmarked)."""
     text = re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

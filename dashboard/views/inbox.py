@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from wagglebot.dashboard_data import InboxFilter, PostCard, full_text, inbox_page, inbox_sites
 from wagglebot.review import approve, decline
@@ -17,7 +18,12 @@ SORT_LABELS = {
     "likes": "Most liked",
     "views": "Most viewed",
 }
-IMAGE_LABELS = {"any": "Any", "with": "With images", "without": "Without images"}
+IMAGE_LABELS = {
+    "any": "Any",
+    "with": "With images",
+    "without": "Without images",
+    "video": "With a video",
+}
 
 
 def _first_page() -> None:
@@ -28,7 +34,7 @@ def _filters(sites: list[str]) -> InboxFilter:
     cols = st.columns([2, 1.2, 2, 2, 1.6])
     chosen = cols[0].multiselect("Sites", sites, key="f-sites", on_change=_first_page)
     images = cols[1].selectbox(
-        "Images",
+        "Media",
         list(IMAGE_LABELS),
         format_func=IMAGE_LABELS.get,
         key="f-images",
@@ -87,8 +93,14 @@ def _card(card: PostCard) -> None:
         body.caption(
             f"{ui.md(card.site_code)} · {ui.local(card.dated_at)} · views {ui.count(card.views)}"
             f" · likes {ui.count(card.likes)} · comments {ui.count(card.comment_count)}"
-            f" · score {score} · {len(card.images)} image(s) · #{card.id}"
+            f" · score {score} · {_media(card)} · #{card.id}"
         )
+        if card.youtube_only:
+            body.warning(
+                "Only a YouTube video: the Short cannot show it, so it would be narrated "
+                "over its title card alone.",
+                icon=":material/smart_display:",
+            )
         a, d = actions.columns(2)
         a.button(
             "Approve",
@@ -105,9 +117,32 @@ def _card(card: PostCard) -> None:
                 _preview(card)
 
 
+def _media(card: PostCard) -> str:
+    shown = [f"{len(card.images)} image(s)"]
+    if files := card.video_files:
+        shown.append(f"{len(files)} video(s)")
+    if youtube := card.youtube_videos:
+        shown.append(f"{len(youtube)} YouTube video(s)")
+    return " · ".join(shown)
+
+
+def _videos(where: DeltaGenerator, card: PostCard) -> None:
+    """Each video's poster, fetched like the pictures; YouTube players as links."""
+    for video in card.video_files:
+        if poster := video.get("poster"):
+            where.caption(":material/movie: A video; the Short shows its first seconds:")
+            ui.pictures(where, card.site_code, [poster], card.url)
+        else:
+            where.caption(":material/movie: A video with no poster; the Short shows its start")
+    for url in card.youtube_videos:
+        where.caption(":material/smart_display: A YouTube video (the Short cannot show it)")
+        if link := ui.web_url(url):
+            where.link_button("Watch on YouTube", link)
+
+
 def _preview(card: PostCard) -> None:
     text_col, media_col = st.columns([3, 2])
-    text_col.text(card.preview or "(no text: a picture post)")
+    text_col.text(card.preview or "(no text: a picture or video post)")
     if card.content_chars > len(card.preview):
         with text_col:
             _whole_text(card.id, card.content_chars)
@@ -116,6 +151,7 @@ def _preview(card: PostCard) -> None:
         likes = f" ({best.likes:,} likes)" if best.likes is not None else ""
         text_col.caption(f"Best comment{likes}, by {ui.md(best.author or 'someone')}:")
         text_col.text(best.content)
+    _videos(media_col, card)
     ui.pictures(media_col, card.site_code, card.images[:4], card.url)
     if link := ui.web_url(card.url):
         media_col.link_button("Open the original", link)

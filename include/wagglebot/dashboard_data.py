@@ -33,7 +33,7 @@ SORTS: dict[Sort, tuple] = {
 @dataclass(frozen=True)
 class InboxFilter:
     sites: tuple[str, ...] = ()
-    images: Literal["any", "with", "without"] = "any"
+    images: Literal["any", "with", "without", "video"] = "any"
     text: str = ""
     since: date | None = None  # days in the dashboard's time zone, both ends included
     until: date | None = None
@@ -47,6 +47,8 @@ class InboxFilter:
             stmt = stmt.where(Post.image_count > 0)
         elif self.images == "without":
             stmt = stmt.where(Post.image_count == 0)
+        elif self.images == "video":
+            stmt = stmt.where(func.json_length(Post.videos) > 0)
         if text := self.text.strip():
             stmt = stmt.where(
                 or_(
@@ -83,7 +85,23 @@ class PostCard:
     dated_at: datetime
     status_changed_at: datetime
     status_changed_by: str | None
+    videos: list[dict] | None  # {"kind": "file" | "youtube", "url", "poster"}
     comments: list[BestComment]
+
+    @property
+    def video_files(self) -> list[dict]:
+        """The post's own videos (the Short shows their posters and first seconds)."""
+        return [v for v in self.videos or [] if v.get("kind") == "file"]
+
+    @property
+    def youtube_videos(self) -> list[str]:
+        """Embedded YouTube players' watch addresses: YouTube's videos, not the post's."""
+        return [v["url"] for v in self.videos or [] if v.get("kind") == "youtube"]
+
+    @property
+    def youtube_only(self) -> bool:
+        """All the post shows is a YouTube player: its Short can show none of it."""
+        return bool(self.youtube_videos) and not self.images and not self.video_files
 
 
 _CARD_COLUMNS = (
@@ -101,6 +119,7 @@ _CARD_COLUMNS = (
     Post.dated_at,
     Post.status_changed_at,
     Post.status_changed_by,
+    Post.videos,
 )
 
 
