@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from wagglebot.auth import hash_password
 from wagglebot.config import get_settings
+from wagglebot.crawl.sample_site import SampleSite
 from wagglebot.crawl.store import refresh_scores
 from wagglebot.db import default_engine, engine_for
 from wagglebot.db.models import Comment, Content, Post, StageRun, Upload
@@ -195,16 +196,23 @@ def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker
     assert sorted(titles(at)) == [f"작은사이트 글 {i}" for i in range(5)]
 
 
-def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_server(
-    app_env: None,
-    sessions: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+def picture_hosts(
+    app_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[SampleSite]:
+    """The post's own site (its pictures' home, as the dashboard is told) and a stranger."""
     sites = start_sites(tmp_path / "sites")
-    own, stranger = sites.urls[OWN], sites.urls[STRANGER]
-    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", json.dumps({OWN: own}))
+    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", json.dumps({OWN: sites.urls[OWN]}))
     get_settings.cache_clear()
+    yield sites
+    sites.stop()
+
+
+def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_server(
+    picture_hosts: SampleSite, sessions: sessionmaker[Session]
+) -> None:
+    sites = picture_hosts
+    own, stranger = sites.urls[OWN], sites.urls[STRANGER]
     with sessions() as session:
         [pid] = add_posts(
             session,
@@ -239,15 +247,12 @@ def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_serve
             ]
         )
         session.commit()
-    try:
-        at = login()
-        assert not at.text
-        assert not at.image
-        assert sites.hits(OWN)["/ok.png"] == 0
-        at.session_state[f"preview-{pid}"] = True  # the reviewer opens the preview
-        at.run()
-    finally:
-        sites.stop()
+    at = login()
+    assert not at.text
+    assert not at.image
+    assert sites.hits(OWN)["/ok.png"] == 0
+    at.session_state[f"preview-{pid}"] = True  # the reviewer opens the preview
+    at.run()
     texts = [t.value for t in at.text]
     assert texts[0].startswith("첫 줄\n둘째 줄 가")
     assert len(texts[0]) == 1500
@@ -274,15 +279,10 @@ def test_a_preview_shows_the_body_best_comment_and_pictures_fetched_by_the_serve
 
 
 def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
-    app_env: None,
-    sessions: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    picture_hosts: SampleSite, sessions: sessionmaker[Session]
 ) -> None:
-    sites = start_sites(tmp_path / "sites")
+    sites = picture_hosts
     own = sites.urls[OWN]
-    monkeypatch.setenv("WAGGLE_CRAWL_BASE_URLS", json.dumps({OWN: own}))
-    get_settings.cache_clear()
     watch = "https://www.youtube.com/watch?v=aBcDeFgHiJ0"
     with sessions() as session:
         [video] = add_posts(
@@ -300,23 +300,20 @@ def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
             videos=[{"kind": "youtube", "url": watch}],
         )
         add_posts(session, title="그림 글", images=[f"{own}/ok.png"])
-    try:
-        at = login()
-        assert len(titles(at)) == 4
-        media = {c.value.split(" · ")[-1]: c.value for c in at.caption if "image(s)" in c.value}
-        assert "0 image(s) · 1 video(s)" in media[f"#{video}"]
-        assert "0 image(s) · 1 YouTube video(s)" in media[f"#{tube}"]
-        assert "1 image(s) · 1 YouTube video(s)" in media[f"#{both}"]
-        # A post whose only media is a YouTube player is flagged where the reviewer decides.
-        [warning] = at.warning
-        assert warning.value.startswith("Only a YouTube video: the Short cannot show it")
-        at.selectbox(key="f-images").select("video").run()
-        assert sorted(titles(at)) == ["그림과 유튜브", "영상 글", "유튜브 글"]
-        at.session_state[f"preview-{video}"] = True
-        at.session_state[f"preview-{tube}"] = True
-        at.run()
-    finally:
-        sites.stop()
+    at = login()
+    assert len(titles(at)) == 4
+    media = {c.value.split(" · ")[-1]: c.value for c in at.caption if "image(s)" in c.value}
+    assert "0 image(s) · 1 video(s)" in media[f"#{video}"]
+    assert "0 image(s) · 1 YouTube video(s)" in media[f"#{tube}"]
+    assert "1 image(s) · 1 YouTube video(s)" in media[f"#{both}"]
+    # A post whose only media is a YouTube player is flagged where the reviewer decides.
+    [warning] = at.warning
+    assert warning.value.startswith("Only a YouTube video: the Short cannot show it")
+    at.selectbox(key="f-images").select("video").run()
+    assert sorted(titles(at)) == ["그림과 유튜브", "영상 글", "유튜브 글"]
+    at.session_state[f"preview-{video}"] = True
+    at.session_state[f"preview-{tube}"] = True
+    at.run()
     assert not at.exception, at.exception
     captions = [c.value for c in at.caption]
     assert ":material/movie: A video; the Short shows its first seconds:" in captions
