@@ -288,7 +288,10 @@ def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
         [video] = add_posts(
             session,
             title="영상 글",
-            videos=[{"kind": "file", "url": f"{own}/clip.mp4", "poster": f"{own}/photo.jpg"}],
+            videos=[
+                {"kind": "file", "url": f"{own}/clip.mp4", "poster": f"{own}/photo.jpg"},
+                {"kind": "player", "url": f"{own}/movie?no=1", "poster": None},
+            ],
         )
         [tube] = add_posts(
             session, title="유튜브 글", content="", videos=[{"kind": "youtube", "url": watch}]
@@ -303,7 +306,7 @@ def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
     at = login()
     assert len(titles(at)) == 4
     media = {c.value.split(" · ")[-1]: c.value for c in at.caption if "image(s)" in c.value}
-    assert "0 image(s) · 1 video(s)" in media[f"#{video}"]
+    assert "0 image(s) · 2 video(s)" in media[f"#{video}"]
     assert "0 image(s) · 1 YouTube video(s)" in media[f"#{tube}"]
     assert "1 image(s) · 1 YouTube video(s)" in media[f"#{both}"]
     # A post whose only media is a YouTube player is flagged where the reviewer decides.
@@ -321,7 +324,10 @@ def test_video_posts_are_marked_with_their_posters_and_youtube_alone_is_flagged(
     assert len(at.image) == 1  # the poster, fetched by the dashboard like any picture
     assert sites.hits(OWN)["/photo.jpg"] == 1
     assert sites.hits(OWN)["/clip.mp4"] == 0  # the video itself is not fetched to preview
-    assert watch in [b.url for b in at.link_button]
+    assert ":material/movie: A video in the site's player; the Short plays it" in captions
+    links = [b.url for b in at.link_button]
+    assert f"{own}/movie?no=1" in links
+    assert watch in links
 
 
 def ui_text(markdown: str) -> str:

@@ -53,6 +53,10 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _ffmpeg("-f", "lavfi", "-i", "testsrc=s=1200x800", "-frames:v", "1", str(root / "wide.webp"))
     _ffmpeg("-f", "lavfi", "-i", "color=c=white:s=2x2", "-frames:v", "1", str(root / "pixel.gif"))
     (root / "page.html").write_text("<html>not a picture</html>")
+    (root / "player.html").write_text(  # a site's own video player page
+        '<html><body><video poster="wide.webp"><source src="clip.mp4?from=player">'
+        "No video here.</video></body></html>"
+    )
     handler = partial(SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None  # type: ignore[method-assign]
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -96,15 +100,21 @@ def test_a_video_gives_its_poster_and_a_muted_clip_and_a_gif_moves(
         {"kind": "file", "url": f"{cdn}/clip.mp4", "poster": f"{cdn}/cat.jpg"},
         {"kind": "file", "url": f"{cdn}/page.html", "poster": None},  # a page, not a video
         {"kind": "file", "url": "http://video.example-cdn.kr/a.mp4", "poster": None},
+        {"kind": "player", "url": f"{cdn}/player.html", "poster": None},
+        {"kind": "player", "url": f"{cdn}/page.html", "poster": None},
     ]
     images = [f"{cdn}/roll.gif", f"{cdn}/cat.jpg", f"{cdn}/still.gif"]
     kept = fetch_pictures(images, tmp_path, videos=videos, loopback_only=True)
-    # The poster, then the clip; the GIF that moves is a clip too, the still one a picture;
-    # the poster shown already is not shown twice.
-    names = ["picture_00.jpg", "picture_01.clip.mp4", "picture_02.clip.mp4", "picture_03.png"]
+    # Each video's poster, then its clip (a site's player gives the video its page holds);
+    # the GIF that moves is a clip too, the still one a picture; the poster shown already
+    # is not shown twice.
+    names = [
+        *("picture_00.jpg", "picture_01.clip.mp4", "picture_02.png", "picture_03.clip.mp4"),
+        *("picture_04.clip.mp4", "picture_05.png"),
+    ]
     assert [p.name for p in kept] == names
     assert sorted(p.name for p in tmp_path.iterdir()) == names  # nothing half-made left
-    clip, gif = _streams(kept[1]), _streams(kept[2])
+    clip, gif = _streams(kept[1]), _streams(kept[4])
     assert [s["codec_type"] for s in clip] == ["video"]  # the video's sound is gone
     assert (clip[0]["codec_name"], clip[0]["pix_fmt"]) == ("h264", "yuv420p")
     assert clip[0]["r_frame_rate"] == "30/1"
@@ -113,6 +123,7 @@ def test_a_video_gives_its_poster_and_a_muted_clip_and_a_gif_moves(
     assert float(gif[0]["duration"]) == pytest.approx(1.0, abs=0.1)  # its whole loop
     assert f"video skipped: {cdn}/page.html: served as text/html" in caplog.text
     assert "video skipped: http://video.example-cdn.kr/a.mp4: not on this machine" in caplog.text
+    assert f"video player skipped: {cdn}/page.html: its page holds no <video>" in caplog.text
     assert "youtube.com" not in caplog.text  # YouTube's video is not ours to fetch
 
 

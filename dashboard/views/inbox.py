@@ -132,6 +132,10 @@ def _videos(where: DeltaGenerator, card: PostCard) -> None:
         if poster := video.get("poster"):
             where.caption(":material/movie: A video; the Short shows its first seconds:")
             ui.pictures(where, card.site_code, [poster], card.url)
+        elif video["kind"] == "player":
+            where.caption(":material/movie: A video in the site's player; the Short plays it")
+            if link := ui.web_url(video["url"]):
+                where.link_button("Open the video", link)
         else:
             where.caption(":material/movie: A video with no poster; the Short shows its start")
     for url in card.youtube_videos:

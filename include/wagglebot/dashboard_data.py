@@ -85,13 +85,14 @@ class PostCard:
     dated_at: datetime
     status_changed_at: datetime
     status_changed_by: str | None
-    videos: list[dict] | None  # {"kind": "file" | "youtube", "url", "poster"}
+    videos: list[dict] | None  # {"kind": "file" | "player" | "youtube", "url", "poster"}
     comments: list[BestComment]
 
     @property
     def video_files(self) -> list[dict]:
-        """The post's own videos (the Short shows their posters and first seconds)."""
-        return [v for v in self.videos or [] if v.get("kind") == "file"]
+        """The post's own videos, as files or on the site's own player (the Short shows
+        their posters and first seconds)."""
+        return [v for v in self.videos or [] if v.get("kind") in ("file", "player")]
 
     @property
     def youtube_videos(self) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -135,13 +135,13 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
     not_pictures = [n.root for css in d.exclude_images for n in page.css(css)]
     images = []
     for img in page.css(d.images) if d.images else []:
-        if any(img.root is n for n in not_pictures):
+        if _among(img, not_pictures):
             continue
         url = image_url(dict(img.attrib), entry.url, site.exclude_image_hosts)
         if url:
             images.append(url)
 
-    videos = post_videos(body_nodes, entry.url)
+    videos = post_videos(body_nodes, entry.url, d.video_player, not_pictures)
 
     def count(name: str, css: str | None, fallback: int | None) -> int | None:
         found = parse_count(value(name, css)) if css else None
@@ -167,15 +167,30 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
     return Extraction(item, missing)
 
 
-def post_videos(body: SelectorList, page_url: str) -> list[dict[str, str | None]]:
+def _among(node: Selector, elements: Sequence[object]) -> bool:
+    return any(node.root is e for e in elements)
+
+
+def post_videos(
+    body: SelectorList,
+    page_url: str,
+    player: str | None = None,
+    not_videos: Sequence[object] = (),
+) -> list[dict[str, str | None]]:
     """The post's videos, in page order: each <video> (its src or first <source>, and its
-    poster) as a "file", each embedded YouTube player as "youtube"."""
+    poster) as a "file"; each embedded YouTube player as "youtube"; each of the site's own
+    players (``player``: a pattern on the iframe's path and query) as "player", its page
+    holding the <video>. ``not_videos``: elements that are stickers, not videos."""
     found: list[dict[str, str | None]] = []
     for node in body.css("video, iframe"):
+        if _among(node, not_videos):
+            continue
         if node.root.tag == "iframe":
-            watch = youtube_embed(node.attrib.get("src") or node.attrib.get("data-src"), page_url)
-            if watch:
+            src = node.attrib.get("src") or node.attrib.get("data-src")
+            if watch := youtube_embed(src, page_url):
                 found.append({"kind": "youtube", "url": watch, "poster": None})
+            elif player and (url := _own_player(src, page_url, player)):
+                found.append({"kind": "player", "url": url, "poster": None})
             continue
         sources = [node.attrib.get("src"), *node.css("source::attr(src)").getall()]
         url = next((u for u in (media_url(s, page_url) for s in sources) if u), None)
@@ -184,6 +199,17 @@ def post_videos(body: SelectorList, page_url: str) -> list[dict[str, str | None]
             found.append({"kind": "file", "url": url, "poster": poster})
     unique = {v["url"]: v for v in found}
     return list(unique.values())
+
+
+def _own_player(src: str | None, page_url: str, pattern: str) -> str | None:
+    url = media_url(src, page_url)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc != urlsplit(page_url).netloc:
+        return None
+    where = parts.path + (f"?{parts.query}" if parts.query else "")
+    return url if re.search(pattern, where) else None
 
 
 def extract_comments(site: Site, page: Selector, html: str) -> list[CommentItem]:

@@ -82,9 +82,12 @@ class DetailPage(_Strict):
     title: str
     body: str
     images: str | None = None  # selects <img> elements
-    # Images inside ``images`` that are no pictures: stickers, emoticons, level icons.
-    # (Images the page declares under 64 px wide or high are dropped anyway.)
+    # Images or videos in the post that are no pictures of it: stickers (some animated, as
+    # <video>), emoticons, level icons. (Images declared under 64 px are dropped anyway.)
     exclude_images: list[str] = []
+    # The site's own video player, embedded as an <iframe> whose page holds the <video>: a
+    # regular expression on the player's path and query (on the post's own host).
+    video_player: str | None = None
     # Counts the page states only in inline data (a script's JSON): a regular expression
     # on the page's HTML whose group 1 is the number, read when the selector finds none.
     inline_counts: dict[Literal["views", "likes", "comment_count"], str] = {}

@@ -96,7 +96,8 @@ class Post(Base):
     title: Mapped[str] = mapped_column(String(512), nullable=False)
     content: Mapped[str] = mapped_column(LongText, nullable=False)
     images: Mapped[list[str]] = mapped_column(JSON, nullable=False)
-    # The post's videos: {"kind": "file" | "youtube", "url", "poster"} (crawl.extract).
+    # The post's videos: {"kind": "file" | "player" | "youtube", "url", "poster"}
+    # (crawl.extract.post_videos).
     videos: Mapped[list[dict]] = mapped_column(
         JSON, nullable=False, default=list, server_default=text("'[]'")
     )

@@ -18,10 +18,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from parsel import Selector
 
+from wagglebot.crawl.extract import post_videos
 from wagglebot.stages.clips import LOOP_SECONDS, SUFFIX, VIDEO_SECONDS, ClipRejected, make_clip
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 MAX_PICTURES = 6
 MAX_BYTES = 15 * 1024 * 1024
 MAX_VIDEO_BYTES = 60 * 1024 * 1024  # an MP4's index may sit at its end: the whole file
+PLAYER_BYTES = 2 * 1024 * 1024  # a site's video player page
+PAGE = ("text/html", "application/xhtml+xml")
+_KINDS = {"image/": "an image", "video/": "a video", "text/html": "a web page"}
 MAX_REDIRECTS = 5
 MIN_SIDE = 200  # smaller is an icon, an emoticon or a tracking pixel
 _AS_IS = {"mjpeg": ".jpg", "png": ".png"}  # anything else (webp, gif...) becomes one PNG frame
@@ -130,7 +136,7 @@ def download(
             response.raise_for_status()
             kind = response.headers.get("Content-Type", "")
             if not kind.startswith(accept):
-                wanted = "an image" if accept == ("image/",) else "a video"
+                wanted = _KINDS.get(accept[0], accept[0])
                 raise PictureRejected(f"served as {kind or 'no content type'}, not {wanted}")
             too_big = PictureRejected(f"larger than {max_bytes / 2**20:g} MiB")
             if int(response.headers.get("Content-Length") or 0) > max_bytes:
@@ -183,6 +189,31 @@ def _keep(part: Path, stem: Path, video: bool) -> Path:
     return path
 
 
+def _played(
+    session: requests.Session, videos: Iterable[dict], folder: Path, **fetch: Any
+) -> list[dict]:
+    """``videos`` with each of the site's own players replaced by the videos its page holds
+    (a player page is fetched under the same rules as a picture)."""
+    found: list[dict] = []
+    for video in videos:
+        if video.get("kind") != "player":
+            found.append(video)
+            continue
+        page = folder / ".player.part"
+        try:
+            download(session, video["url"], page, max_bytes=PLAYER_BYTES, accept=PAGE, **fetch)
+            html = page.read_bytes().decode("utf-8", "replace")
+            held = post_videos(Selector(text=html).css("body"), video["url"])
+            if not held:
+                raise PictureRejected("its page holds no <video>")
+            found += [v for v in held if v["kind"] == "file"]
+        except (requests.RequestException, PictureRejected) as exc:
+            log.warning("video player skipped: %s: %s", video["url"], exc)
+        finally:
+            page.unlink(missing_ok=True)
+    return found
+
+
 def fetch_pictures(
     urls: list[str],
     folder: Path,
@@ -207,6 +238,7 @@ def fetch_pictures(
     if referer:  # many community CDNs refuse images requested without the post as referer
         session.headers["Referer"] = referer
     may_fetch = _loopback_only if loopback_only else None
+    videos = _played(session, videos, folder, timeout=timeout, may_fetch=may_fetch)
     kept: list[Path] = []
     for item in wanted(urls, videos):
         if len(kept) >= limit:
