@@ -48,13 +48,14 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     sound = ("-f", "lavfi", "-i", "sine=f=1000:d=8")
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=8", *sound, str(root / "clip.mp4"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x240:r=4:d=1", "-loop", "0", str(root / "roll.gif"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=s=300x300:r=4:d=1", "-loop", "0", str(root / "spin.gif"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x240", "-frames:v", "1", str(root / "still.gif"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=800x1000", "-frames:v", "1", str(root / "cat.jpg"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=s=1200x800", "-frames:v", "1", str(root / "wide.webp"))
     _ffmpeg("-f", "lavfi", "-i", "color=c=white:s=2x2", "-frames:v", "1", str(root / "pixel.gif"))
     (root / "page.html").write_text("<html>not a picture</html>")
     (root / "player.html").write_text(  # a site's own video player page
-        '<html><body><video poster="wide.webp"><source src="clip.mp4?from=player">'
+        '<html><body><video poster="spin.gif"><source src="clip.mp4?from=player">'
         "No video here.</video></body></html>"
     )
     handler = partial(SimpleHTTPRequestHandler, directory=str(root))
@@ -105,9 +106,9 @@ def test_a_video_gives_its_poster_and_a_muted_clip_and_a_gif_moves(
     ]
     images = [f"{cdn}/roll.gif", f"{cdn}/cat.jpg", f"{cdn}/still.gif"]
     kept = fetch_pictures(images, tmp_path, videos=videos, loopback_only=True)
-    # Each video's poster, then its clip (a site's player gives the video its page holds);
-    # the GIF that moves is a clip too, the still one a picture; the poster shown already
-    # is not shown twice.
+    # Each video's poster (still, even an animated GIF one), then its clip (a site's player
+    # gives the video its page holds); the GIF that moves is a clip too, the still one a
+    # picture; the poster shown already is not shown twice.
     names = [
         *("picture_00.jpg", "picture_01.clip.mp4", "picture_02.png", "picture_03.clip.mp4"),
         *("picture_04.clip.mp4", "picture_05.png"),

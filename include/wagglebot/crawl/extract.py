@@ -17,8 +17,10 @@ from parsel import Selector, SelectorList
 
 from wagglebot.crawl.items import CommentItem, PostItem
 from wagglebot.crawl.parsing import (
+    VIDEO_FILE,
     clean_text,
     image_url,
+    img_source,
     media_url,
     parse_count,
     parse_time,
@@ -182,8 +184,13 @@ def post_videos(
     players (``player``: a pattern on the iframe's path and query) as "player", its page
     holding the <video>. ``not_videos``: elements that are stickers, not videos."""
     found: list[dict[str, str | None]] = []
-    for node in body.css("video, iframe"):
+    for node in body.css("video, iframe, img"):
         if _among(node, not_videos):
+            continue
+        if node.root.tag == "img":  # an <img> naming a video file
+            url = media_url(img_source(dict(node.attrib)), page_url)
+            if url and VIDEO_FILE.search(urlsplit(url).path):
+                found.append({"kind": "file", "url": url, "poster": None})
             continue
         if node.root.tag == "iframe":
             src = node.attrib.get("src") or node.attrib.get("data-src")
@@ -197,7 +204,9 @@ def post_videos(
         if url:
             poster = media_url(node.attrib.get("poster"), page_url)
             found.append({"kind": "file", "url": url, "poster": poster})
-    unique = {v["url"]: v for v in found}
+    unique: dict[str | None, dict[str, str | None]] = {}
+    for video in found:  # the first mention wins: a <video> with its poster over a bare <img>
+        unique.setdefault(video["url"], video)
     return list(unique.values())
 
 

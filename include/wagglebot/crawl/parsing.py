@@ -10,12 +10,17 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h\d|/tr|/blockquote)\b[^>]*>", re.I)
-# Dropped with what they hold: code, and the browser's fallback text inside a player
-# ("Your browser does not support the video tag.", "Video 태그를 지원하지 않는 브라우저입니다.").
+# Dropped with what they hold: code, the browser's fallback text inside a player ("Your
+# browser does not support the video tag.", "Video 태그를 지원하지 않는 브라우저입니다."), and
+# buttons' labels (clien's "GIF" download button beside a converted GIF).
 _DROP_BLOCKS = re.compile(
-    r"<\s*(script|style|noscript|template|video|audio|iframe|object)\b.*?<\s*/\s*\1\s*>",
+    r"<\s*(script|style|noscript|template|video|audio|iframe|object|button)\b.*?"
+    r"<\s*/\s*\1\s*>",
     re.I | re.S,
 )
+# A video file, whatever element names it: ppomppu ships an uploaded .mov as an <img>,
+# clien hides an <img> of the MP4 it made of a GIF beside the <video>.
+VIDEO_FILE = re.compile(r"\.(?:mp4|m4v|mov|webm|mkv|avi)$", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 # Tags that style a run of text inside a word: "<b>바삭</b>합니다" reads "바삭합니다".
 _INLINE_TAGS = re.compile(
@@ -207,6 +212,13 @@ def media_url(raw: str | None, page_url: str) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
+def img_source(attrs: dict[str, str]) -> str | None:
+    """What an <img> really shows: a lazy-loading attribute (data-original, data-src,
+    data-lazy-src) over a placeholder src."""
+    candidates = (attrs.get(k) for k in ("data-original", "data-src", "data-lazy-src", "src"))
+    return next((c for c in candidates if c and c.strip()), None)
+
+
 def image_url(
     attrs: dict[str, str], page_url: str, exclude_hosts: frozenset[str] = frozenset()
 ) -> str | None:
@@ -215,8 +227,7 @@ def image_url(
     Lazy-loading attributes (data-original, data-src, data-lazy-src) win over a
     placeholder src; relative and protocol-relative URLs become absolute.
     """
-    candidates = [attrs.get(k) for k in ("data-original", "data-src", "data-lazy-src", "src")]
-    url = media_url(next((c for c in candidates if c and c.strip()), None), page_url)
+    url = media_url(img_source(attrs), page_url)
     if url is None:
         return None
     parts = urlsplit(url)
@@ -227,4 +238,6 @@ def image_url(
         return None  # a pixel, an icon, a sticker: not a picture for a Short
     if _PIXEL_HINTS.search(parts.path) or _PLACEHOLDER.search(parts.path):
         return None
+    if VIDEO_FILE.search(parts.path):
+        return None  # a video (crawl.extract.post_videos keeps it as one)
     return url

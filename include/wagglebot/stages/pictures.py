@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -155,7 +155,11 @@ def download(
 @dataclass(frozen=True)
 class Wanted:
     url: str
-    video: bool  # the post's video file; else a picture (perhaps an animated one)
+    kind: Literal["picture", "poster", "video"]  # a poster is shown still, even a GIF one
+
+    @property
+    def video(self) -> bool:
+        return self.kind == "video"
 
 
 def wanted(images: Iterable[str], videos: Iterable[dict]) -> list[Wanted]:
@@ -165,21 +169,21 @@ def wanted(images: Iterable[str], videos: Iterable[dict]) -> list[Wanted]:
     for video in videos:
         if video.get("kind") == "file" and video.get("url"):
             if video.get("poster"):
-                found.setdefault(video["poster"], Wanted(video["poster"], False))
-            found.setdefault(video["url"], Wanted(video["url"], True))
+                found.setdefault(video["poster"], Wanted(video["poster"], "poster"))
+            found.setdefault(video["url"], Wanted(video["url"], "video"))
     for url in images:
-        found.setdefault(url, Wanted(url, False))
+        found.setdefault(url, Wanted(url, "picture"))
     return list(found.values())
 
 
-def _keep(part: Path, stem: Path, video: bool) -> Path:
+def _keep(part: Path, stem: Path, kind: str) -> Path:
     """The downloaded ``part`` checked and put in place as ``stem`` + a suffix."""
     probed = _probe(part)
     if min(probed.width, probed.height) < MIN_SIDE:
         raise PictureRejected(f"{probed.width}x{probed.height} is too small to show")
-    if video or probed.frames > 1:
+    if kind == "video" or (kind == "picture" and probed.frames > 1):
         path = stem.with_name(stem.name + SUFFIX)
-        make_clip(part, path, VIDEO_SECONDS if video else LOOP_SECONDS)
+        make_clip(part, path, VIDEO_SECONDS if kind == "video" else LOOP_SECONDS)
     elif probed.codec in _AS_IS:
         path = stem.with_suffix(_AS_IS[probed.codec])
         os.replace(part, path)
@@ -257,7 +261,7 @@ def fetch_pictures(
                 may_fetch=may_fetch,
                 accept=VIDEO_TYPES if item.video else ("image/",),
             )
-            kept.append(_keep(part, folder / f"picture_{len(kept):02d}", item.video))
+            kept.append(_keep(part, folder / f"picture_{len(kept):02d}", item.kind))
         except (
             requests.RequestException,
             PictureRejected,
