@@ -69,11 +69,12 @@ def crawl_communities() -> None:
     def crawl_site(site: str) -> dict:
         from wagglebot.config import get_settings
         from wagglebot.crawl.plan import pages_for
-        from wagglebot.crawl.run_site import run_crawl
+        from wagglebot.crawl.runs import crawl_and_record
 
         params = get_current_context()["params"]
-        pages = pages_for(site, get_settings(), params["pages"], params["site_pages"])
-        return run_crawl(site, pages=pages)
+        settings = get_settings()
+        pages = pages_for(site, settings, params["pages"], params["site_pages"])
+        return crawl_and_record(settings, site, pages)
 
     crawl_site.expand(site=sites_to_crawl())
 

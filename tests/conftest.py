@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.config import Settings
 from wagglebot.db import make_engine
-from wagglebot.db.models import Post, PublishQuota
+from wagglebot.db.models import CrawlRun, HealthState, Post, PublishQuota
 from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.stack import Stack
 from wagglebot.stack.mariadb import MariaDB
@@ -102,6 +102,8 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     with factory.begin() as session:
         session.execute(delete(Post))  # comments, contents and stage runs cascade
         session.execute(delete(PublishQuota))  # today's count, from an earlier test
+        session.execute(delete(CrawlRun))
+        session.execute(delete(HealthState))
     return factory
 
 

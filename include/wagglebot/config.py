@@ -140,6 +140,31 @@ class Settings(BaseSettings):
     service_log_backups: int = Field(5, ge=0, le=100)
     service_start_retries: int = Field(5, ge=0, le=100)
 
+    # Health (wagglebot.health): each check turns amber, then red, past these.
+    health_crawl_amber_minutes: int = Field(120, ge=1)  # since a site's last good crawl
+    health_crawl_red_minutes: int = Field(360, ge=1)
+    # A crawl storing under this share of the site's median over 7 days: "degraded".
+    health_yield_share: float = Field(0.25, gt=0, le=1)
+    health_stuck_minutes: int = Field(90, ge=1)  # a post in PROCESSING or PUBLISHING
+    health_failures_amber: int = Field(1, ge=1)  # failed posts and crawls in 24 h
+    health_failures_red: int = Field(5, ge=1)
+    health_disk_amber_gib: float = Field(10, ge=0)  # free space left
+    health_disk_red_gib: float = Field(2, ge=0)
+    health_gpu_amber_celsius: int = Field(80, ge=1)
+    health_gpu_red_celsius: int = Field(90, ge=1)
+    health_backup_amber_hours: float = Field(26, gt=0)  # since the last good backup
+    health_backup_red_hours: float = Field(50, gt=0)
+    # Alerts: apprise URLs, space- or comma-separated (tgram://, discord://, ntfy://,
+    # mailtos://, json://...). They hold tokens: a secret, never logged or shown.
+    alert_urls: SecretStr | None = None
+    alert_digest_hour: int | None = Field(None, ge=0, le=23)  # a daily digest, local time
+    # Backups: `./wagglebot backup` and the daily backup DAG write here (default
+    # <stack_home>/backups) and keep this many days.
+    backup_dir: Path | None = None
+    backup_keep_days: int = Field(7, ge=1)
+    # Prometheus metrics: the stack serves /metrics on 127.0.0.1 at this port.
+    metrics_port: int = Field(9108, ge=1, le=65535)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -185,7 +210,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "media_root", "stack_home", "airflow_dags_folder", "youtube_token_file", "preview_cache"
+        "media_root",
+        "stack_home",
+        "airflow_dags_folder",
+        "youtube_token_file",
+        "preview_cache",
+        "backup_dir",
     )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -197,6 +227,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "airflow_api_url", f"http://127.0.0.1:{self.airflow_port}")
         if not self.airflow_ui_url:
             object.__setattr__(self, "airflow_ui_url", self.airflow_api_url)
+        if self.backup_dir is None:
+            object.__setattr__(self, "backup_dir", self.stack_home / "backups")
         return self
 
     @property

@@ -273,3 +273,42 @@ class PublishQuota(Base):
     # The platform itself said the allowance is spent (quotaExceeded...): nothing more today.
     exhausted: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = _updated()
+
+
+class CrawlRun(Base):
+    """One site's crawl as the crawl task ended it: what it stored, or why it failed.
+
+    The health checks read the last good crawl's age and a site's usual yield here.
+    """
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (Index(None, "site_code", "finished_at"), TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    site_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    stored: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")  # new+updated
+    new: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    cause: Mapped[str | None] = mapped_column(Text)  # why it failed, or the report's likely cause
+
+
+class HealthState(Base):
+    """Each health check's last level, since when it has held, and what was last told.
+
+    A check's "failing since" survives between evaluations, and watch_health notifies
+    only when a level differs from the one it last notified.
+    """
+
+    __tablename__ = "health_states"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    level: Mapped[str] = mapped_column(String(8), nullable=False)
+    since: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    value: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    notified_level: Mapped[str | None] = mapped_column(String(8))
+    notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
