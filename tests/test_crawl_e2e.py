@@ -97,9 +97,10 @@ def test_a_crawl_stores_exactly_the_expected_rows(
     whys = [d["why"] for d in want["dropped"]]
     assert result.report["new"] == len(want["posts"])
     assert result.report["updated"] == 0
-    assert result.report["gone"] == whys.count("http_404")
+    gone = whys.count("http_404") + whys.count("gone")
+    assert result.report["gone"] == gone
     assert result.report["robots_forbidden"] == whys.count("robots_txt")
-    assert result.report["dropped"] == len(whys) - whys.count("http_404") - whys.count("robots_txt")
+    assert result.report["dropped"] == len(whys) - gone - whys.count("robots_txt")
     assert result.report["errors"] == 0
     assert result.report["likely_cause"] is None
     assert result.report["comments_unfetched"] == want.get("comments_unfetched", {})

@@ -26,6 +26,7 @@ from wagglebot.crawl.parsing import (
     parse_time,
     squash,
     youtube_embed,
+    youtube_link,
 )
 from wagglebot.crawl.sites import Comments, Site
 
@@ -128,6 +129,8 @@ def extract_post(site: Site, html: str, entry: ListEntry) -> Extraction:
         return found
 
     title = squash(value("title", d.title))
+    for css in d.exclude_text:
+        page.css(css).drop()
     body_nodes = page.css(d.body)
     if not body_nodes:
         missing.append("body")
@@ -184,15 +187,19 @@ def post_videos(
     players (``player``: a pattern on the iframe's path and query) as "player", its page
     holding the <video>. ``not_videos``: elements that are stickers, not videos."""
     found: list[dict[str, str | None]] = []
-    for node in body.css("video, iframe, img"):
+    for node in body.css("video, iframe, embed, img, a[href]"):
         if _among(node, not_videos):
+            continue
+        if node.root.tag == "a":  # a YouTube link the site's script turns into a player
+            if watch := youtube_link(node.attrib.get("href"), page_url):
+                found.append({"kind": "youtube", "url": watch, "poster": None})
             continue
         if node.root.tag == "img":  # an <img> naming a video file
             url = media_url(img_source(dict(node.attrib)), page_url)
             if url and VIDEO_FILE.search(urlsplit(url).path):
                 found.append({"kind": "file", "url": url, "poster": None})
             continue
-        if node.root.tag == "iframe":
+        if node.root.tag in ("iframe", "embed"):
             src = node.attrib.get("src") or node.attrib.get("data-src")
             if watch := youtube_embed(src, page_url):
                 found.append({"kind": "youtube", "url": watch, "poster": None})
@@ -258,13 +265,19 @@ def best_comments(
     spec: Comments, rows: Iterable[tuple[str, str | None, int | None, str | None]]
 ) -> list[CommentItem]:
     """The first ``spec.limit`` comments with text, from (text HTML, author, likes, raw id)
-    however a page or an answer holds them; the id is what ``spec.id_pattern`` finds."""
-    comments = []
+    however a page or an answer holds them; the id is what ``spec.id_pattern`` finds. A
+    comment shown twice (fmkorea repeats its best ones above the thread) counts once."""
+    comments: list[CommentItem] = []
+    seen: set[str] = set()
     for html, author, likes, raw_id in rows:
         text = clean_text(html)
         if not text:
             continue
         match = re.search(spec.id_pattern, raw_id) if raw_id else None
+        if match and match.group(1) in seen:
+            continue
+        if match:
+            seen.add(match.group(1))
         comments.append(
             CommentItem(
                 content=text,

@@ -204,6 +204,20 @@ def youtube_embed(src: str | None, page_url: str) -> str | None:
     return f"https://www.youtube.com/watch?v={match.group(1)}" if match else None
 
 
+_YOUTUBE_WATCH = re.compile(
+    r"^https?://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?(?:.*&)?v=|shorts/)|youtu\.be/)"
+    r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
+)
+
+
+def youtube_link(href: str | None, page_url: str) -> str | None:
+    """The watch address a plain link to a YouTube video names, else None."""
+    if not href:
+        return None
+    match = _YOUTUBE_WATCH.match(urljoin(page_url, href.strip()))
+    return f"https://www.youtube.com/watch?v={match.group(1)}" if match else None
+
+
 def media_url(raw: str | None, page_url: str) -> str | None:
     """An absolute http(s) address for a video or poster attribute, else None."""
     if not raw or not raw.strip() or raw.strip().startswith(("data:", "javascript:", "blob:")):
@@ -214,9 +228,24 @@ def media_url(raw: str | None, page_url: str) -> str | None:
 
 def img_source(attrs: dict[str, str]) -> str | None:
     """What an <img> really shows: a lazy-loading attribute (data-original, data-src,
-    data-lazy-src) over a placeholder src."""
-    candidates = (attrs.get(k) for k in ("data-original", "data-src", "data-lazy-src", "src"))
+    data-lazy-src) over the widest picture of its srcset over a placeholder src."""
+    lazy = (attrs.get(k) for k in ("data-original", "data-src", "data-lazy-src"))
+    candidates = (*lazy, _widest(attrs.get("srcset")), attrs.get("src"))
     return next((c for c in candidates if c and c.strip()), None)
+
+
+def _widest(srcset: str | None) -> str | None:
+    """The widest candidate of a srcset ("a.jpg 300w, b.jpg 1024w"), or its last one."""
+    best, best_w = None, -1.0
+    for candidate in (srcset or "").split(","):
+        parts = candidate.split()
+        if not parts:
+            continue
+        size = parts[1] if len(parts) > 1 else "1x"
+        width = float(size[:-1]) if size[:-1].replace(".", "", 1).isdigit() else 0.0
+        if width >= best_w:
+            best, best_w = parts[0], width
+    return best
 
 
 def image_url(
@@ -227,7 +256,10 @@ def image_url(
     Lazy-loading attributes (data-original, data-src, data-lazy-src) win over a
     placeholder src; relative and protocol-relative URLs become absolute.
     """
-    url = media_url(img_source(attrs), page_url)
+    source = img_source(attrs)
+    if source is None or source.strip().startswith("?"):
+        return None  # an editor's leftover (clien's src="?scale=width:740"): the page itself
+    url = media_url(source, page_url)
     if url is None:
         return None
     parts = urlsplit(url)

@@ -85,6 +85,9 @@ class DetailPage(_Strict):
     # Images or videos in the post that are no pictures of it: stickers (some animated, as
     # <video>), emoticons, level icons. (Images declared under 64 px are dropped anyway.)
     exclude_images: list[str] = []
+    # Elements inside the body that are the site's chrome, not the post's text (clien's
+    # "LINK" label on an outside picture): dropped before the body is read.
+    exclude_text: list[str] = []
     # The site's own video player, embedded as an <iframe> whose page holds the <video>: a
     # regular expression on the player's path and query (on the post's own host).
     video_player: str | None = None
