@@ -190,32 +190,29 @@ def _declared_px(value: str | None) -> float:
     return int(match.group(1)) if match else float("inf")
 
 
+_VIDEO_ID = r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
+# A player (<iframe>, <embed>) and a plain link name a YouTube video differently.
 _YOUTUBE_EMBED = re.compile(
-    r"^https?://(?:www\.)?(?:youtube(?:-nocookie)?\.com/(?:embed|shorts)/|youtu\.be/)"
-    r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
+    r"^https?://(?:www\.)?(?:youtube(?:-nocookie)?\.com/(?:embed|shorts)/|youtu\.be/)" + _VIDEO_ID
+)
+_YOUTUBE_WATCH = re.compile(
+    r"^https?://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?(?:.*&)?v=|shorts/)|youtu\.be/)" + _VIDEO_ID
 )
 
 
-def youtube_embed(src: str | None, page_url: str) -> str | None:
-    """The watch address of a YouTube player an <iframe> embeds, else None."""
-    if not src:
-        return None
-    match = _YOUTUBE_EMBED.match(urljoin(page_url, src.strip()))
+def _watch(pattern: re.Pattern[str], address: str | None, page_url: str) -> str | None:
+    match = pattern.match(urljoin(page_url, address.strip())) if address else None
     return f"https://www.youtube.com/watch?v={match.group(1)}" if match else None
 
 
-_YOUTUBE_WATCH = re.compile(
-    r"^https?://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?(?:.*&)?v=|shorts/)|youtu\.be/)"
-    r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
-)
+def youtube_embed(src: str | None, page_url: str) -> str | None:
+    """The watch address of a YouTube player an <iframe> or <embed> shows, else None."""
+    return _watch(_YOUTUBE_EMBED, src, page_url)
 
 
 def youtube_link(href: str | None, page_url: str) -> str | None:
     """The watch address a plain link to a YouTube video names, else None."""
-    if not href:
-        return None
-    match = _YOUTUBE_WATCH.match(urljoin(page_url, href.strip()))
-    return f"https://www.youtube.com/watch?v={match.group(1)}" if match else None
+    return _watch(_YOUTUBE_WATCH, href, page_url)
 
 
 def media_url(raw: str | None, page_url: str) -> str | None:
