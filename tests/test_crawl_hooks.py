@@ -25,19 +25,21 @@ def rows(comments: list[CommentItem]) -> list[tuple[str | None, str | None, str,
 
 def test_top_five_by_likes_ties_in_page_order() -> None:
     comments = ppomppu_comments(page("post_990001.html"), SITE)
+    # A reply (sub_cmt) competes; the picture-only comment (30 likes) has no words, its
+    # "원본보기" button aside; a link's preview card is no words of its writer.
     assert rows(comments) == [
         ("20010002", "달빛고양이", "열림 버튼 눌러주는 사람 복 받으세요", 15),
+        ("20010008", "닫힘버튼", "습관 인정합니다\n저도 모르게 누름", 12),
         ("20010003", "퇴근요정", '닫힘 연타는 "급한 사람"이 아니라\n그냥 습관입니다 ㅋㅋ', 9),
         ("20010005", "무지개빵", "짤 보고 빵 터짐", 9),
-        ("20010006", "야근하는개발자", "a & b 둘 다 해당됨", 4),
-        ("20010001", "버튼장인", "저는 층수 버튼 먼저 누르고 닫힘 누릅니다", 3),
+        ("20010009", "기사봇", "관련 기사 있네요", 5),
     ]
     assert [c.key for c in comments] == [
         "id:20010002",
+        "id:20010008",
         "id:20010003",
         "id:20010005",
-        "id:20010006",
-        "id:20010001",
+        "id:20010009",
     ]
 
 

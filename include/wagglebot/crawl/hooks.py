@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from parsel import Selector
+
 from wagglebot.crawl.items import CommentItem
 from wagglebot.crawl.parsing import clean_text, json_count, json_html, json_id, json_text, squash
 from wagglebot.crawl.sites import Site
@@ -30,7 +32,8 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     HTML, and the likes in ``vote_btn.vote_count`` (a plain ``vote`` is accepted
     too). The blob marks no best comments, so the best are the most liked: the top
     five (or ``comments.limit`` where the site sets one), most liked first, ties in
-    page order. Comments with no text once cleaned (an image only) are skipped.
+    page order; replies (``sub_cmt``) compete too. Comments with no text once cleaned (an
+    image only, its "원본보기" button aside; a link's preview card) are skipped.
     """
     match = _PPOMPPU_BLOB.search(html or "")
     if not match:
@@ -43,10 +46,8 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     if not isinstance(rows, list):
         return []
     comments = []
-    for row in rows:
-        if not isinstance(row, dict):
-            continue
-        text = clean_text(json_html(row.get("memo")))
+    for row in _with_replies(rows):
+        text = _memo_text(row.get("memo"))
         if not text:
             continue
         comments.append(
@@ -61,6 +62,28 @@ def ppomppu_comments(html: str, site: Site | None = None) -> list[CommentItem]:
     # sorted() is stable, also with reverse=True: equal likes keep page order.
     ranked = sorted(comments, key=lambda c: -1 if c.likes is None else c.likes, reverse=True)
     return ranked[:limit]
+
+
+def _with_replies(rows: list) -> list[dict[str, Any]]:
+    """Each comment followed by its replies (``sub_cmt``): a liked reply is a best comment too."""
+    found = []
+    for row in rows:
+        if isinstance(row, dict):
+            found.append(row)
+            replies = row.get("sub_cmt")
+            if isinstance(replies, list):
+                found += [r for r in replies if isinstance(r, dict)]
+    return found
+
+
+# Inside a memo but no words of its writer: a link's preview card, an image's button.
+_NOT_WORDS = "a.scrap_bx_href, a.btn_show_org"
+
+
+def _memo_text(memo: Any) -> str:
+    page = Selector(text=json_html(memo) or "<p></p>")
+    page.css(_NOT_WORDS).drop()
+    return clean_text(page.css("body").get())
 
 
 def _likes(row: dict[str, Any]) -> int | None:
