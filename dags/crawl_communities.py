@@ -12,6 +12,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.airflow_alerts import TaskFailureNotifier
 from wagglebot.crawl.sites import site_codes
 from wagglebot.dag_ids import CRAWL_DAG
 from wagglebot.routing import DEFAULT_TASK
@@ -55,7 +56,7 @@ SITES = site_codes()
     },
     # No task retries: Scrapy already retries each request (Retry-After included), and a
     # site that stored nothing is news for a person, not a blip; the next hour tries again.
-    default_args={"retries": 0, **DEFAULT_TASK},
+    default_args={"retries": 0, **DEFAULT_TASK, "on_failure_callback": TaskFailureNotifier()},
 )
 def crawl_communities() -> None:
     @task

@@ -17,6 +17,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.airflow_alerts import TaskFailureNotifier
 from wagglebot.dag_ids import PRODUCE_DAG
 from wagglebot.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
 
@@ -57,7 +58,7 @@ def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
             ),
         ),
     },
-    default_args={"retries": 0, **DEFAULT_TASK},
+    default_args={"retries": 0, **DEFAULT_TASK, "on_failure_callback": TaskFailureNotifier()},
 )
 def produce_shorts() -> None:
     @task

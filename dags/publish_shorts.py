@@ -16,6 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from wagglebot.airflow_alerts import TaskFailureNotifier
 from wagglebot.dag_ids import PUBLISH_DAG
 from wagglebot.routing import DEFAULT_TASK
 
@@ -34,7 +35,7 @@ def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
     tags=["wagglebot", "publish"],
-    default_args=DEFAULT_TASK,
+    default_args={**DEFAULT_TASK, "on_failure_callback": TaskFailureNotifier()},
     params={
         "post_ids": Param(
             [],

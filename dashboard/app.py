@@ -47,10 +47,16 @@ pages = [
         title=f"Published ({counts[S.UPLOADED]:,})",
         icon=":material/smart_display:",
     ),
+    st.Page(
+        "views/health.py",
+        title=f"Health ({ui.health_summary(ui.health_checks())})",
+        icon=":material/monitor_heart:",
+    ),
 ]
 page = st.navigation(pages)
 with st.sidebar:
     st.caption(f"Signed in as **{ui.md(user)}**")
     st.button("Log out", on_click=ui.log_out)
 ui.service_banner()
+ui.health_banner()
 page.run()

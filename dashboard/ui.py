@@ -28,6 +28,7 @@ from wagglebot.crawl.sites import picture_sources
 from wagglebot.dag_ids import PRODUCE_DAG
 from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
+from wagglebot.health import Check, Level, evaluate, worst
 from wagglebot.picture_preview import PicturePreviews
 from wagglebot.review import request_publishing, request_sweep
 from wagglebot.stack.procs import log_tail
@@ -237,6 +238,36 @@ def service_banner() -> None:
             icon=":material/error:",
         )
         st.code(log_tail(program.logfile, 5), language=None)
+
+
+HEALTH_SECONDS = 30  # a page shows health at most this old; the Health page can ask anew
+
+
+@st.cache_data(ttl=HEALTH_SECONDS, show_spinner=False)
+def health_checks() -> list[Check]:
+    """Every health check (wagglebot.health), remembered, shared by every page and user."""
+    return evaluate(settings())
+
+
+def health_summary(checks: list[Check]) -> str:
+    """How many checks fail, e.g. "2 red, 1 amber"; "all green" when none does."""
+    counts = {lv: sum(c.level is lv for c in checks) for lv in (Level.RED, Level.AMBER)}
+    said = [f"{n} {lv.value}" for lv, n in counts.items() if n]
+    return ", ".join(said) or "all green"
+
+
+def health_banner() -> None:
+    """A line on every page while a check is red or amber, naming them; the Health page
+    says why. (Markdown, not st.error: the page's own messages stay its own.)"""
+    failing = [c for c in health_checks() if c.failing]
+    if not failing:
+        return
+    colour = "red" if worst(failing) is Level.RED else "orange"
+    names = ", ".join(md(c.name) for c in failing[:6]) + (" …" if len(failing) > 6 else "")
+    st.markdown(
+        f":{colour}-background[:material/monitor_heart: Health: "
+        f"{health_summary(failing)} ({names}). See the Health page.]"
+    )
 
 
 def scheduler_heartbeat() -> None:

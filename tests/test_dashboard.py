@@ -63,6 +63,7 @@ def app_env(mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     get_settings.cache_clear()
     yield
     st.cache_resource.clear()
+    st.cache_data.clear()
     default_engine().dispose()
     get_settings.cache_clear()
     engine_for.cache_clear()

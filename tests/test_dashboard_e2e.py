@@ -251,3 +251,37 @@ def test_a_reviewer_approves_edits_and_watches_a_post_become_a_short(
     assert (script, edited, reviewer) == (EDITED, 1, "reviewer")
     voice = json.loads((media_path(stack.settings, video_path).parent / "voice.json").read_text())
     assert "".join(c["text"] for c in voice["cues"]).replace(" ", "") == EDITED.replace(" ", "")
+
+
+def test_up_says_how_things_stand_and_the_health_page_shows_every_check(
+    stack: RunningStack, browser: Browser
+) -> None:
+    [line] = [ln for ln in stack.up_output.splitlines() if ln.startswith("health: ")]
+    assert "sites crawled lately" in line
+    assert "GiB free" in line
+    assert "no backup yet" in line  # nothing has been backed up on a fresh install
+    done = stack.cli("dashboard-user", "health-viewer", "--password-stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(stack.dashboard)
+    page.get_by_label("User name").fill("health-viewer")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # The banner on every page names what is amber (no backup yet, on a fresh install).
+    expect(page.get_by_text("See the Health page.", exact=False)).to_be_visible(timeout=30_000)
+    page.get_by_role("link", name="Health").click()
+    expect(page.get_by_role("heading", name="Health", exact=True)).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    _shot(page, "health")
+    names = {row["check"]: row for row in _health_rows(stack)}
+    for running in ("airflow:scheduler", "airflow:dag_processor", "service:mariadb"):
+        assert names[running]["level"] == "green", names[running]
+    assert names["backup"]["level"] == "amber"
+    page.close()
+
+
+def _health_rows(stack: RunningStack) -> list[dict]:
+    """What the Health page read, as the database remembers it."""
+    rows = _sql(stack, "SELECT name, level, value FROM health_states")
+    return [{"check": n, "level": lv, "value": v} for n, lv, v in rows]

@@ -14,7 +14,7 @@ from wagglebot.config import Settings
 from wagglebot.crawl.run_site import CrawlFailed
 from wagglebot.crawl.runs import crawl_and_record, record
 from wagglebot.db.models import CrawlRun, HealthState, Post
-from wagglebot.health import Check, Level, evaluate, remember, worst
+from wagglebot.health import Check, Level, evaluate, remember, summary_line, worst
 from wagglebot.health.checks import _gpu, gpu_checks
 from wagglebot.statuses import PostStatus
 
@@ -202,3 +202,19 @@ def test_each_crawl_is_recorded_whether_it_worked_or_not(
     assert (worked.ok, worked.stored, worked.new, worked.errors) == (True, 10, 3, 1)
     assert worked.started_at == NOW
     assert worked.finished_at > NOW
+
+
+def test_one_line_says_how_things_stand(settings: Settings) -> None:
+    checks = [
+        Check("crawl:fmkorea", "Crawls", Level.GREEN, "last good crawl 5 min ago", ""),
+        Check("crawl:clien", "Crawls", Level.RED, "last good crawl 7.0 h ago", ""),
+        Check("disk:media", "Disks", Level.GREEN, "41.2 GiB free on the media folder's disk", ""),
+        Check("backup", "Backups", Level.AMBER, "no backup yet", ""),
+    ]
+    assert summary_line(checks) == (
+        "health: 1 of 2 sites crawled lately, 41.2 GiB free, no backup yet; "
+        "1 red (crawl:clien); 1 amber (backup)"
+    )
+    assert summary_line(checks[:1] + checks[2:3]) == (
+        "health: all 1 site crawled lately, 41.2 GiB free; all green"
+    )

@@ -24,6 +24,7 @@ import jwt
 import psutil
 import pytest
 import requests
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
@@ -38,6 +39,7 @@ from wagglebot.post_files import media_path
 from wagglebot.stack import Stack
 from wagglebot.stack.procs import log_tail, port_in_use
 
+from alert_receiver import AlertReceiver
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts
 from stack_support import RunningStack, brought_up, stack_env, stack_processes
@@ -58,10 +60,22 @@ RECOVERY: dict[str, float] = {}  # seconds from kill -9 to answering again, by s
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def alerts() -> Iterator[AlertReceiver]:
+    """Where the stack's alerts go (apprise json://), for the whole module."""
+    receiver = AlertReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, alerts: AlertReceiver
+) -> Iterator[RunningStack]:
     home = tmp_path_factory.mktemp("cli-stack")
     settings = make_settings(home, db_name="wagglebot_stack").model_copy(
         update={
+            "alert_urls": SecretStr(alerts.url),
+            "health_failures_red": 1,  # ruliweb's failed crawl turns a check red
             "crawl_target": "sample",
             "sample_site_port": free_ports(len(SITES)),
             # ruliweb points at a port where nothing listens: that site must fail
@@ -103,7 +117,7 @@ def test_status_reports_every_part_answering(stack: RunningStack) -> None:
     # LocalExecutor mode, unchanged: no broker, no PostgreSQL, no Celery workers.
     celery_parts = ("postgres", "redis", "airflow-worker")
     assert not [ln for ln in done.stdout.splitlines() if ln.startswith(celery_parts)]
-    assert set(stack.programs()) == set(SERVICES)
+    assert set(stack.programs()) == {*SERVICES, "alert-listener"}  # and supervisord's alerts
     assert (stack.settings.stack_home / "airflow" / "airflow.db").is_file()  # SQLite
 
 
@@ -395,6 +409,48 @@ def test_a_site_that_yields_nothing_fails_its_own_task_with_the_cause(
     ) in log
 
 
+def test_a_failed_task_and_a_red_check_reach_the_owner(
+    stack: RunningStack, alerts: AlertReceiver
+) -> None:
+    """Through Airflow's apprise notifier and the connection the stack gives Airflow."""
+    failed = _alert(alerts, "WaggleBot: crawl_communities.crawl_site[ruliweb] failed")
+    body = failed["message"]
+    assert "Error: CrawlFailed: ruliweb: the crawl stored no post." in body
+    assert f"Log: {stack.settings.airflow_ui_url}/dags/crawl_communities/runs/" in body
+    assert "/tasks/crawl_site/mapped/" in body
+    # watch_health runs every 10 minutes, the first time as soon as it is parsed; one
+    # failure is red here (WAGGLE_HEALTH_FAILURES_RED=1): ruliweb's crawl.
+    health = _alert(alerts, "WaggleBot: ", containing="- failures: ")
+    assert "crawl(s) failed in 24 h (amber from 1, red from 1)." in health["message"]
+    assert health["type"] == "failure"
+    secrets = [stack.settings.db_url.get_secret_value().split(":")[2].split("@")[0]]
+    for message in alerts.messages():
+        assert not any(secret in json.dumps(message) for secret in secrets)
+    records = _sql_rows(stack, "SELECT site_code, ok FROM crawl_runs")
+    assert ("ruliweb", 0) in records  # every crawl's outcome is kept for the health checks
+    assert ("fmkorea", 1) in records
+
+
+def _alert(alerts: AlertReceiver, title: str, containing: str = "", timeout: float = 180) -> dict:
+    """The first message whose title starts with ``title`` (and holds ``containing``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in alerts.messages():
+            if message["title"].startswith(title) and containing in message["message"]:
+                return message
+        time.sleep(1)
+    raise AssertionError(f"no alert {title!r} ({containing!r}): {alerts.messages()}")
+
+
+def _sql_rows(stack: RunningStack, query: str) -> list[tuple]:
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(query))]
+    finally:
+        engine.dispose()
+
+
 def test_the_dashboard_account_is_a_user_and_a_stale_token_is_renewed(
     stack: RunningStack,
 ) -> None:
@@ -664,7 +720,7 @@ def test_the_progress_page_says_when_the_scheduler_last_heartbeated(
 
 
 def test_a_service_that_keeps_dying_ends_fatal_and_is_reported(
-    stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch, alerts: AlertReceiver
 ) -> None:
     name, port = "fake-youtube", stack.settings.fake_youtube_port
     stack.ctl("stop", name)
@@ -687,6 +743,9 @@ def test_a_service_that_keeps_dying_ends_fatal_and_is_reported(
         banner = [e.value for e in at.error]
         assert any(f"**{name}** is FATAL" in b.replace("\\", "") for b in banner), banner
         assert any(cause in c.value for c in at.code), [c.value for c in at.code]
+        # ...and the owner is told by supervisord's own listener, Airflow or not.
+        told = _alert(alerts, f"WaggleBot: service {name} is FATAL")
+        assert cause in told["message"]  # the last lines of its log
     done = stack.cli("up", "--no-job")  # the cause gone, `up` starts it again
     assert done.returncode == 0, done.stdout + done.stderr
     assert stack.programs()[name].running
@@ -726,7 +785,7 @@ def test_supervisord_killed_then_up_brings_the_whole_stack_back(
     assert "already in use" not in done.stdout + done.stderr
     print(f"supervisord killed: up brought the stack back in {time.monotonic() - t0:.0f} s")
     assert not [p for p in before.values() if psutil.pid_exists(p)]  # the old ones ended
-    assert set(stack.programs()) == set(SERVICES)
+    assert set(stack.programs()) == {*SERVICES, "alert-listener"}  # and supervisord's alerts
     assert stack.cli("status").returncode == 0
 
 

@@ -59,6 +59,30 @@ def worst(checks: list[Check]) -> Level:
     return max((c.level for c in checks), key=lambda lv: lv.rank, default=Level.GREEN)
 
 
+def summary_line(checks: list[Check]) -> str:
+    """One line for a person: "health: all 9 sites crawled lately, 41.0 GiB free, last good
+    backup 3.0 h ago; all green" (or which checks are red and amber)."""
+    named = {c.name: c for c in checks}
+    crawls = [c for c in checks if c.name.startswith("crawl:")]
+    fresh = sum(c.level is Level.GREEN for c in crawls)
+    parts = []
+    if crawls:
+        how_many = "all" if fresh == len(crawls) else f"{fresh} of"
+        sites = f"{len(crawls)} site{'s' if len(crawls) != 1 else ''}"
+        parts.append(f"{how_many} {sites} crawled lately")
+    if disk := named.get("disk:media"):
+        parts.append(disk.value.split(" on ")[0])
+    if backup := named.get("backup"):
+        parts.append(backup.value)
+    failing = []
+    for level in (Level.RED, Level.AMBER):
+        which = [c.name for c in checks if c.level is level]
+        if which:
+            shown = ", ".join(which[:5]) + (" …" if len(which) > 5 else "")
+            failing.append(f"{len(which)} {level.value} ({shown})")
+    return f"health: {', '.join(parts)}; {'; '.join(failing) or 'all green'}"
+
+
 def remember(session: Session, checks: list[Check], now: datetime | None = None) -> list[Check]:
     """Store each check's level, keeping "since" while the level holds; the checks come
     back with their ``since``. Checks no longer made (a site switched off) are forgotten."""
@@ -75,7 +99,8 @@ def remember(session: Session, checks: list[Check], now: datetime | None = None)
         state.value, state.checked_at = check.value, now
         out.append(replace(check, since=state.since if check.failing else None))
     for gone in known.values():
-        session.delete(gone)
+        if not gone.name.startswith("_"):  # "_" rows are the alerts' own bookkeeping
+            session.delete(gone)
     return out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wagglebot.airflow_api import AirflowError
 from wagglebot.config import ENV_FILE, ConfigError
+from wagglebot.health import evaluate, summary_line
 from wagglebot.stack import (
     FIRST_REVIEWER,
     ServiceError,
@@ -53,10 +54,12 @@ def _up(stack: Stack, run_job: bool, approve: int, new_reviewer: str | None) -> 
         f"  Stop with    ./wagglebot down",
         flush=True,
     )
-    if not run_job:
-        return 0
-    print("\nRunning the main job ...", flush=True)
-    return 0 if run_main_job(s, _say, approve_count=approve) else 1
+    ok = True
+    if run_job:
+        print("\nRunning the main job ...", flush=True)
+        ok = run_main_job(s, _say, approve_count=approve)
+    print(f"\n{summary_line(evaluate(s))}   (the dashboard's Health page says more)", flush=True)
+    return 0 if ok else 1
 
 
 def _dashboard_user(name: str | None, from_stdin: bool) -> int:

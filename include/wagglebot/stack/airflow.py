@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wagglebot import airflow_api
+from wagglebot.alerts import apprise_connection
 from wagglebot.config import REPO_ROOT, Settings
 from wagglebot.stack import celery_workers
 from wagglebot.stack.postgres import PostgreSQL
@@ -152,7 +153,14 @@ class Airflow:
             # nobody: the new one resets them for a retry at its next orphan check. Every
             # minute, not Airflow's 5, so a crash costs a task about a minute and a half.
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "60",
+            **self._alerts_env(),
         }
+
+    def _alerts_env(self) -> dict[str, str]:
+        """Airflow's apprise connection for the alert URLs (in memory only: never written
+        to a file or a log)."""
+        conn = apprise_connection(self.settings)
+        return {"AIRFLOW_CONN_APPRISE_DEFAULT": conn} if conn else {}
 
     def _local_env(self) -> dict[str, str]:
         return {

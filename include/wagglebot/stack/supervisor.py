@@ -26,6 +26,8 @@ from pathlib import Path
 import psutil
 from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
+from wagglebot.stack.alert_listener import EVENTS as ALERT_EVENTS
+from wagglebot.stack.alert_listener import NAME as ALERT_LISTENER
 from wagglebot.stack.leftovers import MARKER
 from wagglebot.stack.procs import Service, ServiceError, StackPaths, log_tail
 
@@ -124,6 +126,27 @@ class Supervisor:
         ]
         return "\n".join(lines)
 
+    def _alert_listener(self) -> str:
+        """supervisord's own alerts (wagglebot.stack.alert_listener): its stdout is the
+        event protocol, so only stderr is logged."""
+        log = self.paths.logfile(ALERT_LISTENER)
+        command = [sys.executable, "-m", "wagglebot.stack.alert_listener"]
+        return "\n".join(
+            [
+                f"[eventlistener:{ALERT_LISTENER}]",
+                f"command={' '.join(_quote(a) for a in command)}",
+                f"directory={_path(self.paths.home)}",
+                f"events={ALERT_EVENTS}",
+                "buffer_size=50",
+                "autostart=true",
+                "autorestart=true",
+                "startsecs=1",
+                f"stderr_logfile={_path(log)}",
+                f"stderr_logfile_maxbytes={self.log_policy.max_bytes}",
+                f"stderr_logfile_backups={self.log_policy.backups}",
+            ]
+        )
+
     def write_config(self, services: Sequence[Service]) -> Path:
         """The config for these services (0600: it names the stack's folders, no secrets)."""
         self.paths.make()
@@ -149,7 +172,8 @@ class Supervisor:
             f"serverurl=unix://{_path(self.socket)}",
             "",
         ]
-        text = "\n".join(head) + "\n" + "\n\n".join(self._program(s) for s in services) + "\n"
+        sections = [*(self._program(s) for s in services), self._alert_listener()]
+        text = "\n".join(head) + "\n" + "\n\n".join(sections) + "\n"
         tmp = self.config.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.chmod(0o600)
