@@ -3,10 +3,12 @@
 # tasks and the dashboard import the same `wagglebot`.
 FROM apache/airflow:3.3.2-python3.11
 
-# The offline TTS engine, ffmpeg for the render, and a Korean font for the subtitles.
+# The offline TTS engine, ffmpeg for the render, a Korean font for the subtitles, and the
+# backup DAG's mariadb-dump and rsync.
 USER root
 RUN apt-get update \
     && apt-get install -y --no-install-recommends espeak-ng ffmpeg fonts-nanum \
+       mariadb-client rsync \
     && rm -rf /var/lib/apt/lists/*
 USER airflow
 

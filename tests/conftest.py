@@ -69,6 +69,7 @@ def make_settings(home: Path, *, db_name: str = "wagglebot_test") -> Settings:
         airflow_port=free_ports(3),
         dashboard_port=free_ports(),
         fake_youtube_port=free_ports(),
+        metrics_port=free_ports(),
         airflow_password="dash-pw",
         _env_file=None,
     )

@@ -83,6 +83,7 @@ def test_services(config: dict) -> None:
         "airflow-worker",
         "airflow-worker-gpu-1",
         "dashboard",
+        "metrics",
     }
 
 
@@ -95,7 +96,7 @@ def test_images_are_pinned(config: dict) -> None:
     assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
     built = [n for n, s in config["services"].items() if "build" in s]
     assert sorted(built) == sorted(
-        n for n in config["services"] if n.startswith(("airflow", "dash"))
+        n for n in config["services"] if n.startswith(("airflow", "dash", "metrics"))
     )
 
 
@@ -135,7 +136,7 @@ def test_airflow_metadata_is_postgres_and_app_data_is_mariadb(config: dict) -> N
 
 def test_ports_bind_loopback_and_the_dashboard_gets_no_airflow_secrets(config: dict) -> None:
     published = {name: svc["ports"] for name, svc in config["services"].items() if svc.get("ports")}
-    assert set(published) == {"airflow-api-server", "dashboard"}
+    assert set(published) == {"airflow-api-server", "dashboard", "metrics"}
     for ports in published.values():
         assert all(_host_ip(p) == "127.0.0.1" for p in ports)
     dash_env = config["services"]["dashboard"]["environment"]
@@ -197,6 +198,7 @@ def test_compose_runs_the_services_of_the_native_celery_mode(config: dict, nativ
         *(f"airflow-{c}" for c in COMPONENTS),
         *(w.name for w in workers),
         native.dashboard.name,
+        native.metrics.name,
     }
     assert set(config["services"]) - {"airflow-init"} == started
     for worker in workers:  # the same queue and concurrency

@@ -15,7 +15,7 @@ from wagglebot.crawl.run_site import CrawlFailed
 from wagglebot.crawl.runs import crawl_and_record, record
 from wagglebot.db.models import CrawlRun, HealthState, Post
 from wagglebot.health import Check, Level, evaluate, remember, summary_line, worst
-from wagglebot.health.checks import _gpu, gpu_checks
+from wagglebot.health.checks import _gpu, gpu_checks, parse_nvidia_smi
 from wagglebot.statuses import PostStatus
 
 from factories import add_posts
@@ -169,10 +169,13 @@ def test_disks_backups_and_a_gpu_where_there_is_one(
     assert (backup.level, backup.value) == (Level.GREEN, "last good backup 9.0 h ago")
 
     # nvidia-smi's CSV (noheader, nounits): index, name, MiB used, MiB total, °C.
-    hot = _gpu("0, NVIDIA H100 80GB HBM3, 3210, 81559, 91", settings)
+    read = parse_nvidia_smi(
+        "0, NVIDIA H100 80GB HBM3, 3210, 81559, 91\n1, NVIDIA H100, 0, 81559, 45\n"
+    )
+    hot, cool = (_gpu(r, settings) for r in read)
     assert (hot.name, hot.level) == ("gpu:0", Level.RED)
     assert hot.value == "NVIDIA H100 80GB HBM3: 91 °C, 3.1 of 79.6 GiB in use"
-    assert _gpu("1, NVIDIA H100, 0, 81559, 45", settings).level is Level.GREEN
+    assert cool.level is Level.GREEN
     if not Path("/usr/bin/nvidia-smi").exists():
         assert gpu_checks(settings) == []  # no GPU, no check
 

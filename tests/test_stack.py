@@ -24,6 +24,7 @@ import jwt
 import psutil
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from streamlit.testing.v1 import AppTest
 from wagglebot.airflow_api import AirflowClient, AirflowError
 from wagglebot.airflow_api import health as airflow_health
 from wagglebot.auth import hash_password
+from wagglebot.backup import finished_backups
 from wagglebot.config import get_settings
 from wagglebot.crawl.sample_site import base_urls
 from wagglebot.db import engine_for, make_engine
@@ -53,6 +55,7 @@ SERVICES = (
     "airflow-dag-processor",
     "airflow-triggerer",
     "dashboard",
+    "metrics",
 )
 LOG_MAX_BYTES = 64 * 1024  # small, so the logs rotate while the module runs
 LOG_BACKUPS = 3
@@ -418,8 +421,11 @@ def test_a_failed_task_and_a_red_check_reach_the_owner(
     assert "Error: CrawlFailed: ruliweb: the crawl stored no post." in body
     assert f"Log: {stack.settings.airflow_ui_url}/dags/crawl_communities/runs/" in body
     assert "/tasks/crawl_site/mapped/" in body
-    # watch_health runs every 10 minutes, the first time as soon as it is parsed; one
-    # failure is red here (WAGGLE_HEALTH_FAILURES_RED=1): ruliweb's crawl.
+    # watch_health runs every 10 minutes; asked now, it finds one failure, which is red
+    # here (WAGGLE_HEALTH_FAILURES_RED=1): ruliweb's crawl.
+    client = stack.client()
+    run = client.trigger("watch_health", note="test: a red check")
+    assert client.wait("watch_health", run["dag_run_id"], timeout=180)["state"] == "success"
     health = _alert(alerts, "WaggleBot: ", containing="- failures: ")
     assert "crawl(s) failed in 24 h (amber from 1, red from 1)." in health["message"]
     assert health["type"] == "failure"
@@ -429,6 +435,34 @@ def test_a_failed_task_and_a_red_check_reach_the_owner(
     records = _sql_rows(stack, "SELECT site_code, ok FROM crawl_runs")
     assert ("ruliweb", 0) in records  # every crawl's outcome is kept for the health checks
     assert ("fmkorea", 1) in records
+
+
+def test_prometheus_metrics_are_served_on_loopback(stack: RunningStack) -> None:
+    answer = requests.get(f"http://127.0.0.1:{stack.settings.metrics_port}/metrics", timeout=10)
+    assert answer.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+    assert families["wagglebot_db_up"].samples[0].value == 1
+    assert sum(s.value for s in families["wagglebot_posts"].samples) > 0
+    crawls = families["wagglebot_site_last_crawl_timestamp_seconds"].samples
+    assert {"site": "ruliweb", "outcome": "failed"} in [s.labels for s in crawls]
+    assert {"site": "fmkorea", "outcome": "ok"} in [s.labels for s in crawls]
+    assert "wagglebot_stage_duration_seconds" in families
+    assert "wagglebot_disk_free_bytes" in families
+
+
+def test_a_backup_from_the_command_line_and_no_restore_into_a_running_stack(
+    stack: RunningStack,
+) -> None:
+    done = stack.cli("backup")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "backup: database dumped" in done.stdout
+    [taken] = finished_backups(stack.settings.backup_dir)
+    assert taken.manifest["rows"]["posts"] > 0
+    assert "env" in taken.manifest["secrets"]
+    refused = stack.cli("restore", str(taken.path))
+    assert refused.returncode == 1
+    assert "stop the stack first (./wagglebot down): airflow-api-server" in refused.stderr
+    assert stack.programs()["airflow-scheduler"].running  # nothing was touched
 
 
 def _alert(alerts: AlertReceiver, title: str, containing: str = "", timeout: float = 180) -> dict:

@@ -67,7 +67,7 @@ class TaskFailureNotifier(BaseNotifier):
         ti = context["ti"]
         what = f"{ti.dag_id}.{ti.task_id}"
         if (ti.map_index or -1) >= 0:
-            what += f"[{context.get('rendered_map_index') or ti.map_index}]"
+            what += f"[{getattr(ti, 'rendered_map_index', None) or ti.map_index}]"
         lines = [f"Task {what} failed (try {ti.try_number}), run {ti.run_id}."]
         if posts := _posts(ti):
             lines.append("Posts: " + ", ".join(f"#{p}" for p in posts))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -306,8 +307,37 @@ def database_disk(session: Session, settings: Settings) -> list[Check]:
 _NVIDIA_QUERY = "index,name,memory.used,memory.total,temperature.gpu"
 
 
-def gpu_checks(settings: Settings) -> list[Check]:
-    """One check per GPU, where nvidia-smi answers; none on a machine without one."""
+@dataclass(frozen=True)
+class GpuReading:
+    index: str
+    name: str
+    used_mib: float
+    total_mib: float
+    celsius: float
+
+
+class GpuQueryFailed(RuntimeError):
+    pass
+
+
+def parse_nvidia_smi(text: str) -> list[GpuReading]:
+    """nvidia-smi's CSV (noheader, nounits): index, name, MiB used, MiB total, °C."""
+
+    def number(value: str) -> float:
+        try:
+            return float(value)
+        except ValueError:  # "[N/A]"
+            return 0.0
+
+    found = []
+    for line in text.strip().splitlines():
+        index, name, used, total, temp = (part.strip() for part in line.split(","))
+        found.append(GpuReading(index, name, number(used), number(total), number(temp)))
+    return found
+
+
+def nvidia_smi() -> list[GpuReading]:
+    """Each GPU's reading; none on a machine without nvidia-smi."""
     if not shutil.which("nvidia-smi"):
         return []
     try:
@@ -319,23 +349,29 @@ def gpu_checks(settings: Settings) -> list[Check]:
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return [Check("gpu", "GPU", Level.AMBER, "nvidia-smi failed", "answers", str(exc))]
+        raise GpuQueryFailed(str(exc)) from None
     if done.returncode != 0:
-        why = (done.stderr or done.stdout).strip()[:200]
-        return [Check("gpu", "GPU", Level.AMBER, "nvidia-smi failed", "answers", why)]
-    return [_gpu(line, settings) for line in done.stdout.strip().splitlines() if line.strip()]
+        raise GpuQueryFailed((done.stderr or done.stdout).strip()[:200])
+    return parse_nvidia_smi(done.stdout)
 
 
-def _gpu(line: str, settings: Settings) -> Check:
-    index, name, used, total, temp = (part.strip() for part in line.split(","))
+def gpu_checks(settings: Settings) -> list[Check]:
+    """One check per GPU, where nvidia-smi answers; none on a machine without one."""
+    try:
+        return [_gpu(reading, settings) for reading in nvidia_smi()]
+    except GpuQueryFailed as exc:
+        return [Check("gpu", "GPU", Level.AMBER, "nvidia-smi failed", "answers", str(exc))]
+
+
+def _gpu(gpu: GpuReading, settings: Settings) -> Check:
     amber, red = settings.health_gpu_amber_celsius, settings.health_gpu_red_celsius
-    celsius = float(temp) if temp.replace(".", "").isdigit() else 0.0
-    level = Level.RED if celsius >= red else Level.AMBER if celsius >= amber else Level.GREEN
+    level = _by_limits(gpu.celsius, amber - 0.5, red - 0.5)
     return Check(
-        f"gpu:{index}",
+        f"gpu:{gpu.index}",
         "GPU",
         level,
-        f"{name}: {temp} °C, {float(used) / 1024:.1f} of {float(total) / 1024:.1f} GiB in use",
+        f"{gpu.name}: {gpu.celsius:g} °C, {gpu.used_mib / 1024:.1f} of "
+        f"{gpu.total_mib / 1024:.1f} GiB in use",
         f"amber from {amber} °C, red from {red} °C",
         "The GPU runs hot: check its cooling." if level.rank else "",
     )

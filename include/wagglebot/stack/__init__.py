@@ -27,6 +27,7 @@ from wagglebot.stack.airflow import Airflow, mode_file, recorded_mode
 from wagglebot.stack.dashboard_service import DashboardService
 from wagglebot.stack.fake_youtube_service import FakeYouTubeService
 from wagglebot.stack.mariadb import MariaDB
+from wagglebot.stack.metrics_service import MetricsService
 from wagglebot.stack.procs import Service, ServiceError, StackPaths, log_tail
 from wagglebot.stack.sample_site_service import SampleSiteService
 from wagglebot.stack.supervisor import LogPolicy, ProgramState, Supervisor
@@ -54,6 +55,7 @@ class Stack:
         self.mariadb = MariaDB(self.paths, settings.db_url.get_secret_value())
         self.airflow = Airflow(self.paths, settings)
         self.dashboard = DashboardService(self.paths, settings)
+        self.metrics = MetricsService(self.paths, settings)
         self.sample_site = SampleSiteService(self.paths, settings)
         self.fake_youtube = FakeYouTubeService(self.paths, settings)
         self.supervisor = Supervisor(
@@ -73,7 +75,7 @@ class Stack:
             out.append(self.sample_site)
         if self.fake_youtube.wanted:
             out.append(self.fake_youtube)
-        return [*out, *self.airflow.services(), self.dashboard]
+        return [*out, *self.airflow.services(), self.dashboard, self.metrics]
 
     def service(self, name: str) -> Service:
         for service in self.services():

@@ -1,5 +1,5 @@
 """Command line for the local stack: up, down, status, logs, approve, dashboard-user,
-install-service and uninstall-service."""
+install-service, uninstall-service, backup and restore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from wagglebot.airflow_api import AirflowError
+from wagglebot.backup import BackupError, backup, restore
 from wagglebot.config import ENV_FILE, ConfigError
 from wagglebot.health import evaluate, summary_line
 from wagglebot.stack import (
@@ -24,6 +25,9 @@ from wagglebot.stack import (
 )
 from wagglebot.stack.main_job import produce, run_main_job
 from wagglebot.stack.procs import log_tail
+from wagglebot.stack.supervisor import ALERT_LISTENER
+
+RESTORE_MAY_RUN = ("mariadb", ALERT_LISTENER)
 
 
 def _say(msg: str) -> None:
@@ -105,6 +109,21 @@ def _status(stack: Stack) -> int:
     return 0 if healthy and all(r.answering for r in reports) else 1
 
 
+def _restore(stack: Stack, folder: str | None) -> int:
+    """Restore into a stopped stack: only MariaDB may run (it is started if it does not)."""
+    if not folder:
+        raise ValueError("restore needs the backup's folder, e.g. var/backups/20261206-030000")
+    states = stack.supervisor.states() or {}
+    busy = sorted(n for n, s in states.items() if s.running and n not in RESTORE_MAY_RUN)
+    if busy:
+        raise ServiceError(f"stop the stack first (./wagglebot down): {', '.join(busy)} running")
+    if not (states.get("mariadb") and states["mariadb"].running):
+        stack.up(say=_say, only=["mariadb"])
+    restore(stack.settings, Path(folder), _say)
+    print("restored; ./wagglebot up starts the rest of the stack")
+    return 0
+
+
 def _service_unit(stack: Stack, install: bool, root: Path) -> int:
     if not install:
         removed = systemd.uninstall(root)
@@ -130,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         choices=["up", "down", "status", "logs", "approve", "dashboard-user",
-                 "install-service", "uninstall-service"],
+                 "install-service", "uninstall-service", "backup", "restore"],
     )  # fmt: skip
     parser.add_argument(
         "what",
         nargs="?",
         help="logs: a service, e.g. mariadb, airflow-scheduler; approve: how many posts; "
-        "dashboard-user: the user name",
+        "dashboard-user: the user name; restore: the backup's folder",
     )
     parser.add_argument(
         "--password-stdin",
@@ -203,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             print("stopped" + (f" (and ended {swept} left-over processes)" if swept else ""))
         elif args.command == "status":
             return _status(stack)
+        elif args.command == "backup":
+            backup(stack.settings, _say)
+        elif args.command == "restore":
+            return _restore(stack, args.what)
         else:
             names = (
                 [args.what]
@@ -213,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"==> {stack.paths.logfile(name)} <==\n{log_tail(stack.paths.logfile(name))}\n"
                 )
-    except (ConfigError, ServiceError, AirflowError, ValueError) as exc:
+    except (ConfigError, ServiceError, AirflowError, BackupError, ValueError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)
         return 1
     return 0

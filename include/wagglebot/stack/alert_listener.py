@@ -13,8 +13,8 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 
-NAME = "alert-listener"
-EVENTS = "PROCESS_STATE_FATAL,PROCESS_STATE_EXITED"
+from wagglebot.stack.supervisor import ALERT_LISTENER as NAME
+
 CRASHES = 3  # unexpected exits of one service within CRASH_WINDOW_S make an alert
 CRASH_WINDOW_S = 600.0
 

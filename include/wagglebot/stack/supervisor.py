@@ -26,8 +26,6 @@ from pathlib import Path
 import psutil
 from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
-from wagglebot.stack.alert_listener import EVENTS as ALERT_EVENTS
-from wagglebot.stack.alert_listener import NAME as ALERT_LISTENER
 from wagglebot.stack.leftovers import MARKER
 from wagglebot.stack.procs import Service, ServiceError, StackPaths, log_tail
 
@@ -64,6 +62,11 @@ def _quote(value: str) -> str:
 def _path(value: Path) -> str:
     """A path option: taken as it is (not shell-split), '%' doubled."""
     return str(value).replace("%", "%%")
+
+
+# supervisord's own alerts (wagglebot.stack.alert_listener) and the events it hears.
+ALERT_LISTENER = "alert-listener"
+ALERT_EVENTS = "PROCESS_STATE_FATAL,PROCESS_STATE_EXITED"
 
 
 class _TimedConnection(UnixStreamHTTPConnection):
@@ -141,6 +144,7 @@ class Supervisor:
                 "autostart=true",
                 "autorestart=true",
                 "startsecs=1",
+                "stdout_logfile=NONE",  # the event protocol, not output to keep
                 f"stderr_logfile={_path(log)}",
                 f"stderr_logfile_maxbytes={self.log_policy.max_bytes}",
                 f"stderr_logfile_backups={self.log_policy.backups}",
