@@ -21,4 +21,4 @@ RUN pip install --no-cache-dir --no-deps -e /opt/wagglebot
 
 # Mount points for the named volumes, owned by the airflow user so the
 # volumes are created writable for it.
-RUN mkdir -p /opt/airflow/media /opt/airflow/secrets
+RUN mkdir -p /opt/airflow/media /opt/airflow/secrets /opt/airflow/backups
