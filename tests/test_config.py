@@ -3,6 +3,9 @@ from pathlib import Path
 import pytest
 
 from wagglebot.config import ConfigError, Settings, load_settings
+from wagglebot.config_docs import configuration_markdown
+
+from conftest import REPO
 
 URL = "mysql+mysqldb://u:sup3r-secret@127.0.0.1:3307/app?charset=utf8mb4"
 
@@ -100,3 +103,12 @@ def test_the_environment_wins_whole_over_env_for_json_settings(
     # Not merged with the file's object: the environment's value is the whole value.
     assert settings.crawl_base_urls == {"ppomppu": "http://127.0.0.1:9002"}
     assert settings.crawl_sites == ["ruliweb", "ppomppu"]  # the file still fills the rest
+
+
+def test_every_setting_is_described_and_the_configuration_doc_is_current() -> None:
+    undescribed = [n for n, f in Settings.model_fields.items() if not (f.description or "").strip()]
+    assert undescribed == [], "give each a docstring under it in config.py"
+    written = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert written == configuration_markdown(), "run: python -m wagglebot.config_docs"
+    for name in Settings.model_fields:
+        assert f"`WAGGLE_{name.upper()}`" in written

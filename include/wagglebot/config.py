@@ -37,133 +37,177 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,  # each field's docstring is its description
     )
 
-    # The app database (MariaDB). SQLAlchemy URL, e.g.
-    # mysql+mysqldb://wagglebot:PASSWORD@127.0.0.1:3307/wagglebot?charset=utf8mb4
+    # -- the app database and files -------------------------------------------------------
     db_url: SecretStr
-    # Where scripts, audio, videos and thumbnails are written.
+    """The app database (MariaDB) as a SQLAlchemy URL, e.g.
+    mysql+mysqldb://wagglebot:PASSWORD@127.0.0.1:3307/wagglebot?charset=utf8mb4."""
     media_root: Path = REPO_ROOT / "var" / "media"
-    # The dashboard's checked copies of posts' pictures (default <media_root>/previews).
+    """Where scripts, audio, videos and thumbnails are written."""
     preview_cache: Path | None = None
+    """The dashboard's checked copies of posts' pictures (default <media_root>/previews)."""
 
-    # Airflow's REST API, as the dashboard uses it (a user-role account). Defaults to the
-    # local stack's own API server (airflow_port).
+    # -- Airflow, as the dashboard reaches it ----------------------------------------------
     airflow_api_url: str = ""
+    """Airflow's REST API as the dashboard uses it; default: the local stack's API server."""
     airflow_username: str = "dashboard"
+    """The dashboard's Airflow account (a user-role account)."""
     airflow_password: SecretStr | None = None
-    # Where a person's browser reaches the Airflow UI (task log links); defaults to the API.
+    """The dashboard's Airflow password (the first `up` generates it)."""
     airflow_ui_url: str = ""
+    """Where a person's browser reaches the Airflow UI (task log links); default: the API."""
 
-    # The review dashboard's accounts: a JSON object of user name -> scrypt hash
-    # (wagglebot.auth; `./wagglebot dashboard-user NAME` writes it). None: nobody may log in.
+    # -- the review dashboard ---------------------------------------------------------------
     dashboard_users: dict[str, str] = {}
-    # A post in production with no stage activity for this long is marked stalled.
+    """The dashboard's accounts: a JSON object of user name -> scrypt hash (`./wagglebot
+    dashboard-user NAME` writes it). Empty: nobody may log in."""
     stall_minutes: int = Field(15, ge=1)
-    # The time zone the dashboard shows times and takes dates in.
+    """A post in production with no stage activity for this long is marked stalled."""
     timezone: str = "Asia/Seoul"
+    """The time zone the dashboard shows times and takes dates in."""
 
-    # Crawling. Empty crawl_sites means every bundled site. crawl_target "sample" crawls
-    # the bundled sample site (served by the stack from sample_site_port up, one port per
-    # site); crawl_base_urls points single sites elsewhere (a JSON object) and wins over both.
+    # -- crawling ----------------------------------------------------------------------------
     crawl_sites: list[str] = []
-    # List pages per site over its description's default, e.g. {"dcinside": 1}.
+    """Which bundled sites to crawl (a JSON list); empty: every one."""
     crawl_pages: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+    """List pages per site over its description's default, e.g. {"dcinside": 1}."""
     crawl_target: Literal["live", "sample"] = "live"
+    """Where to crawl: "live" is the communities; "sample" the bundled sample site."""
     crawl_base_urls: dict[str, str] = {}
+    """Single sites crawled at another address (a JSON object); wins over crawl_target."""
     crawl_contact: str = "https://github.com/wagglebot/wagglebot"
+    """How a site's operator reaches us: part of the User-Agent of every request."""
     sample_site_port: int = Field(8700, ge=1, le=65000)
+    """The bundled sample site's first port (one port per site, in sorted order)."""
 
-    # Engine choices for the production stages.
+    # -- production ----------------------------------------------------------------------
     llm_engine: Literal["transformers", "extractive"] = "extractive"
-    # A local directory, or a Hugging Face repo id already in the local HF cache: the
-    # LLM stage never downloads weights at run time.
+    """Who writes the narration script: a local model (transformers, 4-bit on CUDA) or the
+    extractive summariser."""
     llm_model: str = ""
-    llm_attempts: int = Field(3, ge=1, le=10)  # generations per post before giving up
+    """A local model directory, or a Hugging Face repo id already in the local cache: the
+    LLM stage never downloads weights at run time."""
+    llm_attempts: int = Field(3, ge=1, le=10)
+    """Generations per post before the LLM stage gives up on it."""
     tts_engine: Literal["edge", "espeak"] = "espeak"
-    tts_voice: str = "ko-KR-SunHiNeural"  # edge-tts voice
+    """The voice: edge-tts (online, Microsoft's voices) or espeak-ng (offline)."""
+    tts_voice: str = "ko-KR-SunHiNeural"
+    """The edge-tts voice."""
     video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
-    # Stop after the LLM so a person reads (and may edit) each script before it is voiced.
+    """auto: NVENC where a test encode proves it works, else libx264."""
     script_review: bool = True
-    # Ducked under the voice when set: a file of yours, or builtin:calm (made here).
+    """Stop after the LLM so a person reads (and may edit) each script before it is voiced."""
     background_music: Path | None = None
-
-    # The production sweep: posts per run, and when a post stuck in PROCESSING (its
-    # task died) is put back, or failed after max_attempts sweeps.
+    """Music ducked under the voice: a file of yours, or builtin:calm; none when unset."""
     sweep_batch: int = Field(5, ge=1, le=100)
+    """Posts one produce_shorts run takes."""
     sweep_stale_minutes: int = Field(30, ge=1)
+    """A post in PROCESSING this long without its task is put back (its task died)."""
     sweep_max_attempts: int = Field(3, ge=1, le=20)
+    """Sweeps a post may be put back by before it fails."""
 
-    # Publishing to YouTube. Credentials: an OAuth token (with its refresh token) written by
-    # `./wagglebot youtube-auth` to youtube_token_file (0600; default <stack_home>/youtube/).
-    # youtube_api_url: another API endpoint (the loopback fake in sample mode); empty: Google.
+    # -- publishing -------------------------------------------------------------------------
     youtube_token_file: Path | None = None
-    youtube_client_secrets: Path | None = None  # the OAuth client file from Google's console
+    """The OAuth token `./wagglebot youtube-auth` writes (0600; default
+    <stack_home>/youtube/token.json)."""
+    youtube_client_secrets: Path | None = None
+    """The OAuth client file from Google's console."""
     youtube_api_url: str = ""
+    """Another YouTube API endpoint (the loopback fake in sample mode); empty: Google's."""
     youtube_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address
+    """Where OAuth tokens are refreshed."""
     youtube_privacy: Literal["private", "unlisted", "public"] = "private"
-    youtube_category: str = Field("24", pattern=r"^\d{1,3}$")  # 24: Entertainment
+    """A Short's privacy when a person does not choose one."""
+    youtube_category: str = Field("24", pattern=r"^\d{1,3}$")
+    """YouTube's video category id (24: Entertainment)."""
     youtube_tags: list[str] = ["쇼츠", "커뮤니티", "썰"]
-    # Google's allowances per project and Pacific day; they have changed more than once.
+    """Tags every Short gets."""
     youtube_daily_uploads: int = Field(100, ge=0)
+    """Uploads Google allows the project per Pacific day (it has changed more than once)."""
     youtube_daily_units: int = Field(10_000, ge=0)
-    youtube_upload_cost: int = Field(100, ge=0)  # units one videos.insert costs
-    upload_chunk_mib: int = Field(8, ge=1, le=256)  # sent per request, a multiple of 256 KiB
-    upload_retries: int = Field(8, ge=0, le=30)  # per chunk, with exponential backoff
-    # A post whose upload made no progress for this long is taken over by the next run.
+    """API units Google allows the project per Pacific day."""
+    youtube_upload_cost: int = Field(100, ge=0)
+    """API units one videos.insert costs."""
+    upload_chunk_mib: int = Field(8, ge=1, le=256)
+    """MiB sent per upload request (a multiple of 256 KiB)."""
+    upload_retries: int = Field(8, ge=0, le=30)
+    """Tries per upload chunk, with exponential backoff."""
     upload_stale_seconds: int = Field(300, ge=1)
-    # publish_shorts' own schedule (cron), off when empty; it publishes what people marked.
+    """An upload with no progress for this long is taken over by the next run."""
     publish_schedule: str = ""
-    # Sample mode (crawl_target "sample", no real token, no other endpoint): publishing goes
-    # to the stack's loopback fake YouTube on this port, never to YouTube.
+    """publish_shorts' own schedule (cron), publishing what people marked; off when empty."""
     fake_youtube_port: int = Field(8799, ge=1, le=65535)
+    """Sample mode's loopback fake YouTube (no real token): publishing goes there, never to
+    YouTube."""
 
-    # The local (non-Docker) stack: where it keeps its state, and its ports.
+    # -- the local stack ----------------------------------------------------------------------
     stack_home: Path = REPO_ROOT / "var"
+    """Where the local stack keeps its state, logs and secrets."""
     airflow_dags_folder: Path = REPO_ROOT / "dags"
-    airflow_port: int = Field(8080, ge=1, le=65533)  # +1, +2: the log servers
+    """The DAG files Airflow reads."""
+    airflow_port: int = Field(8080, ge=1, le=65533)
+    """Airflow's API server and UI; the next two ports are its log servers."""
     dashboard_port: int = Field(8501, ge=1, le=65535)
+    """The review dashboard's port."""
     airflow_parallelism: int = Field(4, ge=1, le=64)
-    # Distributed mode (`./wagglebot up --executor celery`): CeleryExecutor with Redis as the
-    # broker and PostgreSQL as Airflow's metadata DB, one default-queue worker and
-    # gpu_workers gpu-queue workers (one task each); pool gpu gets gpu_workers slots.
+    """Tasks Airflow runs at once."""
     executor: Literal["local", "celery"] = "local"
+    """local: LocalExecutor; celery: CeleryExecutor with Redis and PostgreSQL, one
+    default-queue worker and gpu_workers gpu-queue workers (`up --executor celery`)."""
     gpu_workers: int = Field(1, ge=1, le=16)
-    # GPU workers on other hosts (docs/scale-out.md), counted into pool gpu's slots.
+    """gpu-queue Celery workers on this machine, one task each; pool gpu gets their slots."""
     remote_gpu_workers: int = Field(0, ge=0, le=256)
+    """GPU workers on other hosts (docs/scale-out.md), counted into pool gpu's slots."""
     postgres_port: int = Field(5433, ge=1, le=65535)
+    """Celery mode: PostgreSQL (Airflow's metadata DB)."""
     redis_port: int = Field(6380, ge=1, le=65535)
-    # supervisord (wagglebot.stack.supervisor): each service's log rotates at this size,
-    # keeping this many old files; a service that fails to start this many times running
-    # (1, 2, 3 ... s apart) is left FATAL and reported.
+    """Celery mode: Redis (the broker)."""
     service_log_max_bytes: int = Field(50 * 2**20, ge=1024)
+    """Each service's log rotates at this size."""
     service_log_backups: int = Field(5, ge=0, le=100)
+    """Rotated log files kept per service."""
     service_start_retries: int = Field(5, ge=0, le=100)
+    """Failed starts in a row (1, 2, 3 ... s apart) before a service is left FATAL."""
 
-    # Health (wagglebot.health): each check turns amber, then red, past these.
-    health_crawl_amber_minutes: int = Field(120, ge=1)  # since a site's last good crawl
+    # -- health, alerts, backups, metrics --------------------------------------------------
+    health_crawl_amber_minutes: int = Field(120, ge=1)
+    """A site's last good crawl older than this is amber."""
     health_crawl_red_minutes: int = Field(360, ge=1)
-    # A crawl storing under this share of the site's median over 7 days: "degraded".
+    """...and older than this, red."""
     health_yield_share: float = Field(0.25, gt=0, le=1)
-    health_stuck_minutes: int = Field(90, ge=1)  # a post in PROCESSING or PUBLISHING
-    health_failures_amber: int = Field(1, ge=1)  # failed posts and crawls in 24 h
+    """A crawl storing under this share of the site's 7-day median is "degraded"."""
+    health_stuck_minutes: int = Field(90, ge=1)
+    """A post in PROCESSING or PUBLISHING this long is stuck (red)."""
+    health_failures_amber: int = Field(1, ge=1)
+    """Failed posts and crawls in 24 h from which the failures check is amber."""
     health_failures_red: int = Field(5, ge=1)
-    health_disk_amber_gib: float = Field(10, ge=0)  # free space left
+    """...and red."""
+    health_disk_amber_gib: float = Field(10, ge=0)
+    """Free GiB on the media or database disk under which it is amber."""
     health_disk_red_gib: float = Field(2, ge=0)
+    """...and red."""
     health_gpu_amber_celsius: int = Field(80, ge=1)
+    """A GPU this hot is amber."""
     health_gpu_red_celsius: int = Field(90, ge=1)
-    health_backup_amber_hours: float = Field(26, gt=0)  # since the last good backup
+    """...and red."""
+    health_backup_amber_hours: float = Field(26, gt=0)
+    """The last good backup older than this is amber."""
     health_backup_red_hours: float = Field(50, gt=0)
-    # Alerts: apprise URLs, space- or comma-separated (tgram://, discord://, ntfy://,
-    # mailtos://, json://...). They hold tokens: a secret, never logged or shown.
+    """...and red."""
     alert_urls: SecretStr | None = None
-    alert_digest_hour: int | None = Field(None, ge=0, le=23)  # a daily digest, local time
-    # Backups: `./wagglebot backup` and the daily backup DAG write here (default
-    # <stack_home>/backups) and keep this many days.
+    """Where alerts go: apprise URLs, space- or comma-separated (tgram://, discord://,
+    ntfys://, mailtos://, json://...). They hold tokens: a secret, never logged or shown."""
+    alert_digest_hour: int | None = Field(None, ge=0, le=23)
+    """The local hour of a daily health digest; none when unset."""
     backup_dir: Path | None = None
+    """Where `./wagglebot backup` and the nightly backup DAG write (default
+    <stack_home>/backups)."""
     backup_keep_days: int = Field(7, ge=1)
-    # Prometheus metrics: the stack serves /metrics on 127.0.0.1 at this port.
+    """Backups older than this are removed (never the newest)."""
     metrics_port: int = Field(9108, ge=1, le=65535)
+    """The stack's Prometheus endpoint: http://127.0.0.1:<port>/metrics."""
 
     @classmethod
     def settings_customise_sources(
