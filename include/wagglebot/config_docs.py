@@ -20,9 +20,11 @@ HEAD = """# Configuration
 
 Every setting is an environment variable (or a line of `.env`), read by
 `wagglebot.config.Settings`: the DAG tasks, Scrapy, the dashboard and the stack all read
-the same object. A missing or invalid value stops the program with a message naming the
-variable, never its value. Lists and mappings are JSON. Paths default under the checkout
-(`REPO`). `./wagglebot up` writes the secrets it generates into `.env` (0600).
+the same object. The environment wins over `.env`, whole (a JSON value there replaces the
+file's rather than merging with it). A missing or invalid value stops the program with a
+message naming the variable, never its value. Lists and mappings are JSON. Paths default
+under the checkout (`REPO`). `./wagglebot up` writes the secrets it generates (and
+`WAGGLE_CRAWL_TARGET=sample` on a fresh install) into `.env` (0600).
 
 This file is generated from the settings themselves (`python -m wagglebot.config_docs`).
 
