@@ -30,6 +30,7 @@ from wagglebot.dashboard_data import Attempt
 from wagglebot.db import settings_session
 from wagglebot.health import Check, Level, evaluate, worst
 from wagglebot.picture_preview import PicturePreviews
+from wagglebot.post_files import previews_folder
 from wagglebot.review import request_publishing, request_sweep
 from wagglebot.stack.procs import log_tail
 from wagglebot.stack.supervisor import watch
@@ -141,6 +142,27 @@ def decide(
         if sweep:
             ask_for_sweep(sweep.format(n=len(moved), user=user))
     report_refusals(refused, verb)
+
+
+def decide_one(
+    act: Callable[[Session, str], object], verb: str, done: str, sweep: str | None = None
+) -> bool:
+    """One post's decision, as ``decide`` makes many: ``act(session, user)`` moves it (a
+    transition another person made first is reported), ``done`` is said, and Airflow is
+    asked for a sweep noted ``sweep`` ({user}). True when it moved."""
+    user = current_user()
+    if user is None:
+        return False
+    try:
+        with db() as session:
+            act(session, user)
+    except TransitionError as exc:
+        report_refusals([exc], verb)
+        return False
+    flash("success", done)
+    if sweep:
+        ask_for_sweep(sweep.format(user=user))
+    return True
 
 
 def report_refusals(refused: list[TransitionError], verb: str) -> None:
@@ -336,7 +358,7 @@ def pictures(where: DeltaGenerator, site_code: str, urls: list[str], post_url: s
     browser never asks a crawled host for anything); a labelled placeholder for each that
     could not be shown."""
     s = settings()
-    previews = _previews(str(s.preview_cache or s.media_root / "previews"), s.user_agent)
+    previews = _previews(str(previews_folder(s)), s.user_agent)
     for picture in previews.get_many(urls, picture_sources(site_code, s), web_url(post_url)):
         if picture.data:
             where.image(picture.data, width=160)

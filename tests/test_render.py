@@ -215,7 +215,7 @@ def test_music_is_ducked_under_the_voice(speech: Speech, tmp_path: Path) -> None
 def test_the_builtin_bed_is_made_here_loops_and_plays_under_the_voice(
     speech: Speech, tmp_path: Path
 ) -> None:
-    bed = music_file(Path("builtin:calm"), tmp_path / "media")
+    bed = music_file(Path("builtin:calm"), tmp_path / "media" / "music")
     assert bed == tmp_path / "media" / "music" / "bed-calm.flac"
     assert float(_probe(bed)["format"]["duration"]) == pytest.approx(32.0, abs=0.05)
     levels = subprocess.run(
@@ -225,7 +225,8 @@ def test_the_builtin_bed_is_made_here_loops_and_plays_under_the_voice(
     rms = float(re.findall(r"RMS level dB: (-?[\d.]+)", levels)[-1])
     assert -30 < rms < -10  # audible, and quiet enough to sit under a voice
     assert (
-        music_file(Path("builtin:calm"), tmp_path / "media").stat().st_mtime == bed.stat().st_mtime
+        music_file(Path("builtin:calm"), tmp_path / "media" / "music").stat().st_mtime
+        == bed.stat().st_mtime
     )
     assert music_file(None, tmp_path) is None
     with pytest.raises(ValueError, match="builtin:calm"):

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from wagglebot.stages.cards import CommentCard, TitleCard, place_cards
+from wagglebot.stages.encoder import h264_encoder
 from wagglebot.stages.layout import FIT_H, FIT_W, FPS, HEIGHT, WIDTH, ZOOM, picture_spans
 from wagglebot.stages.render import render_short
 from wagglebot.stages.subtitles import caption_events
@@ -179,15 +180,19 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
         final = final.with_audio(AudioFileClip(str(speech.audio_path))).with_duration(
             speech.duration
         )
+        x264 = h264_encoder("libx264").args()  # the very encoder settings ours uses
         final.write_videofile(
             str(out),
             fps=FPS,
-            codec="libx264",
-            preset="veryfast",
+            codec=str(x264.pop("vcodec")),
+            preset=str(x264.pop("preset")),
             audio_codec="aac",
             audio_bitrate="128k",
             threads=2,
-            ffmpeg_params=["-crf", "23", "-pix_fmt", "yuv420p"],
+            ffmpeg_params=[
+                *(item for key, value in x264.items() for item in (f"-{key}", str(value))),
+                *("-pix_fmt", "yuv420p"),
+            ],
             logger=None,
         )
     return time.perf_counter() - t0

@@ -7,7 +7,6 @@ import streamlit as st
 from wagglebot.dashboard_data import ScriptCard, scripts_page
 from wagglebot.review import approve_script, decline, rewrite_script
 from wagglebot.stages.script import MAX_CHARS, MIN_CHARS, InvalidScript, spoken_seconds, too_thin
-from wagglebot.states import TransitionError
 
 import ui
 
@@ -16,38 +15,30 @@ PAGE_KEY = "scripts-page"
 
 
 def _approve(post_id: int) -> None:
-    user = ui.current_user()
-    if user is None:
-        return
     text = st.session_state.get(f"script-{post_id}", "")
     try:
-        with ui.db() as session:
-            approve_script(session, post_id, text, by=user)
+        moved = ui.decide_one(
+            lambda session, user: approve_script(session, post_id, text, by=user),
+            "approved",
+            f"Post {post_id}: script approved; it will be voiced and rendered.",
+            sweep=f"script of post {post_id} approved by {{user}} in the dashboard",
+        )
     except InvalidScript as exc:
         # The edit stays in its box; nothing is saved until it passes.
         ui.flash("error", f"Post {post_id}: the script cannot be voiced as it is ({exc}).")
         return
-    except TransitionError as exc:
-        ui.report_refusals([exc], "approved")
-        return
-    st.session_state.pop(f"script-{post_id}", None)
-    ui.flash("success", f"Post {post_id}: script approved; it will be voiced and rendered.")
-    ui.ask_for_sweep(f"script of post {post_id} approved by {user} in the dashboard")
+    if moved:
+        st.session_state.pop(f"script-{post_id}", None)
 
 
 def _rewrite(post_id: int) -> None:
-    user = ui.current_user()
-    if user is None:
-        return
-    try:
-        with ui.db() as session:
-            rewrite_script(session, post_id, by=user)
-    except TransitionError as exc:
-        ui.report_refusals([exc], "sent back")
-        return
-    st.session_state.pop(f"script-{post_id}", None)
-    ui.flash("success", f"Post {post_id}: sent back for a new script.")
-    ui.ask_for_sweep(f"new script for post {post_id} asked by {user} in the dashboard")
+    if ui.decide_one(
+        lambda session, user: rewrite_script(session, post_id, by=user),
+        "sent back",
+        f"Post {post_id}: sent back for a new script.",
+        sweep=f"new script for post {post_id} asked by {{user}} in the dashboard",
+    ):
+        st.session_state.pop(f"script-{post_id}", None)
 
 
 def _decline(post_id: int) -> None:

@@ -47,8 +47,23 @@ def media_path(settings: Settings, ref: str | Path) -> Path:
     return ref if ref.is_absolute() else settings.media_root / ref
 
 
+def posts_folder(settings: Settings) -> Path:
+    """Where every post's files live, one folder per post."""
+    return settings.media_root / "posts"
+
+
 def post_folder(settings: Settings, post_id: int | str) -> Path:
-    return settings.media_root / "posts" / str(post_id)
+    return posts_folder(settings) / str(post_id)
+
+
+def music_folder(settings: Settings) -> Path:
+    """The built-in music beds, made once."""
+    return settings.media_root / "music"
+
+
+def previews_folder(settings: Settings) -> Path:
+    """The dashboard's checked copies of posts' pictures."""
+    return settings.preview_cache or settings.media_root / "previews"
 
 
 def post_file(settings: Settings, post_id: int | str, name: str) -> Path:

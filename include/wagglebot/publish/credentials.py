@@ -74,16 +74,18 @@ def ensure_sample_token(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_credentials(settings: Settings) -> Credentials:
-    """The stored credentials, or PublishingOff naming the token file and what is wrong."""
-    path = youtube_endpoint(settings).token_file
+def load_credentials(settings: Settings, endpoint: YouTubeEndpoint | None = None) -> Credentials:
+    """The stored credentials for ``endpoint`` (default: the one the settings decide), or
+    PublishingOff naming the token file and what is wrong."""
+    endpoint = endpoint or youtube_endpoint(settings)
+    path = endpoint.token_file
     info = _token_file(path)
     off = f"publishing is off: the YouTube token file {path}"
     again = "run ./wagglebot youtube-auth --client-secrets client_secret.json"
     if not isinstance(info, dict) or not info.get("refresh_token"):
         raise PublishingOff(f"{off} holds no refresh token; {again}")
     try:
-        return credentials_from(info, youtube_endpoint(settings).token_uri)
+        return credentials_from(info, endpoint.token_uri)
     except (KeyError, TypeError, ValueError) as exc:
         raise PublishingOff(f"{off} is not a usable token ({type(exc).__name__}: "
                             f"{str(exc)[:120]}); {again}") from None  # fmt: skip

@@ -73,9 +73,10 @@ def make_publisher(settings: Settings) -> Publisher:
     from wagglebot.publish.credentials import load_credentials, youtube_endpoint
     from wagglebot.publish.youtube import YouTubePublisher
 
+    endpoint = youtube_endpoint(settings)  # decided once: credentials and API agree
     return YouTubePublisher(
-        load_credentials(settings),
-        api_url=youtube_endpoint(settings).api_url,
+        load_credentials(settings, endpoint),
+        api_url=endpoint.api_url,
         chunk_bytes=settings.upload_chunk_mib * 2**20,
         retries=settings.upload_retries,
     )

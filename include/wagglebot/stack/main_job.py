@@ -18,7 +18,7 @@ from wagglebot.config import Settings
 from wagglebot.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG
 from wagglebot.db import settings_session
 from wagglebot.db.models import Content, Post, Upload
-from wagglebot.post_files import media_path
+from wagglebot.post_files import media_path, posts_folder
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
 from wagglebot.review import (
@@ -223,6 +223,6 @@ def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int])
     made = sum(1 for row in rows if row.video_path and row.status is not PostStatus.FAILED)
     say(
         f"{made} of {len(rows)} Shorts made. Videos (short.mp4, thumbnail short.jpg) are in "
-        f"{settings.media_root / 'posts'}/<post id>/"
+        f"{posts_folder(settings)}/<post id>/"
     )
     return made == len(rows)

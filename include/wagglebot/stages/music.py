@@ -64,10 +64,11 @@ def builtin_bed(name: str, folder: Path) -> Path:
     return path
 
 
-def music_file(setting: Path | None, media_root: Path) -> Path | None:
-    """The music the settings ask for: a file of the user's, a built-in bed, or none."""
+def music_file(setting: Path | None, beds: Path) -> Path | None:
+    """The music the settings ask for: a file of the user's, a built-in bed (made in
+    ``beds``), or none."""
     if setting is None:
         return None
     if str(setting).startswith(BUILTIN):
-        return builtin_bed(str(setting).removeprefix(BUILTIN), media_root / "music")
+        return builtin_bed(str(setting).removeprefix(BUILTIN), beds)
     return setting

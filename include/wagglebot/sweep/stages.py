@@ -30,6 +30,7 @@ from wagglebot.post_files import (
     VOICE_AUDIO,
     media_path,
     media_ref,
+    music_folder,
     post_file,
     read_json,
     write_json,
@@ -281,7 +282,7 @@ def render(
     def worker() -> Iterator[Worker]:
         with settings_session(settings) as session:
             cards = _cards(session, [int(p) for p in voices])
-        music = music_file(settings.background_music, settings.media_root)
+        music = music_file(settings.background_music, music_folder(settings))
 
         def work(post_id: int) -> str:
             voice = read_json(settings, voices[str(post_id)])
