@@ -74,16 +74,18 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def write_scripts(post_ids: list[int]) -> dict[str, str]:
+        from wagglebot.sweep.runner import to_xcom
         from wagglebot.sweep.stages import write_scripts
 
         review = get_current_context()["params"]["review_scripts"]
-        return write_scripts(post_ids, _attempt(), review=review)
+        return to_xcom(write_scripts(post_ids, _attempt(), review=review))
 
     @task(retries=1, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=30))
     def gather_pictures(post_ids: list[int]) -> dict[str, list[str]]:
+        from wagglebot.sweep.runner import to_xcom
         from wagglebot.sweep.stages import gather_pictures
 
-        return gather_pictures(post_ids)
+        return to_xcom(gather_pictures(post_ids))
 
     @task(
         **GPU_TASK,
@@ -92,9 +94,10 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def speak(scripts: dict[str, str]) -> dict[str, str]:
+        from wagglebot.sweep.runner import from_xcom, to_xcom
         from wagglebot.sweep.stages import speak
 
-        return speak(scripts, _attempt())
+        return to_xcom(speak(from_xcom(scripts), _attempt()))
 
     @task(
         **GPU_TASK,
@@ -103,9 +106,10 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=2),
     )
     def render(voices: dict[str, str], pictures: dict[str, list[str]]) -> dict[str, str]:
+        from wagglebot.sweep.runner import from_xcom, to_xcom
         from wagglebot.sweep.stages import render
 
-        return render(voices, pictures, _attempt())
+        return to_xcom(render(from_xcom(voices), from_xcom(pictures), _attempt()))
 
     # all_done: also when a stage task gave up, so its posts fail with a pointer to its log
     # instead of waiting in PROCESSING for the stuck-post recovery.
@@ -117,9 +121,13 @@ def produce_shorts() -> None:
         videos: dict[str, str] | None,
     ) -> dict[str, list[int]]:
         from wagglebot.sweep.batch import finish
+        from wagglebot.sweep.runner import from_xcom
 
-        return finish(claimed or [], scripts, voices, videos, attempt=_attempt())
+        outputs = (from_xcom(scripts), from_xcom(voices), from_xcom(videos))
+        return finish(claimed or [], *outputs, attempt=_attempt())
 
+    # Post ids are ints throughout; XCom carries the stages' {post id: file} maps as JSON,
+    # whose keys are strings: to_xcom / from_xcom convert at this edge only.
     claimed = claim()
     scripts = write_scripts(claimed)
     voices = speak(scripts)

@@ -181,27 +181,27 @@ def test_a_sweep_turns_approved_posts_into_shorts_and_isolates_a_bad_post(
     assert claim_batch(settings, batch=10, attempt=CLAIM) == []  # nothing left to take
 
     scripts = write_scripts(claimed, _attempt("write_scripts"), settings)
-    assert set(scripts) == {str(story), str(plain)}  # the junk post stopped here
-    script = json.loads(media_path(settings, scripts[str(story)]).read_text())
+    assert set(scripts) == {story, plain}  # the junk post stopped here
+    script = json.loads(media_path(settings, scripts[story]).read_text())
     assert script["engine"] == "extractive"
     assert "냥집사" not in script["text"]
     assert "고양이" in script["text"]
 
     pictures = gather_pictures(claimed, settings)
-    kept = [media_path(settings, p) for p in pictures[str(story)]]
+    kept = [media_path(settings, p) for p in pictures[story]]
     # The video's clip first, then the pictures (webp -> png)
     assert [p.name for p in kept] == ["picture_00.clip.mp4", "picture_01.jpg", "picture_02.png"]
-    assert pictures[str(plain)] == []
+    assert pictures[plain] == []
 
     voices = speak(scripts, _attempt("speak"), settings)
-    voice = json.loads(media_path(settings, voices[str(story)]).read_text())
+    voice = json.loads(media_path(settings, voices[story]).read_text())
     assert voice["engine"] == "espeak-ng"
     assert voice["duration"] > 3
     assert voice["cues"][0]["text"].startswith("퇴근길 고양이")
 
     videos = render(voices, pictures, _attempt("render"), settings)
-    assert videos == {str(pid): f"posts/{pid}/short.mp4" for pid in (story, plain)}
-    assert media_path(settings, videos[str(story)]) == post_folder(settings, story) / "short.mp4"
+    assert videos == {pid: f"posts/{pid}/short.mp4" for pid in (story, plain)}
+    assert media_path(settings, videos[story]) == post_folder(settings, story) / "short.mp4"
     # XCom carries paths only, relative to the media folder (another host mounts it
     # elsewhere): every value is a short string naming a file.
     for outputs in (scripts, voices, videos):
@@ -300,7 +300,7 @@ def test_a_transient_failure_retries_only_that_post_and_fails_it_on_the_last_try
         run_stage(Stage.TTS, [ok, flaky], output, worker, attempt(2), settings)
     assert calls == [ok, flaky, flaky]  # the retry did not redo the finished post
     assert run_stage(Stage.TTS, [ok, flaky], output, worker, attempt(3), settings) == {
-        str(ok): str(tmp_path / f"{ok}.out")
+        ok: str(tmp_path / f"{ok}.out")
     }
     status, error = _status(sessions, flaky)
     assert status is S.FAILED
@@ -354,7 +354,7 @@ def test_finish_fails_posts_a_stage_task_dropped(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     a, b = _claim(sessions, 2)
-    scripts = {str(a): "/x/script.json", str(b): "/y/script.json"}
+    scripts = {a: "/x/script.json", b: "/y/script.json"}
     # speak gave up on its last try (it was killed), so it handed nothing on.
     assert finish([a, b], scripts, None, None, settings, FINISH) == {
         "rendered": [],
@@ -413,9 +413,9 @@ def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
     claimed = claim_batch(reviewing, batch=5, attempt=CLAIM)
     assert claimed == [pid]
     scripts = write_scripts(claimed, _attempt("write_scripts"), reviewing)
-    assert json.loads(media_path(reviewing, scripts[str(pid)]).read_text())["text"] == edited
+    assert json.loads(media_path(reviewing, scripts[pid]).read_text())["text"] == edited
     voices = speak(scripts, _attempt("speak"), reviewing)
-    cues = json.loads(media_path(reviewing, voices[str(pid)]).read_text())["cues"]
+    cues = json.loads(media_path(reviewing, voices[pid]).read_text())["cues"]
     assert " ".join(c["text"] for c in cues).replace(" ", "") == edited.replace(" ", "")
     videos = render(voices, {}, _attempt("render"), reviewing)
     assert finish(claimed, scripts, voices, videos, reviewing, FINISH)["rendered"] == [pid]

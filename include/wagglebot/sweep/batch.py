@@ -70,9 +70,8 @@ def finish(
     with settings_session(settings) as session:
         awaiting_review = sorted(in_status(session, claimed, PostStatus.SCRIPTED))
         for post_id in in_status(session, claimed, owner=attempt.run_id):
-            key = str(post_id)
             try:
-                if key not in videos:
+                if post_id not in videos:
                     missing = next(
                         name
                         for name, outputs in (
@@ -80,7 +79,7 @@ def finish(
                             (Stage.TTS, voices),
                             (Stage.RENDER, videos),
                         )
-                        if key not in outputs
+                        if post_id not in outputs
                     )
                     transition(
                         session,
@@ -94,8 +93,9 @@ def finish(
                     session.commit()
                     failed.append(post_id)
                     continue
-                script, voice = read_json(settings, scripts[key]), read_json(settings, voices[key])
-                video = media_path(settings, videos[key])
+                script = read_json(settings, scripts[post_id])
+                voice = read_json(settings, voices[post_id])
+                video = media_path(settings, videos[post_id])
                 finish_post(
                     session,
                     post_id,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +36,18 @@ log = logging.getLogger(__name__)
 
 # Errors that another try of the task cannot fix: the post fails at once.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (InvalidScript, NothingToSay)
-Outputs = dict[str, str]  # post id (XCom keys are strings) -> a file, relative to the media root
+Outputs = dict[int, str]  # post id -> a file, relative to the media root
+T = TypeVar("T")
+
+
+def to_xcom(outputs: Mapping[int, T] | None) -> dict[str, T]:
+    """Outputs as XCom carries them: JSON object keys are strings (the DAG's edge only)."""
+    return {str(post_id): value for post_id, value in (outputs or {}).items()}
+
+
+def from_xcom(carried: Mapping[str, T] | None) -> dict[int, T]:
+    """XCom's string keys back to post ids (the DAG's edge only)."""
+    return {int(key): value for key, value in (carried or {}).items()}
 
 
 def _succeeded_in_this_sweep(
@@ -102,7 +114,7 @@ def run_stage(
                 _succeeded_in_this_sweep(session, post_id, stage, attempt)
                 and output(post_id).exists()
             ):
-                results[str(post_id)] = media_ref(settings, output(post_id))  # an earlier try
+                results[post_id] = media_ref(settings, output(post_id))  # an earlier try
             else:
                 todo.append(post_id)
         if not todo:
@@ -128,7 +140,7 @@ def run_stage(
                         fail(post_id, run_id, exc)
                         continue
                     stage_succeeded(session, run_id, engine=engine[:64])
-                    results[str(post_id)] = media_ref(settings, output(post_id))
+                    results[post_id] = media_ref(settings, output(post_id))
         except Exception as exc:  # the engine could not start: every waiting post learns why
             log.error("%s: the engine failed: %s", stage.value, _describe(exc), exc_info=exc)
             session.rollback()

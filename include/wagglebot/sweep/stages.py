@@ -125,7 +125,7 @@ def write_scripts(
     results: Outputs = {}
     for post_id, script in reviewed.items():
         write_json(output(post_id), script)
-        results[str(post_id)] = media_ref(settings, output(post_id))
+        results[post_id] = media_ref(settings, output(post_id))
 
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
@@ -144,23 +144,23 @@ def write_scripts(
     written = run_stage(Stage.LLM, todo, output, worker, attempt, settings)
     # Too thin for a Short (under 15 s of speech): a person decides, whatever the setting.
     held: Outputs = {}
-    for key, path in written.items():
+    for post_id, path in written.items():
         thin = too_thin(read_json(settings, path)["text"])
         if thin:
-            log.warning("post %s: %s; held for a person to decide", key, thin)
+            log.warning("post %d: %s; held for a person to decide", post_id, thin)
         if review or thin:
-            held[key] = path
+            held[post_id] = path
     if not held:
         return results | written
     with settings_session(settings) as session:
-        for key, path in held.items():
+        for post_id, path in held.items():
             script = read_json(settings, path)
             try:
-                hold_for_review(session, int(key), **script)
+                hold_for_review(session, post_id, **script)
             except IllegalTransition as exc:  # someone moved it meanwhile: theirs stands
                 session.rollback()
-                log.warning("post %s not held for review: %s", key, exc)
-    log.info("scripts waiting for a person's review: posts %s", sorted(map(int, held)))
+                log.warning("post %d not held for review: %s", post_id, exc)
+    log.info("scripts waiting for a person's review: posts %s", sorted(held))
     return results | {k: v for k, v in written.items() if k not in held}
 
 
@@ -181,7 +181,7 @@ def speak(
             from wagglebot.stages.tts import espeak_speech as say
 
         def work(post_id: int) -> str:
-            text = read_json(settings, scripts[str(post_id)])["text"]
+            text = read_json(settings, scripts[post_id])["text"]
             speech = say(text, post_file(settings, post_id, VOICE_AUDIO))
             if speech.duration > MAX_SECONDS:  # the script's estimate was off: say by how much
                 raise InvalidScript(
@@ -202,10 +202,10 @@ def speak(
 
         yield work
 
-    return run_stage(Stage.TTS, [int(p) for p in scripts], output, worker, attempt, settings)
+    return run_stage(Stage.TTS, list(scripts), output, worker, attempt, settings)
 
 
-def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> dict[str, list[str]]:
+def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> dict[int, list[str]]:
     """The posts' pictures and clips of their videos on disk (not a GPU stage: it runs
     beside the LLM)."""
     from wagglebot.stages.pictures import fetch_pictures
@@ -215,7 +215,7 @@ def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> di
         rows = session.execute(
             select(Post.id, Post.url, Post.images, Post.videos).where(Post.id.in_(post_ids))
         ).all()
-    found = {}
+    found: dict[int, list[str]] = {}
     for post_id, url, images, videos in rows:
         folder = post_file(settings, post_id, PICTURES)
         kept = fetch_pictures(
@@ -234,7 +234,7 @@ def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> di
             len(images or []),
             len(videos or []),
         )
-        found[str(post_id)] = [media_ref(settings, p) for p in kept]
+        found[post_id] = [media_ref(settings, p) for p in kept]
     return found
 
 
@@ -267,7 +267,7 @@ def _cards(session: Session, post_ids: list[int]) -> dict[int, tuple[TitleCard, 
 
 def render(
     voices: Outputs,
-    pictures: dict[str, list[str]] | None,
+    pictures: dict[int, list[str]] | None,
     attempt: TaskAttempt = TaskAttempt(),
     settings: Settings | None = None,
 ) -> Outputs:
@@ -281,17 +281,17 @@ def render(
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
         with settings_session(settings) as session:
-            cards = _cards(session, [int(p) for p in voices])
+            cards = _cards(session, list(voices))
         music = music_file(settings.background_music, music_folder(settings))
 
         def work(post_id: int) -> str:
-            voice = read_json(settings, voices[str(post_id)])
+            voice = read_json(settings, voices[post_id])
             title, comments = cards.get(post_id, (None, []))
             done = render_short(
                 media_path(settings, voice["audio"]),
                 voice["duration"],
                 [Cue.from_dict(c) for c in voice["cues"]],
-                [media_path(settings, p) for p in (pictures or {}).get(str(post_id), [])],
+                [media_path(settings, p) for p in (pictures or {}).get(post_id, [])],
                 output(post_id),
                 thumbnail=post_file(settings, post_id, THUMBNAIL),
                 music=music,
@@ -303,4 +303,4 @@ def render(
 
         yield work
 
-    return run_stage(Stage.RENDER, [int(p) for p in voices], output, worker, attempt, settings)
+    return run_stage(Stage.RENDER, list(voices), output, worker, attempt, settings)
