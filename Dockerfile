@@ -17,6 +17,8 @@ RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /tmp/requirements.txt
 
 COPY --chown=airflow:root pyproject.toml /opt/wagglebot/pyproject.toml
 COPY --chown=airflow:root include /opt/wagglebot/include
+COPY --chown=airflow:root dashboard /opt/wagglebot/dashboard
+COPY --chown=airflow:root scrapy_project /opt/wagglebot/scrapy_project
 RUN pip install --no-cache-dir --no-deps -e /opt/wagglebot
 
 # Mount points for the named volumes, owned by the airflow user so the

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from wagglebot.airflow_alerts import TaskFailureNotifier
-from wagglebot.dag_ids import BACKUP_DAG
-from wagglebot.routing import DEFAULT_TASK
+from wagglebot.orchestration.dag_ids import BACKUP_DAG
+from wagglebot.orchestration.notify import TaskFailureNotifier
+from wagglebot.orchestration.routing import DEFAULT_TASK
 
 
 @dag(
@@ -33,8 +33,8 @@ from wagglebot.routing import DEFAULT_TASK
 def backup() -> None:
     @task(execution_timeout=timedelta(hours=2))
     def take_backup() -> str:
-        from wagglebot.backup import backup
-        from wagglebot.config import get_settings
+        from wagglebot.core.config import get_settings
+        from wagglebot.ops.backup import backup
 
         return str(backup(get_settings()).path)
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from wagglebot.airflow_alerts import TaskFailureNotifier
 from wagglebot.crawl.sites import site_codes
-from wagglebot.dag_ids import CRAWL_DAG
-from wagglebot.routing import DEFAULT_TASK
+from wagglebot.orchestration.dag_ids import CRAWL_DAG
+from wagglebot.orchestration.notify import TaskFailureNotifier
+from wagglebot.orchestration.routing import DEFAULT_TASK
 
 SITES = site_codes()
 
@@ -61,14 +61,14 @@ SITES = site_codes()
 def crawl_communities() -> None:
     @task
     def sites_to_crawl() -> list[str]:
-        from wagglebot.config import get_settings
+        from wagglebot.core.config import get_settings
         from wagglebot.crawl.plan import sites_to_crawl
 
         return sites_to_crawl(get_current_context()["params"]["sites"], get_settings())
 
     @task(execution_timeout=timedelta(minutes=30), map_index_template="{{ site }}")
     def crawl_site(site: str) -> dict:
-        from wagglebot.config import get_settings
+        from wagglebot.core.config import get_settings
         from wagglebot.crawl.plan import pages_for
         from wagglebot.crawl.runs import crawl_and_record
 

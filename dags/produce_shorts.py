@@ -4,7 +4,7 @@ Started by a REST trigger when a person approves posts (the dashboard does it),
 and every 20 minutes as a safety net. The three stages run
 in pool `gpu` (one slot per GPU) and Celery queue `gpu`, each over the whole batch,
 so the LLM loads once per sweep and no two GPU stages ever share a card; the rest
-goes to queue `default` (wagglebot.routing). As many sweeps run at once as there
+goes to queue `default` (wagglebot.orchestration.routing). As many sweeps run at once as there
 are GPU slots. XCom carries file paths only, relative to the media folder.
 A post that fails a stage goes to FAILED with its error; the rest go on. With
 script review on, new scripts wait (SCRIPTED) for a person before they are voiced.
@@ -17,15 +17,15 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from wagglebot.airflow_alerts import TaskFailureNotifier
-from wagglebot.dag_ids import PRODUCE_DAG
-from wagglebot.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
+from wagglebot.orchestration.dag_ids import PRODUCE_DAG
+from wagglebot.orchestration.notify import TaskFailureNotifier
+from wagglebot.orchestration.routing import DEFAULT_TASK, GPU_TASK, gpu_slots_from_env
 
 RETRIES = {"retries": 2, "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
 
 
-def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
-    from wagglebot.stage_runs import attempt_in_task
+def _attempt():  # -> wagglebot.core.stage_runs.TaskAttempt
+    from wagglebot.core.stage_runs import attempt_in_task
 
     return attempt_in_task(get_current_context()["ti"])
 
@@ -63,7 +63,7 @@ def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
 def produce_shorts() -> None:
     @task
     def claim() -> list[int]:
-        from wagglebot.sweep.batch import claim_batch
+        from wagglebot.produce.batch import claim_batch
 
         return claim_batch(batch=get_current_context()["params"]["batch"], attempt=_attempt())
 
@@ -74,16 +74,16 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def write_scripts(post_ids: list[int]) -> dict[str, str]:
-        from wagglebot.sweep.runner import to_xcom
-        from wagglebot.sweep.stages import write_scripts
+        from wagglebot.produce.runner import to_xcom
+        from wagglebot.produce.tasks import write_scripts
 
         review = get_current_context()["params"]["review_scripts"]
         return to_xcom(write_scripts(post_ids, _attempt(), review=review))
 
     @task(retries=1, retry_delay=timedelta(seconds=10), execution_timeout=timedelta(minutes=30))
     def gather_pictures(post_ids: list[int]) -> dict[str, list[str]]:
-        from wagglebot.sweep.runner import to_xcom
-        from wagglebot.sweep.stages import gather_pictures
+        from wagglebot.produce.runner import to_xcom
+        from wagglebot.produce.tasks import gather_pictures
 
         return to_xcom(gather_pictures(post_ids))
 
@@ -94,8 +94,8 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=1),
     )
     def speak(scripts: dict[str, str]) -> dict[str, str]:
-        from wagglebot.sweep.runner import from_xcom, to_xcom
-        from wagglebot.sweep.stages import speak
+        from wagglebot.produce.runner import from_xcom, to_xcom
+        from wagglebot.produce.tasks import speak
 
         return to_xcom(speak(from_xcom(scripts), _attempt()))
 
@@ -106,8 +106,8 @@ def produce_shorts() -> None:
         execution_timeout=timedelta(hours=2),
     )
     def render(voices: dict[str, str], pictures: dict[str, list[str]]) -> dict[str, str]:
-        from wagglebot.sweep.runner import from_xcom, to_xcom
-        from wagglebot.sweep.stages import render
+        from wagglebot.produce.runner import from_xcom, to_xcom
+        from wagglebot.produce.tasks import render
 
         return to_xcom(render(from_xcom(voices), from_xcom(pictures), _attempt()))
 
@@ -120,8 +120,8 @@ def produce_shorts() -> None:
         voices: dict[str, str] | None,
         videos: dict[str, str] | None,
     ) -> dict[str, list[int]]:
-        from wagglebot.sweep.batch import finish
-        from wagglebot.sweep.runner import from_xcom
+        from wagglebot.produce.batch import finish
+        from wagglebot.produce.runner import from_xcom
 
         outputs = (from_xcom(scripts), from_xcom(voices), from_xcom(videos))
         return finish(claimed or [], *outputs, attempt=_attempt())

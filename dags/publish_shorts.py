@@ -16,13 +16,13 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from wagglebot.airflow_alerts import TaskFailureNotifier
-from wagglebot.dag_ids import PUBLISH_DAG
-from wagglebot.routing import DEFAULT_TASK
+from wagglebot.orchestration.dag_ids import PUBLISH_DAG
+from wagglebot.orchestration.notify import TaskFailureNotifier
+from wagglebot.orchestration.routing import DEFAULT_TASK
 
 
-def _attempt():  # -> wagglebot.stage_runs.TaskAttempt
-    from wagglebot.stage_runs import TaskAttempt
+def _attempt():  # -> wagglebot.core.stage_runs.TaskAttempt
+    from wagglebot.core.stage_runs import TaskAttempt
 
     return TaskAttempt.of(get_current_context()["ti"])
 

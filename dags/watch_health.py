@@ -1,5 +1,5 @@
 """Watch the system's health every 10 minutes and tell the owner what changed: a check that
-turned red, or is green again (wagglebot.alerts), plus a daily digest when
+turned red, or is green again (wagglebot.ops.alerts), plus a daily digest when
 WAGGLE_ALERT_DIGEST_HOUR is set. Without WAGGLE_ALERT_URLS it only keeps the health
 states fresh and logs what it would have said.
 """
@@ -11,9 +11,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from wagglebot.airflow_alerts import TaskFailureNotifier
-from wagglebot.dag_ids import WATCH_DAG
-from wagglebot.routing import DEFAULT_TASK
+from wagglebot.orchestration.dag_ids import WATCH_DAG
+from wagglebot.orchestration.notify import TaskFailureNotifier
+from wagglebot.orchestration.routing import DEFAULT_TASK
 
 
 @dag(
@@ -34,9 +34,9 @@ from wagglebot.routing import DEFAULT_TASK
 def watch_health() -> None:
     @task(execution_timeout=timedelta(minutes=5))
     def watch() -> dict:
-        from wagglebot.airflow_alerts import deliver
-        from wagglebot.alerts import alert_urls, watch_health
-        from wagglebot.config import get_settings
+        from wagglebot.core.config import get_settings
+        from wagglebot.ops.alerts import alert_urls, watch_health
+        from wagglebot.orchestration.notify import deliver
 
         settings = get_settings()
         return watch_health(settings, deliver if alert_urls(settings) else None)

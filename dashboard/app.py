@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wagglebot.db.queries import status_counts
-from wagglebot.statuses import PostStatus
-
-import ui
+from dashboard import ui
+from wagglebot.core.db.queries import status_counts
+from wagglebot.core.statuses import PostStatus
 
 st.set_page_config(page_title="WaggleBot review", page_icon=":material/hive:", layout="wide")
 

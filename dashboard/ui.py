@@ -20,21 +20,20 @@ import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.delta_generator import DeltaGenerator
 
-from wagglebot.airflow_api import AirflowClient, AirflowError
-from wagglebot.airflow_api import health as airflow_health
-from wagglebot.auth import LoginThrottle, check_login
-from wagglebot.config import Settings, get_settings
+from wagglebot.core.config import Settings, get_settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.post_files import previews_folder
+from wagglebot.core.states import IllegalTransition, PostNotFound, TransitionError
 from wagglebot.crawl.sites import picture_sources
-from wagglebot.dag_ids import PRODUCE_DAG
-from wagglebot.dashboard_data import Attempt
-from wagglebot.db import settings_session
-from wagglebot.health import Check, Level, evaluate, worst
-from wagglebot.picture_preview import PicturePreviews
-from wagglebot.post_files import previews_folder
-from wagglebot.review import request_publishing, request_sweep
-from wagglebot.stack.procs import log_tail
-from wagglebot.stack.supervisor import watch
-from wagglebot.states import IllegalTransition, PostNotFound, TransitionError
+from wagglebot.ops.health import Check, Level, evaluate, worst
+from wagglebot.ops.supervision import log_tail, watch
+from wagglebot.orchestration.api import AirflowClient, AirflowError
+from wagglebot.orchestration.api import health as airflow_health
+from wagglebot.orchestration.dag_ids import PRODUCE_DAG
+from wagglebot.review.auth import LoginThrottle, check_login
+from wagglebot.review.decisions import request_publishing, request_sweep
+from wagglebot.review.picture_preview import PicturePreviews
+from wagglebot.review.queries import Attempt
 
 SESSION_HOURS = 12
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&\"'])")
@@ -267,7 +266,7 @@ HEALTH_SECONDS = 30  # a page shows health at most this old; the Health page can
 
 @st.cache_data(ttl=HEALTH_SECONDS, show_spinner=False)
 def health_checks() -> list[Check]:
-    """Every health check (wagglebot.health), remembered, shared by every page and user."""
+    """Every health check (wagglebot.ops.health), remembered, shared by every page and user."""
     return evaluate(settings())
 
 

@@ -22,13 +22,13 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack import Stack
+from wagglebot_stack.fake_youtube import FakeYouTube
+from wagglebot_stack.mariadb import MariaDB
 
-from wagglebot.config import Settings
-from wagglebot.db import make_engine
-from wagglebot.db.models import CrawlRun, HealthState, Post, PublishQuota
-from wagglebot.publish.fake_youtube import FakeYouTube
-from wagglebot.stack import Stack
-from wagglebot.stack.mariadb import MariaDB
+from wagglebot.core.config import Settings
+from wagglebot.core.db import make_engine
+from wagglebot.core.db.models import CrawlRun, HealthState, Post, PublishQuota
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wagglebot.core.db.models import Comment, Post
 from wagglebot.crawl.items import PostItem
 from wagglebot.crawl.parsing import SITE_ZONE
-from wagglebot.db.models import Comment, Post
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_DIR = REPO / "tests" / "crawl_expected"

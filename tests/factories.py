@@ -6,8 +6,8 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from wagglebot.db.models import Post
-from wagglebot.statuses import PostStatus
+from wagglebot.core.db.models import Post
+from wagglebot.core.statuses import PostStatus
 
 _seq = itertools.count(1)
 

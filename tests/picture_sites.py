@@ -11,8 +11,7 @@ from pathlib import Path
 
 import yaml
 from PIL import Image
-
-from wagglebot.crawl.sample_site import SampleSite
+from wagglebot_stack.sample_site import SampleSite
 
 from conftest import free_ports
 

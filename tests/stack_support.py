@@ -15,10 +15,9 @@ from pathlib import Path
 import psutil
 import requests
 
-from wagglebot.airflow_api import AirflowClient
-from wagglebot.config import Settings
-from wagglebot.stack.procs import StackPaths
-from wagglebot.stack.supervisor import ProgramState, read_states, socket_file
+from wagglebot.core.config import Settings
+from wagglebot.ops.supervision import ProgramState, read_states, supervisor_socket
+from wagglebot.orchestration.api import AirflowClient
 
 from conftest import REPO
 
@@ -39,7 +38,7 @@ class RunningStack:
 
     def cli(self, *args: str, timeout: float = 400, stdin: str | None = None):
         return subprocess.run(
-            [sys.executable, "-m", "wagglebot.stack", *args],
+            [sys.executable, "-m", "wagglebot_stack", *args],
             env=self.env,
             cwd=REPO,
             input=stdin,
@@ -61,7 +60,7 @@ class RunningStack:
 
     def programs(self) -> dict[str, ProgramState]:
         """The stack's programs as its supervisord reports them ({} when it is down)."""
-        return read_states(socket_file(StackPaths(self.settings.stack_home))) or {}
+        return read_states(supervisor_socket(self.settings.stack_home)) or {}
 
     def pid(self, name: str) -> int:
         state = self.programs()[name]

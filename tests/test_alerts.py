@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack.alert_listener import Listener
 
-from wagglebot.airflow_alerts import TaskFailureNotifier, deliver
-from wagglebot.alerts import apprise_connection, redact, watch_health
-from wagglebot.config import Settings, get_settings
-from wagglebot.db.models import CrawlRun
-from wagglebot.stack.alert_listener import Listener
+from wagglebot.core.config import Settings, get_settings
+from wagglebot.core.db.models import CrawlRun
+from wagglebot.ops.alerts import apprise_connection, redact, watch_health
+from wagglebot.orchestration.notify import TaskFailureNotifier, deliver
 
 from alert_receiver import AlertReceiver
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+from wagglebot_stack import ensure_dashboard_user, set_dashboard_user
 
-from wagglebot.auth import LoginThrottle, check_login, hash_password, verify_password
-from wagglebot.config import ConfigError, load_settings
-from wagglebot.stack import ensure_dashboard_user, set_dashboard_user
+from wagglebot.core.config import ConfigError, load_settings
+from wagglebot.review.auth import LoginThrottle, check_login, hash_password, verify_password
 
 from conftest import REPO
 
@@ -81,7 +81,7 @@ def test_a_plain_password_in_the_setting_is_refused_by_name(monkeypatch) -> None
 def test_the_cli_sets_an_account_from_stdin(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     done = subprocess.run(
-        [sys.executable, "-m", "wagglebot.stack", "dashboard-user", "carol", "--password-stdin"],
+        [sys.executable, "-m", "wagglebot_stack", "dashboard-user", "carol", "--password-stdin"],
         input="carols-password\n",
         env={
             "WAGGLE_ENV_FILE": str(env),
@@ -100,7 +100,7 @@ def test_the_cli_sets_an_account_from_stdin(tmp_path: Path) -> None:
     users = json.loads(dotenv_values(env)["WAGGLE_DASHBOARD_USERS"])
     assert verify_password("carols-password", users["carol"])
     short = subprocess.run(
-        [sys.executable, "-m", "wagglebot.stack", "dashboard-user", "dave", "--password-stdin"],
+        [sys.executable, "-m", "wagglebot_stack", "dashboard-user", "dave", "--password-stdin"],
         input="short\n",
         env={"WAGGLE_ENV_FILE": str(env), "PATH": "/usr/bin:/bin"},
         capture_output=True,

@@ -14,8 +14,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot import backup as backups
-from wagglebot.backup import (
+from wagglebot.core.config import Settings
+from wagglebot.core.stage_runs import TaskAttempt
+from wagglebot.core.statuses import PostStatus
+from wagglebot.ops import backup as backups
+from wagglebot.ops.backup import (
     BackupError,
     backup,
     database_contents,
@@ -23,11 +26,8 @@ from wagglebot.backup import (
     finished_backups,
     restore,
 )
-from wagglebot.config import Settings
-from wagglebot.stage_runs import TaskAttempt
-from wagglebot.statuses import PostStatus
-from wagglebot.sweep.batch import claim_batch, finish
-from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
+from wagglebot.produce.batch import claim_batch, finish
+from wagglebot.produce.tasks import gather_pictures, render, speak, write_scripts
 
 from factories import add_posts
 

@@ -26,15 +26,16 @@ import pytest
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack import Stack
 
-from wagglebot.airflow_api import AirflowClient
-from wagglebot.crawl.sample_site import base_urls, site_codes
-from wagglebot.db import make_engine
-from wagglebot.db.models import Content, Post, StageRun
-from wagglebot.post_files import media_path
-from wagglebot.stack import Stack
-from wagglebot.stack.procs import log_tail
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.core.db import make_engine
+from wagglebot.core.db.models import Content, Post, StageRun
+from wagglebot.core.post_files import media_path
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.crawl.sites import sample_base_urls as base_urls
+from wagglebot.crawl.sites import sample_site_codes as site_codes
+from wagglebot.ops.supervision import log_tail
+from wagglebot.orchestration.api import AirflowClient
 
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts

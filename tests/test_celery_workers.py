@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from wagglebot_stack.celery_workers import argv, env, plan
+from wagglebot_stack.procs import ServiceError, StackPaths
 
-from wagglebot.routing import gpu_slots
-from wagglebot.stack.celery_workers import argv, env, plan
-from wagglebot.stack.procs import ServiceError, StackPaths
-from wagglebot.worker_node import hostname
+from wagglebot.orchestration.routing import gpu_slots
+from wagglebot.orchestration.worker_node import hostname
 
 
 def test_without_gpus_the_gpu_workers_see_no_card_setting() -> None:

@@ -117,7 +117,7 @@ def test_init_migrates_both_databases_and_creates_the_pool(config: dict) -> None
     for step in (
         "airflow db migrate",
         "airflow pools import /opt/airflow/deploy/airflow-pools.json",
-        "python -m wagglebot.db.migrate",
+        "python -m wagglebot.core.db.migrate",
     ):
         assert step in script
     mounts = config["services"]["airflow-scheduler"]["volumes"]
@@ -178,7 +178,7 @@ NATIVE_ONLY = {
 @pytest.fixture(scope="module")
 def native(tmp_path_factory: pytest.TempPathFactory):
     """The native celery mode's services and Airflow environment, as `up` would start them."""
-    from wagglebot.stack import Stack
+    from wagglebot_stack import Stack
 
     from conftest import make_settings
 
@@ -188,7 +188,7 @@ def native(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_compose_runs_the_services_of_the_native_celery_mode(config: dict, native) -> None:
-    from wagglebot.stack.airflow import COMPONENTS
+    from wagglebot_stack.airflow import COMPONENTS
 
     workers = native.airflow.workers()
     started = {

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from wagglebot.config import ConfigError, Settings, load_settings
-from wagglebot.config_docs import configuration_markdown
+from wagglebot.core.config import ConfigError, Settings, load_settings
+from wagglebot.core.config_docs import configuration_markdown
 
 from conftest import REPO
 
@@ -109,6 +109,6 @@ def test_every_setting_is_described_and_the_configuration_doc_is_current() -> No
     undescribed = [n for n, f in Settings.model_fields.items() if not (f.description or "").strip()]
     assert undescribed == [], "give each a docstring under it in config.py"
     written = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert written == configuration_markdown(), "run: python -m wagglebot.config_docs"
+    assert written == configuration_markdown(), "run: python -m wagglebot.core.config_docs"
     for name in Settings.model_fields:
         assert f"`WAGGLE_{name.upper()}`" in written

@@ -18,12 +18,13 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack.mariadb import MariaDB
+from wagglebot_stack.sample_site import SampleSite
 
-from wagglebot.crawl.sample_site import SampleSite, site_codes
-from wagglebot.db.models import Comment, Post
-from wagglebot.stack.mariadb import MariaDB
-from wagglebot.states import transition
-from wagglebot.statuses import PostStatus
+from wagglebot.core.db.models import Comment, Post
+from wagglebot.core.states import transition
+from wagglebot.core.statuses import PostStatus
+from wagglebot.crawl.sites import sample_site_codes as site_codes
 
 from conftest import REPO, free_ports
 from crawl_support import SAMPLE_DIR, SITES, expected, stored_posts

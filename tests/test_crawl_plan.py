@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
 from wagglebot.crawl.plan import pages_for, sites_to_crawl
 from wagglebot.crawl.sites import get_site, site_codes
 

@@ -10,11 +10,11 @@ from collections import Counter
 
 import pytest
 from scrapy.http import HtmlResponse
+from wagglebot_stack.sample_site import route_for
 
 from wagglebot.crawl.extract import extract_list, extract_post, is_gone
 from wagglebot.crawl.follow_up import FollowUpError, comments_from_answer, follow_up_request
 from wagglebot.crawl.items import CommentItem, InvalidItem
-from wagglebot.crawl.sample_site import route_for
 from wagglebot.crawl.sites import get_site
 
 from crawl_support import SAMPLE_DIR, SITES, expected, item_shape, routes

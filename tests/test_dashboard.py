@@ -21,17 +21,17 @@ from markdown_it import MarkdownIt
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
+from wagglebot_stack.mariadb import MariaDB
+from wagglebot_stack.sample_site import SampleSite
 
-from wagglebot.auth import hash_password
-from wagglebot.config import get_settings
-from wagglebot.crawl.sample_site import SampleSite
+from wagglebot.core.config import get_settings
+from wagglebot.core.db import default_engine, engine_for
+from wagglebot.core.db.models import Comment, Content, Post, StageRun, Upload
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
 from wagglebot.crawl.store import refresh_scores
-from wagglebot.db import default_engine, engine_for
-from wagglebot.db.models import Comment, Content, Post, StageRun, Upload
+from wagglebot.produce.batch import hold_for_review
 from wagglebot.publish.credentials import save_token
-from wagglebot.stack.mariadb import MariaDB
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
-from wagglebot.sweep.batch import hold_for_review
+from wagglebot.review.auth import hash_password
 
 from conftest import REPO, free_ports
 from factories import add_posts

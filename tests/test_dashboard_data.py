@@ -8,9 +8,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from wagglebot.core.db.models import Post
 from wagglebot.crawl.store import refresh_scores
-from wagglebot.dashboard_data import InboxFilter, inbox_page
-from wagglebot.db.models import Post
+from wagglebot.review.queries import InboxFilter, inbox_page
 
 from factories import add_posts
 

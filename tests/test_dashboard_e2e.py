@@ -20,9 +20,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import text
 
-from wagglebot.crawl.sample_site import base_urls, site_codes
-from wagglebot.db import make_engine
-from wagglebot.post_files import media_path
+from wagglebot.core.db import make_engine
+from wagglebot.core.post_files import media_path
+from wagglebot.crawl.sites import sample_base_urls as base_urls
+from wagglebot.crawl.sites import sample_site_codes as site_codes
 
 from conftest import REPO, free_ports, make_settings
 from stack_support import RunningStack, brought_up, stack_env

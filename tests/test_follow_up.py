@@ -7,9 +7,9 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from wagglebot_stack.sample_site import route_for
 
 from wagglebot.crawl.follow_up import FollowUpError, comments_from_answer, follow_up_request
-from wagglebot.crawl.sample_site import route_for
 from wagglebot.crawl.sites import Site, SiteError, load_site
 
 PAGE = """<html><head><meta name="csrf-token" content="tok&amp;1"></head><body>

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import CrawlRun, HealthState, Post
+from wagglebot.core.statuses import PostStatus
 from wagglebot.crawl.run_site import CrawlFailed
 from wagglebot.crawl.runs import crawl_and_record, record
-from wagglebot.db.models import CrawlRun, HealthState, Post
-from wagglebot.health import Check, Level, evaluate, remember, summary_line, worst
-from wagglebot.health.checks import _gpu, gpu_checks, parse_nvidia_smi
-from wagglebot.statuses import PostStatus
+from wagglebot.ops.health import Check, Level, evaluate, remember, summary_line, worst
+from wagglebot.ops.health.checks import _gpu, gpu_checks, parse_nvidia_smi
 
 from factories import add_posts
 

@@ -13,7 +13,7 @@ PARENT = """
 import os, sys, time
 pid = os.fork()
 if pid == 0:
-    from wagglebot.lifeline import die_with_parent
+    from wagglebot.orchestration.lifeline import die_with_parent
     {call}
     time.sleep(120)
     os._exit(0)

@@ -24,7 +24,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from wagglebot.stages.llm import (
+from wagglebot.produce.stages.llm import (
     LlmUnavailable,
     LoadedModel,
     Precision,
@@ -35,7 +35,7 @@ from wagglebot.stages.llm import (
     load_model,
     write_script,
 )
-from wagglebot.stages.script import InvalidScript, PostText
+from wagglebot.produce.stages.script import InvalidScript, PostText
 
 POST = PostText(
     title="회사 탕비실 커피 때문에 생긴 일",
@@ -185,7 +185,7 @@ def _scripted(monkeypatch: pytest.MonkeyPatch, loaded: LoadedModel, outputs: lis
 
 def test_importing_the_engine_loads_neither_torch_nor_transformers() -> None:
     code = (
-        "import sys, wagglebot.stages.llm\n"
+        "import sys, wagglebot.produce.stages.llm\n"
         "print(sorted(m for m in ('torch', 'transformers', 'huggingface_hub') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -11,11 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.config import Settings
-from wagglebot.db.models import CrawlRun, PublishQuota, StageRun, Upload
-from wagglebot.metrics import registry_for
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import CrawlRun, PublishQuota, StageRun, Upload
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.ops.metrics import registry_for
 from wagglebot.publish.quota import pacific_day
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
 
 from conftest import free_ports
 from factories import add_posts

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from wagglebot_stack.sample_site import SampleSite
 
-from wagglebot.config import Settings
-from wagglebot.crawl.sample_site import SampleSite
+from wagglebot.core.config import Settings
 from wagglebot.crawl.sites import PictureSources, picture_sources
-from wagglebot.picture_preview import SIDE, PicturePreviews
+from wagglebot.review.picture_preview import SIDE, PicturePreviews
 
 from picture_sites import OWN, STRANGER, start_sites
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-
-from wagglebot.stack import Stack
-from wagglebot.stack.postgres import OUTSIDE_HOME
+from wagglebot_stack import Stack
+from wagglebot_stack.postgres import OUTSIDE_HOME
 
 from conftest import free_ports, make_settings
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.db.models import Content, Post, StageRun
-from wagglebot.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
-from wagglebot.states import IllegalTransition, claim_approved
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
-from wagglebot.sweep.batch import finish_post, recover_stuck
+from wagglebot.core.db.models import Content, Post, StageRun
+from wagglebot.core.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
+from wagglebot.core.states import IllegalTransition, claim_approved
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.produce.batch import finish_post, recover_stuck
 
 from factories import add_posts
 

@@ -20,20 +20,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack.fake_youtube import REASONS, FakeYouTube
 
-from wagglebot.config import Settings
-from wagglebot.db.models import Content, Post, PublishQuota, StageRun, Upload
-from wagglebot.post_files import VOICE, write_json
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import Content, Post, PublishQuota, StageRun, Upload
+from wagglebot.core.post_files import VOICE, write_json
+from wagglebot.core.stage_runs import StageRetry, TaskAttempt
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
 from wagglebot.publish import PublishingOff, ShortUpload
 from wagglebot.publish.credentials import publishing_off, save_token
-from wagglebot.publish.fake_youtube import REASONS, FakeYouTube
 from wagglebot.publish.metadata import InvalidMetadata, ShortMetadata
 from wagglebot.publish.quota import today
 from wagglebot.publish.run import make_publisher, publish_posts
 from wagglebot.publish.store import DbJournal, claim_for_publish, request_publish
-from wagglebot.review import retry
-from wagglebot.stage_runs import StageRetry, TaskAttempt
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.review.decisions import retry
 
 from factories import add_posts
 from youtube_support import CHUNK, short_file, token_info

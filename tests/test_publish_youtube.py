@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from wagglebot_stack.fake_youtube import FakeYouTube
 
 from wagglebot.publish import (
     CredentialsRefused,
@@ -14,7 +15,6 @@ from wagglebot.publish import (
     QuotaExhausted,
     ShortUpload,
 )
-from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.publish.metadata import ShortMetadata, clean_title
 
 from conftest import free_ports

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wagglebot.stages.cards import (
+from wagglebot.produce.stages.cards import (
     CommentCard,
     TitleCard,
     comment_spans,
@@ -19,13 +19,13 @@ from wagglebot.stages.cards import (
     draw_title_card,
     hook_end,
 )
-from wagglebot.stages.clips import LOOP_SECONDS, VIDEO_SECONDS, make_clip
-from wagglebot.stages.encoder import h264_encoder
-from wagglebot.stages.layout import SAFE, Box, picture_spans
-from wagglebot.stages.music import music_file
-from wagglebot.stages.render import RenderError, render_short
-from wagglebot.stages.subtitles import ass_text, write_ass
-from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
+from wagglebot.produce.stages.clips import LOOP_SECONDS, VIDEO_SECONDS, make_clip
+from wagglebot.produce.stages.encoder import h264_encoder
+from wagglebot.produce.stages.layout import SAFE, Box, picture_spans
+from wagglebot.produce.stages.music import music_file
+from wagglebot.produce.stages.render import RenderError, render_short
+from wagglebot.produce.stages.subtitles import ass_text, write_ass
+from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
 from conftest import REPO
 
@@ -263,7 +263,7 @@ def test_crawled_text_cannot_inject_subtitle_markup(tmp_path: Path) -> None:
 def test_a_silently_hung_ffmpeg_is_killed_at_the_timeout() -> None:
     import time
 
-    from wagglebot.stages.render import _run
+    from wagglebot.produce.stages.render import _run
 
     started = time.monotonic()
     with pytest.raises(RenderError, match="timeout"):
@@ -282,7 +282,7 @@ def test_ffmpeg_dies_with_a_task_process_killed_outright() -> None:
         [
             sys.executable,
             "-c",
-            "from wagglebot.stages.render import _run\n"
+            "from wagglebot.produce.stages.render import _run\n"
             "_run(['ffmpeg', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=d=60',"
             " '-f', 'null', '-'], duration=60, timeout=120)",
         ]

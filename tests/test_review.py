@@ -8,12 +8,12 @@ from collections import Counter
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.db.models import Content, Post
-from wagglebot.review import approve, approve_script, decline, retry, rewrite_script
-from wagglebot.stages.script import InvalidScript
-from wagglebot.states import IllegalTransition, transition
-from wagglebot.statuses import PostStatus
-from wagglebot.sweep.batch import hold_for_review
+from wagglebot.core.db.models import Content, Post
+from wagglebot.core.states import IllegalTransition, transition
+from wagglebot.core.statuses import PostStatus
+from wagglebot.produce.batch import hold_for_review
+from wagglebot.produce.stages.script import InvalidScript
+from wagglebot.review.decisions import approve, approve_script, decline, retry, rewrite_script
 
 from factories import add_posts
 

@@ -8,11 +8,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from wagglebot_stack.mariadb import MariaDB
 
-from wagglebot.db.migrate import downgrade, upgrade
-from wagglebot.db.models import Base, Comment, Content, Post, StageRun
-from wagglebot.stack.mariadb import MariaDB
-from wagglebot.statuses import PostStatus
+from wagglebot.core.db.migrate import downgrade, upgrade
+from wagglebot.core.db.models import Base, Comment, Content, Post, StageRun
+from wagglebot.core.statuses import PostStatus
 
 from factories import add_posts
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from wagglebot.stages.script import PostText, extractive_script
-from wagglebot.stages.speech_text import on_screen, sentences
-from wagglebot.stages.subtitles import caption_events
-from wagglebot.stages.tts import Cue
+from wagglebot.produce.stages.script import PostText, extractive_script
+from wagglebot.produce.stages.speech_text import on_screen, sentences
+from wagglebot.produce.stages.subtitles import caption_events
+from wagglebot.produce.stages.tts import Cue
 
 from crawl_support import SITES, expected
 

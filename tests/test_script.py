@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagglebot.stages.script import (
+from wagglebot.produce.stages.script import (
     MAX_SECONDS,
     InvalidScript,
     PostText,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from wagglebot.stages.speech_text import MAX_SPOKEN, Sentence, sentences, sino_korean, speakable
+from wagglebot.produce.stages.speech_text import (
+    MAX_SPOKEN,
+    Sentence,
+    sentences,
+    sino_korean,
+    speakable,
+)
 
 
 @pytest.mark.parametrize(

@@ -29,17 +29,18 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
+from wagglebot_stack import Stack
+from wagglebot_stack.procs import port_in_use
 
-from wagglebot.airflow_api import AirflowClient, AirflowError
-from wagglebot.airflow_api import health as airflow_health
-from wagglebot.auth import hash_password
-from wagglebot.backup import finished_backups
-from wagglebot.config import get_settings
-from wagglebot.crawl.sample_site import base_urls
-from wagglebot.db import engine_for, make_engine
-from wagglebot.post_files import media_path
-from wagglebot.stack import Stack
-from wagglebot.stack.procs import log_tail, port_in_use
+from wagglebot.core.config import get_settings
+from wagglebot.core.db import engine_for, make_engine
+from wagglebot.core.post_files import media_path
+from wagglebot.crawl.sites import sample_base_urls as base_urls
+from wagglebot.ops.backup import finished_backups
+from wagglebot.ops.supervision import log_tail
+from wagglebot.orchestration.api import AirflowClient, AirflowError
+from wagglebot.orchestration.api import health as airflow_health
+from wagglebot.review.auth import hash_password
 
 from alert_receiver import AlertReceiver
 from conftest import REPO, free_ports, make_settings

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.db.models import Post
-from wagglebot.states import (
+from wagglebot.core.db.models import Post
+from wagglebot.core.states import (
     ALLOWED_SOURCES,
     IllegalTransition,
     PostNotFound,
@@ -18,7 +18,7 @@ from wagglebot.states import (
     transition,
     transition_many,
 )
-from wagglebot.statuses import PostStatus
+from wagglebot.core.statuses import PostStatus
 
 from factories import add_posts
 

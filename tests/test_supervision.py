@@ -18,10 +18,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from wagglebot.stack.leftovers import end_leftovers, leftovers, start_ticks
-from wagglebot.stack.procs import Service, StackPaths
-from wagglebot.stack.supervisor import LogPolicy, Supervisor
+from wagglebot_stack.leftovers import end_leftovers, leftovers, start_ticks
+from wagglebot_stack.procs import Service, StackPaths
+from wagglebot_stack.supervisor import LogPolicy, Supervisor
 
 # A program: one child in its own group (the scheduler's log server), one in a group of
 # its own (a task process); on SIGTERM it notes a clean stop and leaves.
@@ -148,7 +147,7 @@ def test_each_program_restarts_backs_off_stops_as_a_group_and_rotates_its_log(
     config = configparser.ConfigParser(interpolation=configparser.BasicInterpolation())
     config.read(config_file)
     program = config["program:demo"]
-    assert program["command"].endswith("-m wagglebot.stack.launch demo")
+    assert program["command"].endswith("-m wagglebot_stack.launch demo")
     assert program["directory"] == str(home)  # '%%' reads back as '%'
     assert (program["autostart"], program["autorestart"]) == ("true", "true")
     assert program["startretries"] == "7"

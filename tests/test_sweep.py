@@ -15,17 +15,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wagglebot.config import Settings
-from wagglebot.db.models import Comment, Content, Post, StageRun
-from wagglebot.post_files import media_path, post_folder
-from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_started
-from wagglebot.stages.clips import VIDEO_SECONDS
-from wagglebot.stages.pictures import fetch_pictures, on_this_machine
-from wagglebot.states import claim_approved
-from wagglebot.statuses import PostStatus, Stage, StageOutcome
-from wagglebot.sweep.batch import claim_batch, finish
-from wagglebot.sweep.runner import run_stage
-from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import Comment, Content, Post, StageRun
+from wagglebot.core.post_files import media_path, post_folder
+from wagglebot.core.stage_runs import StageRetry, TaskAttempt, stage_started
+from wagglebot.core.states import claim_approved
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.produce.batch import claim_batch, finish
+from wagglebot.produce.runner import run_stage
+from wagglebot.produce.stages.clips import VIDEO_SECONDS
+from wagglebot.produce.stages.pictures import fetch_pictures, on_this_machine
+from wagglebot.produce.tasks import gather_pictures, render, speak, write_scripts
 
 from factories import add_posts
 
@@ -383,7 +383,7 @@ def test_the_transformers_engine_without_its_model_fails_posts_with_the_fix(
 def test_with_script_review_the_sweep_stops_for_a_person_and_voices_their_edit(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    from wagglebot.review import approve_script
+    from wagglebot.review.decisions import approve_script
 
     reviewing = settings.model_copy(update={"script_review": True})
     with sessions() as session:
@@ -435,7 +435,7 @@ def test_a_sweep_leaves_alone_the_posts_another_sweep_holds_now(
     """Two sweeps at once: sweep A holds a post for script review; a person approves the
     script and sweep B claims the post while A is still running. A's stages and finish
     must not touch it (A once failed B's posts as "dropped by a stage task")."""
-    from wagglebot.review import approve_script
+    from wagglebot.review.decisions import approve_script
 
     reviewing = settings.model_copy(update={"script_review": True})
     with sessions() as session:

@@ -14,14 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wagglebot.stack import Stack
+from wagglebot_stack import Stack
 
 from conftest import REPO, make_settings
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wagglebot.stack", *args],
+        [sys.executable, "-m", "wagglebot_stack", *args],
         env=env,
         cwd=REPO,
         capture_output=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wagglebot.stages.tts import GAP_SECONDS, TTSError, espeak_speech
+from wagglebot.produce.stages.tts import GAP_SECONDS, TTSError, espeak_speech
 
 SCRIPT = "안녕하세요. 오늘은 3년 차 직장인의 이야기입니다! 댓글 반응이 뜨거웠어요 ㅋㅋ 😂"
 

@@ -13,8 +13,8 @@ import pytest
 from edge_tts.drm import DRM
 from edge_tts_fake import LEAD, EdgeTTSFake
 
-from wagglebot.stages.tts import Cue, NothingToSay, TTSError
-from wagglebot.stages.tts_edge import edge_speech
+from wagglebot.produce.stages.tts import Cue, NothingToSay, TTSError
+from wagglebot.produce.stages.tts_edge import edge_speech
 
 SCRIPT = "안녕하세요. 조회수 74,428회를 찍은 글입니다! 댓글 반응이 뜨거웠어요 ㅋㅋ 😂"
 DISPLAYED = ["안녕하세요.", "조회수 74,428회를 찍은 글입니다!", "댓글 반응이 뜨거웠어요 ㅋㅋ 😂"]

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import requests
+from wagglebot_stack.fake_youtube import FakeYouTube
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
 from wagglebot.publish import ShortUpload
 from wagglebot.publish.credentials import load_credentials
-from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.publish.metadata import ShortMetadata
 from wagglebot.publish.youtube import YouTubePublisher
 

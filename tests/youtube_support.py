@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 from google.oauth2.credentials import Credentials
+from wagglebot_stack.fake_youtube import FakeYouTube
 
 from wagglebot.publish.credentials import credentials_from
-from wagglebot.publish.fake_youtube import FakeYouTube
 from wagglebot.publish.youtube import SCOPES, YouTubePublisher
 
 REFRESH_TOKEN = "refresh-token-never-logged-7f3a"

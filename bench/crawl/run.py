@@ -47,6 +47,10 @@ from w3lib.encoding import html_to_unicode
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+from wagglebot_stack import Stack  # noqa: E402
+from wagglebot_stack.sample_site import SampleSite  # noqa: E402
+
+from wagglebot.core.db import make_engine  # noqa: E402
 from wagglebot.crawl.extract import extract_list, extract_post, is_gone  # noqa: E402
 from wagglebot.crawl.follow_up import (  # noqa: E402
     FollowUpError,
@@ -54,10 +58,12 @@ from wagglebot.crawl.follow_up import (  # noqa: E402
     follow_up_request,
 )
 from wagglebot.crawl.items import InvalidItem  # noqa: E402
-from wagglebot.crawl.sample_site import SAMPLE_ROOT, SampleSite, site_codes  # noqa: E402
-from wagglebot.crawl.sites import Site, get_site  # noqa: E402
-from wagglebot.db import make_engine  # noqa: E402
-from wagglebot.stack import Stack  # noqa: E402
+from wagglebot.crawl.sites import (  # noqa: E402
+    SAMPLE_ROOT,
+    Site,
+    get_site,
+)
+from wagglebot.crawl.sites import sample_site_codes as site_codes  # noqa: E402
 
 from conftest import free_ports, make_settings  # noqa: E402
 from crawl_support import EXPECTED_DIR  # noqa: E402

@@ -13,9 +13,9 @@ import os
 import streamlit as st
 from sqlalchemy import select
 
-from wagglebot.db import session_scope
-from wagglebot.db.models import Comment, Post
-from wagglebot.statuses import PostStatus
+from wagglebot.core.db import session_scope
+from wagglebot.core.db.models import Comment, Post
+from wagglebot.core.statuses import PostStatus
 
 sort = os.environ.get("WAGGLE_BENCH_SORT", "newest")
 text = os.environ.get("WAGGLE_BENCH_TEXT", "")

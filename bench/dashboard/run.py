@@ -35,13 +35,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # free_ports, the tests' port picker
 
 from sqlalchemy import event, insert, select  # noqa: E402
+from wagglebot_stack import Stack  # noqa: E402
 
-from wagglebot.auth import hash_password  # noqa: E402
-from wagglebot.config import Settings, get_settings  # noqa: E402
+from wagglebot.core.config import Settings, get_settings  # noqa: E402
+from wagglebot.core.db import default_engine, make_engine  # noqa: E402
+from wagglebot.core.db.models import Comment, Post  # noqa: E402
 from wagglebot.crawl.store import refresh_scores  # noqa: E402
-from wagglebot.db import default_engine, make_engine  # noqa: E402
-from wagglebot.db.models import Comment, Post  # noqa: E402
-from wagglebot.stack import Stack  # noqa: E402
+from wagglebot.review.auth import hash_password  # noqa: E402
 
 from conftest import free_ports  # noqa: E402
 
@@ -114,7 +114,7 @@ def fill(url: str, n: int) -> float:
                     for k in range(2)
                 ],
             )
-    from wagglebot.db import session_factory
+    from wagglebot.core.db import session_factory
 
     with session_factory(engine)() as session:
         for site in SITES:

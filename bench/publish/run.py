@@ -74,7 +74,7 @@ class Fake:
         }
         save_token(self.info, token)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wagglebot.publish.fake_youtube", "--port", str(self.port),
+            [sys.executable, "-m", "wagglebot_stack.fake_youtube", "--port", str(self.port),
              "--folder", str(folder / "received"), "--token-file", str(token)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip

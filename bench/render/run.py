@@ -4,13 +4,13 @@
 
 The same composition both ways, from the same inputs (an espeak-ng voice of a
 Korean script, its sentence cues, three pictures of different shapes, the title
-card and a comment card drawn by wagglebot.stages.cards): 1080x1920 at 30 fps;
+card and a comment card drawn by wagglebot.produce.stages.cards): 1080x1920 at 30 fps;
 the title card for the first line; each picture shown whole over a blurred,
 darkened copy of itself, both zooming slowly, for its share of the voice; the
 comment card while the comment is read; NanumGothic Bold captions with a black
 outline, two lines at a time; libx264 veryfast CRF 23.
 
-- wagglebot: wagglebot.stages.render.render_short (one ffmpeg filter graph, one
+- wagglebot: wagglebot.produce.stages.render.render_short (one ffmpeg filter graph, one
   encode; it also loudness-normalises the voice and lights each spoken word in
   the captions, which the MoviePy side does not).
 - moviepy: MoviePy 2.x, the approach of the old spec and the best-known peer
@@ -31,12 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from wagglebot.stages.cards import CommentCard, TitleCard, place_cards
-from wagglebot.stages.encoder import h264_encoder
-from wagglebot.stages.layout import FIT_H, FIT_W, FPS, HEIGHT, WIDTH, ZOOM, picture_spans
-from wagglebot.stages.render import render_short
-from wagglebot.stages.subtitles import caption_events
-from wagglebot.stages.tts import Cue, Speech, Word, espeak_speech
+from wagglebot.produce.stages.cards import CommentCard, TitleCard, place_cards
+from wagglebot.produce.stages.encoder import h264_encoder
+from wagglebot.produce.stages.layout import FIT_H, FIT_W, FPS, HEIGHT, WIDTH, ZOOM, picture_spans
+from wagglebot.produce.stages.render import render_short
+from wagglebot.produce.stages.subtitles import caption_events
+from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
 REPO = Path(__file__).resolve().parents[2]
 FONT = "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf"

@@ -43,15 +43,15 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from wagglebot.airflow_api import AirflowClient
-from wagglebot.config import get_settings
-from wagglebot.dag_ids import PRODUCE_DAG
-from wagglebot.db import settings_session
-from wagglebot.db.models import Post, StageRun
-from wagglebot.post_files import post_folder
-from wagglebot.statuses import PostStatus
-from wagglebot.sweep.batch import claim_batch, finish
-from wagglebot.sweep.stages import gather_pictures, render, speak, write_scripts
+from wagglebot.core.config import get_settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import Post, StageRun
+from wagglebot.core.post_files import post_folder
+from wagglebot.core.statuses import PostStatus
+from wagglebot.orchestration.api import AirflowClient
+from wagglebot.orchestration.dag_ids import PRODUCE_DAG
+from wagglebot.produce.batch import claim_batch, finish
+from wagglebot.produce.tasks import gather_pictures, render, speak, write_scripts
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "bench"
@@ -206,8 +206,8 @@ def celery_round(client: AirflowClient, n: int, sweeps: int) -> dict:
 
 
 def celery_bench(args: argparse.Namespace, client: AirflowClient) -> None:
-    from wagglebot.stack import Stack
-    from wagglebot.stack.airflow import recorded_mode
+    from wagglebot_stack import Stack
+    from wagglebot_stack.airflow import recorded_mode
 
     settings = get_settings()
     mode = recorded_mode(settings.stack_home)

@@ -7,16 +7,15 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from dashboard import ui
+from wagglebot.core.post_files import media_path
+from wagglebot.core.statuses import PostStatus
 from wagglebot.crawl.sites import all_sites
-from wagglebot.dashboard_data import Video, gallery_page
-from wagglebot.post_files import media_path
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.metadata import PRIVACIES, InvalidMetadata, clean_title, describe
 from wagglebot.publish.quota import today
 from wagglebot.publish.store import request_publish
-from wagglebot.statuses import PostStatus
-
-import ui
+from wagglebot.review.queries import Video, gallery_page
 
 PER_PAGE = 6
 THUMB_WIDTH = 200  # a 9:16 still that leaves room for the next row on a laptop screen

@@ -1,12 +1,11 @@
-"""Health: every check the system makes of itself, worst first (wagglebot.health)."""
+"""Health: every check the system makes of itself, worst first (wagglebot.ops.health)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from wagglebot.health import Check
-
-import ui
+from dashboard import ui
+from wagglebot.ops.health import Check
 
 ICONS = {"red": "🔴", "amber": "🟠", "green": "🟢"}
 

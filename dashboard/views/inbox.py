@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from wagglebot.dashboard_data import InboxFilter, PostCard, full_text, inbox_page, inbox_sites
-from wagglebot.review import approve, decline
-
-import ui
+from dashboard import ui
+from wagglebot.review.decisions import approve, decline
+from wagglebot.review.queries import InboxFilter, PostCard, full_text, inbox_page, inbox_sites
 
 PER_PAGE = 20
 PAGE_KEY = "inbox-page"

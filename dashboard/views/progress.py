@@ -6,7 +6,11 @@ from datetime import timedelta
 
 import streamlit as st
 
-from wagglebot.dashboard_data import (
+from dashboard import ui
+from wagglebot.core.db.queries import status_counts
+from wagglebot.publish.store import waiting_to_publish
+from wagglebot.review.decisions import retry
+from wagglebot.review.queries import (
     Failure,
     UploadInFlight,
     failures_page,
@@ -14,11 +18,6 @@ from wagglebot.dashboard_data import (
     sweep_queue,
     uploads_in_flight,
 )
-from wagglebot.db.queries import status_counts
-from wagglebot.publish.store import waiting_to_publish
-from wagglebot.review import retry
-
-import ui
 
 PER_PAGE = 10
 PAGE_KEY = "failures-page"

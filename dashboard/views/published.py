@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wagglebot.dashboard_data import published_page
-
-import ui
+from dashboard import ui
+from wagglebot.review.queries import published_page
 
 PER_PAGE = 20
 PAGE_KEY = "published-page"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wagglebot.dashboard_data import ScriptCard, scripts_page
-from wagglebot.review import approve_script, decline, rewrite_script
-from wagglebot.stages.script import MAX_CHARS, MIN_CHARS, InvalidScript, spoken_seconds, too_thin
-
-import ui
+from dashboard import ui
+from wagglebot.produce.stages.script import (
+    MAX_CHARS,
+    MIN_CHARS,
+    InvalidScript,
+    spoken_seconds,
+    too_thin,
+)
+from wagglebot.review.decisions import approve_script, decline, rewrite_script
+from wagglebot.review.queries import ScriptCard, scripts_page
 
 PER_PAGE = 5
 PAGE_KEY = "scripts-page"

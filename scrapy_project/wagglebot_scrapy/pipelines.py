@@ -42,8 +42,8 @@ class StorePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        from wagglebot.config import get_settings
-        from wagglebot.db import make_engine
+        from wagglebot.core.config import get_settings
+        from wagglebot.core.db import make_engine
 
         self.engine = make_engine(get_settings().db_url.get_secret_value(), pool_size=2)
 
@@ -62,7 +62,7 @@ class StorePipeline:
             self.stats.inc_value("wagglebot/comments_upserted", result.comments)
 
     def _store(self, batch: list[PostItem]) -> StoreResult:
-        from wagglebot.db import session_factory
+        from wagglebot.core.db import session_factory
 
         self.sites.update(item.site_code for item in batch)
         with session_factory(self.engine)() as session:
@@ -70,7 +70,7 @@ class StorePipeline:
 
     def _score(self, sites: list[str]) -> None:
         # Once per crawl, not per batch: a score compares a post with its whole site.
-        from wagglebot.db import session_factory
+        from wagglebot.core.db import session_factory
 
         with session_factory(self.engine)() as session:
             for site in sites:

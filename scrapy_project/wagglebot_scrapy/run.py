@@ -38,7 +38,7 @@ def crawl(
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from wagglebot.config import get_settings
+    from wagglebot.core.config import get_settings
     from wagglebot.crawl.report import CrawlReport
     from wagglebot.crawl.sites import base_url_for, get_site
     from wagglebot_scrapy.spiders.community import CommunitySpider

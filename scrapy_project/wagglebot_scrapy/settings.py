@@ -1,6 +1,6 @@
 """Scrapy settings: polite by default. The runner relaxes them only when asked (benchmarks)."""
 
-from wagglebot.config import USER_AGENT_TEMPLATE
+from wagglebot.core.config import USER_AGENT_TEMPLATE
 
 BOT_NAME = "wagglebot"
 SPIDER_MODULES = ["wagglebot_scrapy.spiders"]

@@ -6,7 +6,7 @@ The DAG only passes its params here, so the choice is tested without Airflow.
 
 from __future__ import annotations
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
 from wagglebot.crawl.sites import site_codes
 
 

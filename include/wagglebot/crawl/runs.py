@@ -1,5 +1,5 @@
 """Each crawl's outcome, kept: the health checks read a site's last good crawl and its
-usual yield from here (wagglebot.health)."""
+usual yield from here (wagglebot.ops.health)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import CrawlRun
 from wagglebot.crawl.run_site import CrawlFailed, run_crawl
-from wagglebot.db import settings_session
-from wagglebot.db.models import CrawlRun
 
 log = logging.getLogger(__name__)
 

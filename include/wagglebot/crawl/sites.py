@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from wagglebot.config import Settings
+from wagglebot.core.config import REPO_ROOT, Settings
 
 SITES_DIR = Path(__file__).with_name("sites")
 _HOST_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
@@ -209,9 +209,7 @@ def base_url_for(site: Site, settings: Settings) -> str:
     if site.site_code in settings.crawl_base_urls:
         return settings.crawl_base_urls[site.site_code]
     if settings.crawl_target == "sample":
-        from wagglebot.crawl.sample_site import base_urls
-
-        return base_urls(settings.sample_site_port)[site.site_code]
+        return sample_base_urls(settings.sample_site_port)[site.site_code]
     return site.base_url
 
 
@@ -270,3 +268,19 @@ def get_site(site_code: str) -> Site:
     if site_code not in sites:
         raise SiteError(f"unknown site {site_code!r}; known: {', '.join(sites)}")
     return sites[site_code]
+
+
+# The bundled sample site (sample mode): one folder per site, served by the local stack
+# (wagglebot_stack.sample_site) from a first port up, one port per site in sorted order.
+SAMPLE_ROOT = REPO_ROOT / "sample_site"
+
+
+def sample_site_codes(root: Path = SAMPLE_ROOT) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/routes.yaml"))
+
+
+def sample_base_urls(port_base: int, root: Path = SAMPLE_ROOT) -> dict[str, str]:
+    """Where each sample site answers, by site code."""
+    return {
+        code: f"http://127.0.0.1:{port_base + i}" for i, code in enumerate(sample_site_codes(root))
+    }

@@ -14,9 +14,9 @@ from sqlalchemy import case, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.orm import Session
 
+from wagglebot.core.db.models import Comment, Post
+from wagglebot.core.statuses import PostStatus
 from wagglebot.crawl.items import PostItem
-from wagglebot.db.models import Comment, Post
-from wagglebot.statuses import PostStatus
 
 
 @dataclass

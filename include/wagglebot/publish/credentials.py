@@ -22,7 +22,7 @@ from pathlib import Path
 
 from google.oauth2.credentials import Credentials
 
-from wagglebot.config import Settings, load_settings
+from wagglebot.core.config import Settings, load_settings
 from wagglebot.publish import PublishingOff
 from wagglebot.publish.youtube import SCOPES
 

@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.orm import Session
 
-from wagglebot.config import Settings
-from wagglebot.db.models import PublishQuota
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import PublishQuota
 from wagglebot.publish import QuotaExhausted
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

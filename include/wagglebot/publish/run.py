@@ -27,9 +27,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from wagglebot.config import Settings, get_settings
-from wagglebot.db import settings_session
-from wagglebot.db.models import Upload
+from wagglebot.core.config import Settings, get_settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import Upload
+from wagglebot.core.stage_runs import StageRetry, TaskAttempt, stage_failed, stage_started
+from wagglebot.core.statuses import Stage
 from wagglebot.publish import (
     CredentialsRefused,
     Publisher,
@@ -52,8 +54,6 @@ from wagglebot.publish.store import (
     short_metadata,
 )
 from wagglebot.publish.video_check import BrokenShort
-from wagglebot.stage_runs import StageRetry, TaskAttempt, stage_failed, stage_started
-from wagglebot.statuses import Stage
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.orm import Session
 
-from wagglebot.config import Settings
+from wagglebot.core.config import Settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import Content, Post, Upload
+from wagglebot.core.post_files import VOICE, media_path, post_file, read_json
+from wagglebot.core.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
+from wagglebot.core.states import PostNotFound, TransitionError, transition
+from wagglebot.core.statuses import PostStatus, Stage
 from wagglebot.crawl.sites import all_sites
-from wagglebot.db import settings_session
-from wagglebot.db.models import Content, Post, Upload
-from wagglebot.post_files import VOICE, media_path, post_file, read_json
 from wagglebot.publish import Published, PublishRejected
 from wagglebot.publish.metadata import (
     InvalidMetadata,
@@ -36,9 +39,6 @@ from wagglebot.publish.metadata import (
 )
 from wagglebot.publish.quota import count_upload
 from wagglebot.publish.video_check import BrokenShort, check_short
-from wagglebot.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
-from wagglebot.states import PostNotFound, TransitionError, transition
-from wagglebot.statuses import PostStatus, Stage
 
 S = PostStatus
 Outcome = tuple[list[int], list[TransitionError]]

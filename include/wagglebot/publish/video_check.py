@@ -14,8 +14,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from wagglebot.produce.stages.layout import HEIGHT, WIDTH
 from wagglebot.publish import PublishRejected
-from wagglebot.stages.layout import HEIGHT, WIDTH
 
 DURATION_SLACK_S = 0.2  # the render's length against its voice's
 MAX_SECONDS = 180.0  # YouTube's limit for a Short

@@ -1,0 +1,2 @@
+"""Running unattended: the health checks, the alerts, the Prometheus metrics, the
+backups, and reading what supervisord says of the services."""

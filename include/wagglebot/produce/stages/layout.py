@@ -1,0 +1,86 @@
+"""Where things go in a Short, and when: the frame, the safe area, picture boxes and turns.
+
+YouTube's Shorts player draws its own controls over the bottom fifth of the frame
+(title, channel, the subscribe button) and a column of buttons at the right edge,
+so nothing that must be read is placed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wagglebot.produce.stages.tts import Cue
+
+WIDTH, HEIGHT, FPS = 1080, 1920, 30
+ZOOM = 0.06  # how far a picture drifts in or out over its time on screen
+# A picture fits inside this box, so that at its widest zoom it still shows whole.
+FIT_W, FIT_H = int(WIDTH / (1 + ZOOM)) // 2 * 2, int(HEIGHT / (1 + ZOOM)) // 2 * 2
+# Taller than this (height over width) a picture is a long screenshot: it scrolls.
+TALL_RATIO = 2.4
+BLUR_SIGMA = 40  # the fill behind a picture: itself, blurred past recognition...
+FILL_BRIGHTNESS = -0.28  # ...and darkened, so the picture and the captions stand out
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+
+# Clear of the Shorts player's own controls: the bottom 20 % and the right 12 %.
+SAFE = Box(60, 160, WIDTH - 60 - 130, int(HEIGHT * 0.80) - 160)
+
+
+def _shares(duration: float, longest: Sequence[float | None]) -> list[float]:
+    """Each item's time on screen: equal shares, except that an item never gets more than
+    its ``longest`` while others can use the rest (a clip plays once, then the stills)."""
+    shares: list[float | None] = [None] * len(longest)
+    left, free = duration, set(range(len(longest)))
+    while free:
+        even = left / len(free)
+        capped = {i for i in free if longest[i] is not None and longest[i] < even}
+        if not capped or capped == free:  # nothing else could fill the time: all share it
+            break
+        for i in capped:
+            shares[i] = longest[i]
+            left -= longest[i]
+        free -= capped
+    return [left / len(free) if s is None else s for s in shares]
+
+
+def picture_spans(
+    duration: float,
+    cues: Sequence[Cue],
+    count: int,
+    longest: Sequence[float | None] | None = None,
+) -> list[tuple[float, float]]:
+    """When each of ``count`` pictures is on screen: about equal shares (none longer than
+    its ``longest`` while others can take the time), each turn moved to the sentence
+    boundary nearest it, so a picture changes between sentences, not in one."""
+    if count <= 0:
+        return []
+    shares = _shares(duration, longest or [None] * count)
+    starts = sorted({round(c.start, 3) for c in cues if 0 < c.start < duration})
+    turns: list[float] = []
+    target = 0.0
+    for k in range(1, count):
+        target += shares[k - 1]
+        earliest = turns[-1] + 0.5 if turns else 0.5  # at least half a second each
+        choices = [s for s in starts if earliest <= s <= duration - 0.5]
+        turn = min(choices, key=lambda s: abs(s - target)) if choices else target
+        if abs(turn - target) > min(shares[k - 1], shares[k]) / 2:  # no boundary near
+            turn = target
+        turns.append(max(turn, earliest))
+    edges = [0.0, *turns, duration]
+    return [(edges[i], edges[i + 1]) for i in range(count)]

@@ -1,0 +1,318 @@
+"""The render stage: voice, subtitles and pictures into one 1080x1920 H.264 Short.
+
+One ffmpeg filter graph and one encode (peers lost 20-30% time and quality to
+three lossy passes). Each picture is decoded once, shown whole over a blurred
+copy of itself, and zoomed with scale+crop (about 20% cheaper than zoompan, and
+no whole-pixel jitter); pictures change at sentence boundaries (layout.py). A clip
+(a post's video or animated GIF, clips.py) plays, looped and muted, over its own
+blurred first frame, for about its own length when there are stills to share the time.
+With no pictures a slowly moving gradient stands in. The voice is loudness-normalised, music (if
+any) ducked under it; the video lasts exactly as long as the voice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+from PIL import Image
+
+from wagglebot.produce.stages.cards import (
+    CommentCard,
+    Placed,
+    TitleCard,
+    draw_backdrop,
+    place_cards,
+)
+from wagglebot.produce.stages.clips import clip_seconds, is_clip
+from wagglebot.produce.stages.encoder import EncoderChoice, h264_encoder
+from wagglebot.produce.stages.layout import (
+    BLUR_SIGMA,
+    FILL_BRIGHTNESS,
+    FIT_H,
+    FIT_W,
+    FPS,
+    HEIGHT,
+    TALL_RATIO,
+    WIDTH,
+    ZOOM,
+    picture_spans,
+)
+from wagglebot.produce.stages.subtitles import FONTS_DIR, write_ass
+from wagglebot.produce.stages.tts import Cue
+
+log = logging.getLogger(__name__)
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rendered:
+    video_path: Path
+    thumbnail_path: Path
+    duration: float
+    encoder: EncoderChoice
+    seconds: float  # wall time spent
+
+
+def _fill(still):
+    """The frame filled with a blurred, darkened copy of the picture (made once)."""
+    return (
+        still.filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
+        .filter("crop", WIDTH, HEIGHT)
+        .filter("gblur", sigma=BLUR_SIGMA)
+        .filter("eq", brightness=FILL_BRIGHTNESS)
+    )
+
+
+def _held(stream, frames: int):
+    """One decoded frame shown ``frames`` times, on the render's 30 fps clock."""
+    return (
+        stream.filter("loop", loop=frames - 1, size=1, start=0)
+        .filter("settb", "1/30")
+        .filter("setpts", "N")
+    )
+
+
+def _picture(path: Path, seconds: float, index: int):
+    """A picture shown whole (fitted, never cropped) over a blurred, darkened copy of itself
+    filling the frame, zooming gently in or out. The composite is made once, from one
+    decode, and then looped, so the blur costs one frame, not every frame."""
+    frames = max(1, round(seconds * FPS))
+    zoom = f"(1+{ZOOM}*t/{seconds:.3f})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*t/{seconds:.3f})"
+    still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
+    fill = _fill(still[0])
+    whole = still[1].filter(
+        "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
+    )
+    composed = ffmpeg.overlay(fill, whole, x="(W-w)/2", y="(H-h)/2")
+    return (
+        _held(composed, frames)  # composed once, shown `frames` times
+        .filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame")
+        .filter("crop", WIDTH, HEIGHT, "(iw-ow)/2", "(ih-oh)/2")
+        .filter("setsar", 1)
+    )
+
+
+def _is_tall(path: Path) -> bool:
+    """A screenshot of a long thread: fitted whole it would be too small to read."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except OSError:
+        return False  # ffmpeg reads it, or says why
+    return height / max(width, 1) > TALL_RATIO
+
+
+def _scrolling(path: Path, seconds: float):
+    """A tall picture at the frame's width, scrolled from its top to its bottom (a pause
+    at each end), over its blurred copy: read, not shrunk."""
+    frames = max(1, round(seconds * FPS))
+    still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
+    fill = _fill(still[0])
+    strip = still[1].filter("scale", FIT_W, -2)
+    travel = max(seconds - 1.0, 0.1)
+    return ffmpeg.overlay(
+        _held(fill, frames),
+        _held(strip, frames),
+        x="(W-w)/2",
+        y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))",
+    ).filter("setsar", 1)
+
+
+def _clip(path: Path, seconds: float):
+    """A clip (clips.py: silent, 30 fps) fitted whole over a blurred copy of its first frame,
+    looped for as long as it is shown. Only its picture is read: the voice stays alone."""
+    frames = max(1, round(seconds * FPS))
+    moving = ffmpeg.input(str(path), stream_loop=-1, t=f"{seconds:.3f}").video
+    moving = moving.filter("setsar", 1).split()
+    fill = _held(_fill(moving[0].filter("trim", end_frame=1)), frames)
+    shown = (
+        moving[1]
+        .filter("scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2)
+        .filter("setpts", "PTS-STARTPTS")
+    )
+    return ffmpeg.overlay(fill, shown, x="(W-w)/2", y="(H-h)/2", eof_action="repeat").filter(
+        "setsar", 1
+    )
+
+
+def _shown(path: Path, span: tuple[float, float], index: int):
+    seconds = span[1] - span[0]
+    if is_clip(path):
+        return _clip(path, seconds)
+    return _scrolling(path, seconds) if _is_tall(path) else _picture(path, seconds, index)
+
+
+def _background(seconds: float):
+    source = (
+        f"gradients=s={WIDTH}x{HEIGHT}:r={FPS}:c0=0x1d2b64:c1=0xf8cdda:"
+        f"x0=0:y0=0:x1={WIDTH}:y1={HEIGHT}:speed=0.008:d={seconds:.3f}"
+    )
+    return ffmpeg.input(source, f="lavfi").video
+
+
+def build(
+    audio: Path,
+    duration: float,
+    cues: Sequence[Cue],
+    ass: Path,
+    images: Sequence[Path],
+    out: Path,
+    encoder: EncoderChoice,
+    music: Path | None = None,
+    cards: Sequence[Placed] = (),
+):
+    if images:
+        longest = [clip_seconds(p) if is_clip(p) else None for p in images]
+        spans = picture_spans(duration, cues, len(images), longest)
+        video = ffmpeg.concat(
+            *(_shown(p, span, i) for i, (p, span) in enumerate(zip(images, spans, strict=True))),
+            v=1,
+            a=0,
+        )
+    else:
+        video = _background(duration)
+    for card in cards:  # one still each, blended only while it is due
+        video = ffmpeg.overlay(
+            video,
+            ffmpeg.input(str(card.path)),
+            x=card.box.x,
+            y=card.box.y,
+            enable=f"between(t,{card.start:.3f},{card.end:.3f})",
+        )
+    video = video.filter("subtitles", str(ass), fontsdir=FONTS_DIR).filter("format", "yuv420p")
+
+    voice = ffmpeg.input(str(audio)).audio.filter("aresample", 48000)
+    voice = voice.filter("loudnorm", I=-14, TP=-1.5, LRA=11).filter("aresample", 48000)
+    if music is not None:
+        split = voice.filter_multi_output("asplit")
+        bed = (
+            ffmpeg.input(str(music), stream_loop=-1)
+            .audio.filter("aresample", 48000)
+            .filter("volume", 0.35)
+        )
+        ducked = ffmpeg.filter(
+            [bed, split[0]], "sidechaincompress", threshold=0.02, ratio=10, attack=20, release=400
+        )
+        voice = ffmpeg.filter([split[1], ducked], "amix", inputs=2, duration="first", normalize=0)
+    sound = voice.filter("aformat", channel_layouts="stereo")
+    return ffmpeg.output(
+        video,
+        sound,
+        str(out),
+        t=f"{duration:.3f}",
+        r=FPS,
+        acodec="aac",
+        audio_bitrate="128k",
+        movflags="+faststart",
+        f="mp4",
+        **encoder.args(),
+    ).global_args("-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
+
+
+# A task process killed outright (SIGKILL, OOM) cannot stop its ffmpeg, and the watchdog
+# dies with it: setpriv (util-linux) has the kernel end the orphan (PR_SET_PDEATHSIG).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+
+
+def _run(argv: list[str], duration: float, timeout: float) -> None:
+    proc = subprocess.Popen(
+        [*DIE_WITH_PARENT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    expired = threading.Event()
+
+    def kill() -> None:  # a watchdog: a hung ffmpeg prints no progress to check against
+        expired.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.start()
+    last_logged = -10.0
+    try:
+        for line in proc.stdout:  # ffmpeg's -progress key=value lines
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                done = int(value) / 1e6
+                if done - last_logged >= 5:
+                    log.info(
+                        "render: %.1f of %.1f s (%.0f%%)", done, duration, 100 * done / duration
+                    )
+                    last_logged = done
+        proc.wait()
+    finally:
+        watchdog.cancel()
+    if expired.is_set():
+        raise RenderError(f"ffmpeg ran past its {timeout:.0f}s timeout")
+    if proc.returncode != 0:
+        raise RenderError(
+            f"ffmpeg failed ({proc.returncode}): {proc.stderr.read().strip()[-2000:]}"
+        )
+
+
+def render_short(
+    audio: Path,
+    duration: float,
+    cues: Sequence[Cue],
+    images: Sequence[Path],
+    out: Path,
+    *,
+    thumbnail: Path | None = None,
+    music: Path | None = None,
+    title: TitleCard | None = None,
+    comments: Sequence[CommentCard] = (),
+    encoder_preference: str = "auto",
+    timeout: float = 900,
+) -> Rendered:
+    """Render to ``out`` and its thumbnail (default: beside it, .jpg), both written
+    atomically. ``title``: the hook card shown first; ``comments``: cards shown while the
+    script reads them."""
+    if duration <= 0:
+        raise RenderError("the voice has no length")
+    started = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    encoder = h264_encoder(encoder_preference)
+    log.info("render: encoder %s (%s)", encoder.name, encoder.reason)
+    thumbnail = thumbnail or out.with_suffix(".jpg")
+    for stale in out.parent.glob(f".{out.stem}-render-*"):  # left by a killed render
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
+        ass = write_ass(cues, Path(tmp) / "subtitles.ass")
+        if not images and title:  # no pictures: the title card stays, moving, all along
+            images, title = [draw_backdrop(title, Path(tmp) / "backdrop.png")], None
+        cards = place_cards(title, comments, cues, duration, Path(tmp))
+        staging = Path(tmp) / "video.mp4"
+        argv = build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile()
+        try:
+            _run(argv, duration, timeout)
+        except RenderError as exc:
+            if encoder.name != "h264_nvenc":
+                raise
+            log.warning("render: h264_nvenc failed (%s); rendering again with libx264", exc)
+            encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
+            _run(
+                build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile(),
+                duration,
+                timeout,
+            )
+        thumb_tmp = Path(tmp) / "thumb.jpg"
+        (
+            ffmpeg.input(str(staging), ss=min(1.0, duration / 2))
+            .output(str(thumb_tmp), vframes=1, vf="scale=540:960")
+            .global_args("-hide_banner", "-loglevel", "error")
+            .run(capture_stdout=True, capture_stderr=True)
+        )
+        os.replace(staging, out)
+        os.replace(thumb_tmp, thumbnail)
+    return Rendered(out, thumbnail, duration, encoder, round(time.monotonic() - started, 2))

@@ -1,0 +1,469 @@
+"""What the review dashboard's pages show, each page in a fixed handful of queries.
+
+Every function reads one page of rows plus what those rows need (best comments,
+latest stage attempts) in batched queries, so a page costs the same number of
+round trips whatever its length: no query per post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from wagglebot.core.db.models import Content, Post, StageRun, Upload
+from wagglebot.core.db.queries import BestComment, best_comments
+from wagglebot.core.statuses import PostStatus, Stage
+
+PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
+Sort = Literal["newest", "views", "likes", "score"]
+SORTS: dict[Sort, tuple] = {
+    "newest": (Post.dated_at.desc(), Post.id.desc()),
+    # DESC puts NULL (a count the site does not show) last on MariaDB.
+    "views": (Post.views.desc(), Post.id.desc()),
+    "likes": (Post.likes.desc(), Post.id.desc()),
+    "score": (Post.score.desc(), Post.id.desc()),
+}
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    sites: tuple[str, ...] = ()
+    images: Literal["any", "with", "without", "video"] = "any"
+    text: str = ""
+    since: date | None = None  # days in the dashboard's time zone, both ends included
+    until: date | None = None
+    sort: Sort = "newest"
+    timezone: str = "Asia/Seoul"
+
+    def where(self, stmt: Select) -> Select:
+        if self.sites:
+            stmt = stmt.where(Post.site_code.in_(self.sites))
+        if self.images == "with":
+            stmt = stmt.where(Post.image_count > 0)
+        elif self.images == "without":
+            stmt = stmt.where(Post.image_count == 0)
+        elif self.images == "video":
+            stmt = stmt.where(func.json_length(Post.videos) > 0)
+        if text := self.text.strip():
+            stmt = stmt.where(
+                or_(
+                    Post.title.contains(text, autoescape=True),
+                    Post.content.contains(text, autoescape=True),
+                )
+            )
+        if self.since:
+            stmt = stmt.where(Post.dated_at >= self._utc(self.since))
+        if self.until:
+            stmt = stmt.where(Post.dated_at < self._utc(self.until + timedelta(days=1)))
+        return stmt
+
+    def _utc(self, day: date) -> datetime:
+        local = datetime.combine(day, time(), tzinfo=ZoneInfo(self.timezone))
+        return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)  # stored naive UTC
+
+
+@dataclass(frozen=True)
+class PostCard:
+    """A post as the reviewer sees it in a list."""
+
+    id: int
+    site_code: str
+    url: str
+    title: str
+    preview: str  # the body's first PREVIEW_CHARS characters
+    content_chars: int
+    images: list[str]
+    views: int | None
+    likes: int | None
+    comment_count: int | None
+    score: float | None
+    dated_at: datetime
+    status_changed_at: datetime
+    status_changed_by: str | None
+    videos: list[dict] | None  # {"kind": "file" | "player" | "youtube", "url", "poster"}
+    comments: list[BestComment]
+
+    @property
+    def video_files(self) -> list[dict]:
+        """The post's own videos, as files or on the site's own player (the Short shows
+        their posters and first seconds)."""
+        return [v for v in self.videos or [] if v.get("kind") in ("file", "player")]
+
+    @property
+    def youtube_videos(self) -> list[str]:
+        """Embedded YouTube players' watch addresses: YouTube's videos, not the post's."""
+        return [v["url"] for v in self.videos or [] if v.get("kind") == "youtube"]
+
+    @property
+    def youtube_only(self) -> bool:
+        """All the post shows is a YouTube player: its Short can show none of it."""
+        return bool(self.youtube_videos) and not self.images and not self.video_files
+
+
+_CARD_COLUMNS = (
+    Post.id,
+    Post.site_code,
+    Post.url,
+    Post.title,
+    func.left(Post.content, PREVIEW_CHARS).label("preview"),
+    func.char_length(Post.content).label("content_chars"),
+    Post.images,
+    Post.views,
+    Post.likes,
+    Post.comment_count,
+    Post.score,
+    Post.dated_at,
+    Post.status_changed_at,
+    Post.status_changed_by,
+    Post.videos,
+)
+
+
+def _page(stmt: Select, page: int, per_page: int) -> Select:
+    """Page ``page`` (1-based) of ``per_page`` rows."""
+    return stmt.limit(per_page).offset(max(page - 1, 0) * per_page)
+
+
+def _cards(session: Session, rows: list, comments: int) -> list[PostCard]:
+    best = best_comments(session, [r.id for r in rows], comments) if comments else {}
+    fields = PostCard.__dataclass_fields__
+    return [
+        PostCard(
+            **{k: v for k, v in row._asdict().items() if k in fields}, comments=best.get(row.id, [])
+        )
+        for row in rows
+    ]
+
+
+def inbox_sites(session: Session) -> list[str]:
+    """The sites that have posts waiting for review.
+
+    The distinct sites first (a loose scan of the (site_code, status) index: a few
+    rows), then one index probe each; filtering by status first reads every
+    waiting post instead (0.4 ms against 200 ms with 100,000 posts).
+    """
+    sites = select(Post.site_code).distinct().subquery()
+    waiting = aliased(Post)
+    has_waiting = exists().where(
+        waiting.site_code == sites.c.site_code, waiting.status == PostStatus.COLLECTED
+    )
+    return list(
+        session.scalars(select(sites.c.site_code).where(has_waiting).order_by(sites.c.site_code))
+    )
+
+
+def inbox_page(
+    session: Session, flt: InboxFilter, page: int, per_page: int
+) -> tuple[list[PostCard], int]:
+    """One page of COLLECTED posts under the filter, and how many match in all."""
+    waiting = Post.status == PostStatus.COLLECTED
+    matching = flt.where(select(Post.id).where(waiting)).subquery()
+    total = session.scalar(select(func.count()).select_from(matching))
+    stmt = flt.where(select(*_CARD_COLUMNS).where(waiting)).order_by(*SORTS[flt.sort])
+    rows = session.execute(_page(stmt, page, per_page)).all()
+    return _cards(session, rows, comments=1), total or 0
+
+
+def full_text(session: Session, post_id: int) -> str:
+    return session.scalar(select(Post.content).where(Post.id == post_id)) or ""
+
+
+# --- script review -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptCard:
+    post: PostCard
+    script: str
+    raw: str | None
+    engine: str | None
+
+
+def scripts_page(session: Session, page: int, per_page: int) -> tuple[list[ScriptCard], int]:
+    """SCRIPTED posts, the longest waiting first, with the script the LLM wrote."""
+    waiting = Post.status == PostStatus.SCRIPTED
+    total = session.scalar(select(func.count()).where(waiting))
+    stmt = (
+        select(*_CARD_COLUMNS, Content.summary_text, Content.script_raw, Content.script_engine)
+        .join(Content, Content.post_id == Post.id)
+        .where(waiting)
+        .order_by(Post.status_changed_at, Post.id)
+    )
+    rows = session.execute(_page(stmt, page, per_page)).all()
+    posts = _cards(session, rows, comments=3)
+    return [
+        ScriptCard(post, row.summary_text or "", row.script_raw, row.script_engine)
+        for post, row in zip(posts, rows, strict=True)
+    ], total or 0
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A post's latest stage attempt, with where it ran in Airflow."""
+
+    stage: str
+    attempt: int
+    outcome: str
+    started_at: datetime
+    finished_at: datetime | None
+    engine: str | None
+    error: str | None
+    dag_id: str | None
+    run_id: str | None
+    task_id: str | None
+    map_index: int | None
+    try_number: int | None
+
+
+def latest_attempts(session: Session, post_ids: list[int]) -> dict[int, Attempt]:
+    """Each post's most recent stage attempt, in one query."""
+    if not post_ids:
+        return {}
+    rank = func.row_number().over(partition_by=StageRun.post_id, order_by=StageRun.id.desc())
+    ranked = select(StageRun, rank.label("rank")).where(StageRun.post_id.in_(post_ids)).subquery()
+    rows = session.execute(select(ranked).where(ranked.c.rank == 1)).mappings().all()
+    fields = Attempt.__dataclass_fields__
+    # stage and outcome come back as StrEnum members: strings already.
+    return {row["post_id"]: Attempt(**{k: row[k] for k in fields}) for row in rows}
+
+
+@dataclass(frozen=True)
+class InFlight:
+    id: int
+    site_code: str
+    title: str
+    claimed_at: datetime
+    last_activity: datetime
+    doing: str  # "script (running)", "waiting for tts" ...
+    stalled: bool
+
+
+# What a post waits for after each production stage (upload is publishing's, not the sweep's).
+NEXT_STAGE = {Stage.LLM: Stage.TTS.value, Stage.TTS: Stage.RENDER.value, Stage.RENDER: "finish"}
+
+
+def in_flight(session: Session, stall_after: timedelta) -> list[InFlight]:
+    """Posts in production, oldest first, each with what it is doing and whether it stalled."""
+    now = session.scalar(select(func.now(6)))
+    rows = session.execute(
+        select(Post.id, Post.site_code, Post.title, Post.status_changed_at)
+        .where(Post.status == PostStatus.PROCESSING)
+        .order_by(Post.status_changed_at, Post.id)
+    ).all()
+    latest = latest_attempts(session, [r.id for r in rows])
+    out = []
+    for row in rows:
+        attempt = latest.get(row.id)
+        if attempt is None or attempt.started_at < row.status_changed_at:
+            doing, activity = "claimed, waiting for the llm stage", row.status_changed_at
+        elif attempt.outcome == "running":
+            doing, activity = (
+                f"{attempt.stage} (attempt {attempt.attempt}, running)",
+                attempt.started_at,
+            )
+        else:
+            after = NEXT_STAGE.get(attempt.stage, "finish")
+            doing = f"{attempt.stage} {attempt.outcome}, waiting for {after}"
+            activity = attempt.finished_at or attempt.started_at
+        out.append(
+            InFlight(
+                row.id,
+                row.site_code,
+                row.title,
+                row.status_changed_at,
+                activity,
+                doing,
+                stalled=now - activity > stall_after,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Queue:
+    waiting: int
+    oldest: datetime | None
+
+
+def sweep_queue(session: Session) -> Queue:
+    """Approved posts no sweep has claimed yet."""
+    n, oldest = session.execute(
+        select(func.count(), func.min(Post.status_changed_at)).where(
+            Post.status == PostStatus.APPROVED
+        )
+    ).one()
+    return Queue(n, oldest)
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: int
+    site_code: str
+    title: str
+    error: str
+    failed_at: datetime
+    attempt: Attempt | None  # the last stage attempt: where its log is
+
+
+def failures_page(session: Session, page: int, per_page: int) -> tuple[list[Failure], int]:
+    failed = Post.status == PostStatus.FAILED
+    total = session.scalar(select(func.count()).where(failed))
+    stmt = (
+        select(Post.id, Post.site_code, Post.title, Post.last_error, Post.status_changed_at)
+        .where(failed)
+        .order_by(Post.status_changed_at.desc(), Post.id.desc())
+    )
+    rows = session.execute(_page(stmt, page, per_page)).all()
+    latest = latest_attempts(session, [r.id for r in rows])
+    return [
+        Failure(
+            r.id, r.site_code, r.title, r.last_error or "", r.status_changed_at, latest.get(r.id)
+        )
+        for r in rows
+    ], total or 0
+
+
+# --- gallery -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A Short's publication, as far as it got (from its uploads row)."""
+
+    requested_at: datetime | None
+    requested_by: str | None
+    title: str | None  # a person's title, if they gave one
+    description: str | None
+    privacy: str | None
+    publish_at: datetime | None
+    bytes_sent: int
+    total_bytes: int | None
+    video_url: str | None
+    uploaded_at: datetime | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Video:
+    id: int
+    site_code: str
+    url: str
+    title: str
+    status: PostStatus
+    script: str
+    script_engine: str | None
+    script_reviewed_by: str | None
+    script_edited: bool
+    video_path: str
+    thumbnail_path: str | None
+    video_seconds: float | None
+    made_at: datetime
+    publication: Publication | None
+
+
+_PUBLICATION = (
+    Upload.requested_at,
+    Upload.requested_by,
+    Upload.title,
+    Upload.description,
+    Upload.privacy,
+    Upload.publish_at,
+    Upload.bytes_sent,
+    Upload.total_bytes,
+    Upload.video_url,
+    Upload.uploaded_at,
+    Upload.note,
+)
+MADE = (PostStatus.RENDERED, PostStatus.PUBLISHING, PostStatus.UPLOADED)
+
+
+def _videos(
+    session: Session, statuses: tuple[PostStatus, ...], page: int, per_page: int
+) -> tuple[list[Video], int]:
+    made = Post.status.in_(statuses)
+    total = session.scalar(select(func.count()).where(made))
+    stmt = (
+        select(
+            Post.id,
+            Post.site_code,
+            Post.url,
+            Post.title,
+            Post.status,
+            Content.summary_text,
+            Content.script_engine,
+            Content.script_reviewed_by,
+            Content.script_edited,
+            Content.video_path,
+            Content.thumbnail_path,
+            Content.video_seconds,
+            Post.status_changed_at,
+            *_PUBLICATION,
+        )
+        .join(Content, Content.post_id == Post.id)
+        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
+        .where(made)
+        .order_by(Post.status_changed_at.desc(), Post.id.desc())
+    )
+    rows = session.execute(_page(stmt, page, per_page)).all()
+    n = len(Video.__dataclass_fields__) - 1
+    return [
+        Video(
+            *row[:5],
+            row[5] or "",
+            *row[6:n],
+            Publication(*row[n:]) if row.bytes_sent is not None else None,
+        )
+        for row in rows
+    ], total or 0
+
+
+def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
+    """Made Shorts, newest first (a post becomes RENDERED with its contents row)."""
+    return _videos(session, MADE, page, per_page)
+
+
+# --- published (the gallery's videos that are on YouTube) ----------------------------------
+
+
+def published_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
+    """Shorts on YouTube, most recently published first."""
+    return _videos(session, (PostStatus.UPLOADED,), page, per_page)
+
+
+@dataclass(frozen=True)
+class UploadInFlight:
+    id: int
+    title: str
+    bytes_sent: int
+    total_bytes: int | None
+    heartbeat_at: datetime | None
+    note: str | None
+
+
+def uploads_in_flight(session: Session) -> list[UploadInFlight]:
+    """Posts being published now, with the bytes sent so far."""
+    rows = session.execute(
+        select(
+            Post.id,
+            Post.title,
+            Upload.bytes_sent,
+            Upload.total_bytes,
+            Upload.heartbeat_at,
+            Upload.note,
+        )
+        .join(Upload, Upload.post_id == Post.id)
+        .where(Post.status == PostStatus.PUBLISHING)
+        .order_by(Post.status_changed_at, Post.id)
+    ).all()
+    return [UploadInFlight(*row) for row in rows]

@@ -1,0 +1,228 @@
+"""The main job `./wagglebot up` runs once the stack is up: crawl the communities through
+Airflow (the bundled sample site on a fresh install), approve a few of the collected
+posts as a person would, let the produce_shorts sweep write their scripts, approve
+the scripts as they are, let the next sweep voice and render them, publish the Shorts
+through publish_shorts (to the loopback fake YouTube in sample mode), and say what
+came of it and where the videos are."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wagglebot.core.config import Settings
+from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import Content, Post, Upload
+from wagglebot.core.post_files import media_path, posts_folder
+from wagglebot.core.statuses import PostStatus
+from wagglebot.orchestration.api import AirflowClient, AirflowError
+from wagglebot.orchestration.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG
+from wagglebot.produce.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
+from wagglebot.publish.credentials import publishing_off, youtube_endpoint
+from wagglebot.publish.store import request_publish
+from wagglebot.review.decisions import (
+    approve,
+    approve_script,
+    request_publishing,
+    request_sweep,
+)
+
+REVIEWER = "main-job"  # who the main job's decisions are recorded as
+
+
+def run_main_job(settings: Settings, say: Callable[[str], None], approve_count: int = 3) -> bool:
+    """Crawl, approve ``approve_count`` posts, sweep them and publish the Shorts; True when
+    all of it worked."""
+    crawled = crawl(settings, say)
+    if approve_count <= 0:
+        return crawled
+    return produce(settings, say, approve_count) and crawled
+
+
+def crawl(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Trigger one crawl and wait for it; True when every site's task succeeded."""
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(CRAWL_DAG)
+    # A new DAG's first scheduled run starts as soon as it is parsed: follow that one
+    # rather than queue a second crawl behind it.
+    active = client.active_runs(CRAWL_DAG)
+    run = active[0] if active else client.trigger(CRAWL_DAG, note="./wagglebot up: main job")
+    run_id = run["dag_run_id"]
+    say(f"crawling {settings.crawl_target} sites through Airflow: {CRAWL_DAG} run {run_id} ...")
+    final = client.wait(CRAWL_DAG, run_id, timeout=900)
+    ok = final["state"] == "success"
+    for ti in client.task_instances(CRAWL_DAG, run_id):
+        name = ti["rendered_map_index"] if ti["map_index"] >= 0 else ti["task_id"]
+        if ti["state"] != "success":
+            ok = False
+            say(
+                f"  {name:<11} {ti['state'].upper()}: see its log in the Airflow UI "
+                f"({settings.airflow_api_url}/dags/{CRAWL_DAG}/runs/{run_id})"
+            )
+        elif ti["task_id"] == "crawl_site":
+            f = client.xcom(CRAWL_DAG, run_id, "crawl_site", ti["map_index"])
+            say(
+                f"  {name:<11} {f['new'] + f['updated']:>3} posts stored ({f['new']} new, "
+                f"{f['updated']} updated), {f['dropped']} dropped, {f['gone']} gone, "
+                f"{f['errors']} errors ({f['seconds']}s)"
+            )
+    with settings_session(settings) as session:
+        total = session.scalar(select(func.count(Post.id)))
+    say(f"crawl {final['state']}: {total} posts in the database, waiting for review")
+    return ok
+
+
+def pick_posts(session: Session, count: int) -> list[int]:
+    """The most-liked collected post of each site in turn, so the first Shorts vary; like
+    a reviewer, it passes over posts too thin to make a Short of (title and text together
+    under 15 s of speech)."""
+    enough = MIN_SHORT_SECONDS * CHARS_PER_SECOND
+    rows = session.execute(
+        select(Post.id, Post.site_code)
+        .where(
+            Post.status == PostStatus.COLLECTED,
+            func.char_length(Post.title) + func.char_length(Post.content) >= enough,
+        )
+        .order_by(Post.likes.is_(None), Post.likes.desc(), Post.id)
+    ).all()
+    by_site: dict[str, list[int]] = {}
+    for post_id, site in rows:
+        by_site.setdefault(site, []).append(post_id)
+    picked: list[int] = []
+    while len(picked) < count and any(by_site.values()):
+        for site in sorted(by_site):
+            if by_site[site] and len(picked) < count:
+                picked.append(by_site[site].pop(0))
+    return picked
+
+
+DONE = (PostStatus.RENDERED, PostStatus.UPLOADED, PostStatus.FAILED)
+
+
+def produce(
+    settings: Settings, say: Callable[[str], None], count: int, timeout: float = 1800
+) -> bool:
+    """Approve ``count`` collected posts and follow the sweep until each is made (or failed)."""
+    with settings_session(settings) as session:
+        approved, _ = approve(session, pick_posts(session, count), by=REVIEWER)
+    if not approved:
+        say("no collected post to approve: nothing to produce")
+        return False
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(PRODUCE_DAG)
+    run = request_sweep(client, note="./wagglebot up: main job")
+    say(
+        f"approved posts {approved}; making Shorts through Airflow: {PRODUCE_DAG} run "
+        f"{run['dag_run_id']} (pool gpu: script, voice, render) ..."
+    )
+    started, deadline = time.monotonic(), time.monotonic() + timeout
+    left: set[int] = set()  # scripts a person must look at (too thin to approve as they are)
+    while True:
+        with settings_session(settings) as session:
+            status = dict(
+                session.execute(select(Post.id, Post.status).where(Post.id.in_(approved))).all()
+            )
+            scripted = [
+                pid for pid, s in status.items() if s is PostStatus.SCRIPTED and pid not in left
+            ]
+            for post_id in scripted:  # as a reviewer who reads them and changes nothing
+                text = session.scalar(
+                    select(Content.summary_text).where(Content.post_id == post_id)
+                )
+                try:
+                    approve_script(session, post_id, text or "", by=REVIEWER)
+                except InvalidScript as exc:
+                    session.rollback()
+                    left.add(post_id)
+                    say(f"post {post_id}: not approved ({exc}); it waits on the Scripts page")
+        if scripted := [p for p in scripted if p not in left]:
+            say(
+                f"scripts written for posts {scripted}; approved as they are (edit them in "
+                f"the dashboard's Scripts page next time), voicing and rendering ..."
+            )
+            request_sweep(client, note="./wagglebot up: main job, scripts approved")
+        if all(s in DONE or pid in left for pid, s in status.items()):
+            break
+        if time.monotonic() > deadline:
+            raise AirflowError(f"posts {approved} not produced after {timeout:.0f}s: {status}")
+        if PostStatus.APPROVED in status.values() and not client.active_runs(PRODUCE_DAG):
+            request_sweep(client, note="./wagglebot up: main job (posts still waiting)")
+        time.sleep(3)
+    say(f"sweep done in {time.monotonic() - started:.0f}s:")
+    made = _report(settings, say, approved)
+    return publish(settings, say, approved) and made
+
+
+def publish(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
+    """Publish the rendered ones of ``post_ids`` through publish_shorts and say where they
+    went; True unless an upload failed (publishing being off is said, not a failure)."""
+    endpoint = youtube_endpoint(settings)
+    if off := publishing_off(settings):
+        say(f"not published: {off}")
+        return True
+    with settings_session(settings) as session:
+        rendered = session.scalars(
+            select(Post.id).where(Post.id.in_(post_ids), Post.status == PostStatus.RENDERED)
+        ).all()
+        requested, _ = request_publish(session, list(rendered), by=REVIEWER)
+    if not requested:
+        return True
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(PUBLISH_DAG)
+    run = request_publishing(client, requested, note="./wagglebot up: main job")
+    where = f"the loopback fake YouTube at {endpoint.api_url}" if endpoint.sample else "YouTube"
+    say(f"publishing posts {requested} to {where}: {PUBLISH_DAG} run {run['dag_run_id']} ...")
+    final = client.wait(PUBLISH_DAG, run["dag_run_id"], timeout=1800)
+    with settings_session(settings) as session:
+        rows = session.execute(
+            select(Post.id, Post.status, Post.last_error, Upload.video_url, Upload.note)
+            .join(Upload, Upload.post_id == Post.id)
+            .where(Post.id.in_(requested))
+            .order_by(Post.id)
+        ).all()
+    for post_id, status, error, url, note in rows:
+        detail = url if status is PostStatus.UPLOADED else (error or note or "")
+        say(f"  post {post_id:<5} {status:<10} {detail}")
+    uploaded = sum(1 for row in rows if row.status is PostStatus.UPLOADED)
+    say(f"publish {final['state']}: {uploaded} of {len(rows)} Shorts published")
+    if endpoint.sample:
+        say(
+            "  SAMPLE MODE: these went to WaggleBot's loopback stand-in for YouTube, not to "
+            "YouTube. Connect a channel with ./wagglebot youtube-auth --client-secrets FILE "
+            f"and the same command publishes for real ({settings.youtube_privacy} by default)."
+        )
+    return uploaded == len(rows)
+
+
+def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
+    with settings_session(settings) as session:
+        rows = session.execute(
+            select(
+                Post.id,
+                Post.site_code,
+                Post.status,
+                Post.last_error,
+                Content.video_path,
+                Content.video_seconds,
+            )
+            .outerjoin(Content, Content.post_id == Post.id)
+            .where(Post.id.in_(post_ids))
+            .order_by(Post.id)
+        ).all()
+    for post_id, site, status, error, video, seconds in rows:
+        if status is PostStatus.FAILED:
+            say(f"  post {post_id:<5} {site:<11} FAILED    {error}")
+        elif video is None:
+            say(f"  post {post_id:<5} {site:<11} {status:<9} waits for a person (Scripts page)")
+        else:
+            path = media_path(settings, video)
+            say(f"  post {post_id:<5} {site:<11} {status:<9} {seconds:5.1f}s  {path}")
+    made = sum(1 for row in rows if row.video_path and row.status is not PostStatus.FAILED)
+    say(
+        f"{made} of {len(rows)} Shorts made. Videos (short.mp4, thumbnail short.jpg) are in "
+        f"{posts_folder(settings)}/<post id>/"
+    )
+    return made == len(rows)
