@@ -29,8 +29,10 @@ from wagglebot.ops.backup import (
 from wagglebot.produce.batch import claim_batch, finish
 from wagglebot.produce.tasks import gather_pictures, render, speak, write_scripts
 
+from conftest import REPO
 from factories import add_posts
 
+ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 STORY = (
     "퇴근길에 작은 고양이가 집 앞까지 따라왔어요. 배가 고파 보여서 참치를 조금 나눠줬습니다. "
     "다음 날 아침에도 문 앞에서 기다리고 있더라고요. 결국 이름을 지어주고 같이 살기로 했어요."
@@ -111,9 +113,13 @@ def test_a_backup_during_a_sweep_restores_exactly_what_it_captured(
     assert file_digests(settings.media_root) == captured["files"]  # every file's SHA-256
     assert json.loads(settings.youtube_token_file.read_text())["refresh_token"] == "r-123"
     assert oct(settings.youtube_token_file.stat().st_mode & 0o777) == "0o600"
-    print(
+    said = (
         f"restore check: {sum(rows.values())} rows in {len(rows)} tables, "
         f"{len(statuses)} post statuses, {len(captured['files'])} files: all equal"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "restore-check.txt").write_text(
+        f"{said}\nrows: {json.dumps(rows)}\nstatuses: {json.dumps(statuses)}\n", encoding="utf-8"
     )
 
 

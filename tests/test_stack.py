@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jwt
 import psutil
@@ -58,6 +59,7 @@ SERVICES = (
     "dashboard",
     "metrics",
 )
+ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 LOG_MAX_BYTES = 64 * 1024  # small, so the logs rotate while the module runs
 LOG_BACKUPS = 3
 RECOVERY: dict[str, float] = {}  # seconds from kill -9 to answering again, by service
@@ -433,6 +435,10 @@ def test_a_failed_task_and_a_red_check_reach_the_owner(
     secrets = [stack.settings.db_url.get_secret_value().split(":")[2].split("@")[0]]
     for message in alerts.messages():
         assert not any(secret in json.dumps(message) for secret in secrets)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the alerts as the owner received them
+    (ARTIFACTS / "alerts-received.json").write_text(
+        json.dumps(alerts.messages(), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     records = _sql_rows(stack, "SELECT site_code, ok FROM crawl_runs")
     assert ("ruliweb", 0) in records  # every crawl's outcome is kept for the health checks
     assert ("fmkorea", 1) in records
