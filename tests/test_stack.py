@@ -460,10 +460,12 @@ def test_prometheus_metrics_are_served_on_loopback(stack: RunningStack) -> None:
 def test_a_backup_from_the_command_line_and_no_restore_into_a_running_stack(
     stack: RunningStack,
 ) -> None:
+    before = {b.path for b in finished_backups(stack.settings.backup_dir)}  # the DAG's, if any
     done = stack.cli("backup")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backup: database dumped" in done.stdout
-    [taken] = finished_backups(stack.settings.backup_dir)
+    [taken] = [b for b in finished_backups(stack.settings.backup_dir) if b.path not in before]
+    assert f"backup: {taken.path} (" in done.stdout
     assert taken.manifest["rows"]["posts"] > 0
     assert "env" in taken.manifest["secrets"]
     refused = stack.cli("restore", str(taken.path))
