@@ -280,7 +280,7 @@ def health_summary(checks: list[Check]) -> str:
 def health_banner() -> None:
     """A line on every page while a check is red or amber, naming them; the Health page
     says why. (Markdown, not st.error: the page's own messages stay its own.)"""
-    failing = [c for c in health_checks() if c.failing]
+    failing = sorted((c for c in health_checks() if c.failing), key=lambda c: -c.level.rank)
     if not failing:
         return
     colour = "red" if worst(failing) is Level.RED else "orange"

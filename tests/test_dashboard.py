@@ -778,3 +778,24 @@ def test_a_queue_no_sweep_takes_is_flagged_and_failures_retried_together(
     next(b for b in at.button if b.label == "Retry selected (2)").click().run()
     assert [status_of(sessions, p)[0] for p in failed] == [S.APPROVED, S.APPROVED, S.FAILED]
     assert "Failed (1)" in [h.value for h in at.subheader]
+
+
+def test_the_health_page_lists_every_check_worst_first_and_every_page_says_so(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    at = login()  # Airflow does not answer here (a closed port): a red check
+    banner = [m.value for m in at.markdown if "See the Health page." in m.value]
+    assert banner
+    assert banner[0].startswith(":red-background[:material/monitor_heart: Health: ")
+    assert "airflow\\:api" in banner[0]  # (escaped Markdown)
+    at.switch_page("views/health.py").run()
+    assert not at.exception, at.exception
+    [table] = at.dataframe
+    rows = table.value.to_dict("records")
+    assert rows[0]["level"] == "RED"
+    assert rows[0]["check"] == "airflow:api"
+    assert {"backup", "disk:media", "failures", "stuck"} <= {r["check"] for r in rows}
+    assert [r["level"] for r in rows] == sorted(
+        (r["level"] for r in rows), key=["RED", "AMBER", "green"].index
+    )
+    assert any(h.value.endswith(f" · {len(rows)} checks") for h in at.subheader)

@@ -102,7 +102,7 @@ def test_a_site_never_crawled_and_one_with_little_history(
     assert checks["crawl:fmkorea"].level is Level.AMBER
     assert checks["crawl:fmkorea"].value == "no good crawl recorded yet"
     assert checks["yield:clien"].level is Level.GREEN  # two crawls say nothing yet
-    assert checks["yield:clien"].value == "2 crawls in 7 days"
+    assert checks["yield:clien"].value == "2 crawl(s) in 7 days"
 
 
 def test_stuck_posts_and_the_days_failures(

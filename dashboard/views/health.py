@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import ui
 from wagglebot.ops.health import Check
 
-ICONS = {"red": "🔴", "amber": "🟠", "green": "🟢"}
+# Words, not coloured emoji: they read the same in every browser and font.
+LEVELS = {"red": "RED", "amber": "AMBER", "green": "green"}
 
 
 def _since(check: Check) -> str:
@@ -26,13 +27,13 @@ checks = sorted(ui.health_checks(), key=lambda c: (-c.level.rank, c.group, c.nam
 st.subheader(f"{ui.health_summary(checks).capitalize()} · {len(checks)} checks")
 rows = [
     {
-        "": ICONS[c.level.value],
+        "level": LEVELS[c.level.value],
         "check": c.name,
-        "group": c.group,
         "value": c.value,
-        "threshold": c.threshold,
         "failing since": _since(c),
         "what it means": c.detail,
+        "threshold": c.threshold,
+        "group": c.group,
     }
     for c in checks
 ]

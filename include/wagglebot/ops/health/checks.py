@@ -8,7 +8,7 @@ import shutil
 import statistics
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, or_, select, text
@@ -26,7 +26,7 @@ YIELD_MIN_RUNS = 3  # a median of fewer crawls says nothing about a site's usual
 def all_checks(settings: Settings, now: datetime) -> list[Check]:
     from wagglebot.core.db import settings_session
 
-    checks = airflow_checks(settings)
+    checks = airflow_checks(settings, now)
     try:
         with settings_session(settings) as session:
             checks += crawl_checks(session, settings, now)
@@ -61,6 +61,13 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days ago"
 
 
+def _seconds_since(iso: str, now: datetime) -> float:
+    when = datetime.fromisoformat(iso)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return max(0.0, (now - when).total_seconds())
+
+
 def _by_limits(value: float, amber: float, red: float) -> Level:
     """Higher is worse."""
     return Level.RED if value > red else Level.AMBER if value > amber else Level.GREEN
@@ -75,7 +82,7 @@ _PARTS = {
 }
 
 
-def airflow_checks(settings: Settings) -> list[Check]:
+def airflow_checks(settings: Settings, now: datetime) -> list[Check]:
     from wagglebot.orchestration.api import health
 
     answer = health(settings.airflow_api_url)
@@ -96,7 +103,7 @@ def airflow_checks(settings: Settings) -> list[Check]:
         found = answer.get(part) or {}
         healthy = found.get("status") == "healthy"
         beat = found.get(beat_key)
-        value = f"heartbeat {beat}" if beat else "never heartbeated"
+        value = f"last heartbeat {_ago(_seconds_since(beat, now))}" if beat else "never heartbeated"
         checks.append(
             Check(
                 f"airflow:{part}",
@@ -177,7 +184,7 @@ def _yield_check(site: str, runs: list, share: float) -> Check:
             name,
             "Crawls",
             Level.GREEN,
-            f"{len(runs)} crawls in 7 days",
+            f"{len(runs)} crawl(s) in 7 days",
             threshold,
             "Too few crawls yet to know the site's usual yield.",
         )
