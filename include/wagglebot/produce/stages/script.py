@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from wagglebot.core.text import URL
+
 # Korean narration runs at about 5.5 characters a second (espeak-ng at 175 wpm and
 # edge-tts's SunHi both measured near it): 150-300 characters are 30-55 s of speech.
 CHARS_PER_SECOND = 5.5
@@ -82,7 +84,6 @@ STAND_IN = "누군가"  # ends in a vowel, so the particles after it are 는/가
 _PARTICLE_AFTER_VOWEL = {"은": "는", "이": "가", "을": "를", "과": "와", "으로": "로"}
 _PARTICLE = re.compile(STAND_IN + r"(으로|은|이|을|과)(?![가-힣])")
 _HANDLE = re.compile(r"@[\w가-힣]+")
-_URL = re.compile(r"(https?://|www\.)\S+", re.I)
 _MARKUP = re.compile(r"[<>{}\[\]`#*|]|^\s*[-•]\s", re.M)
 _PROMPT_ECHO = re.compile(
     r"다음 (게시글|글)을|요약해|대본을 작성|프롬프트|As an AI|assistant", re.I
@@ -100,7 +101,7 @@ def anonymise(text: str, names: list[str]) -> str:
     text = _EMAIL.sub("", text)
     text = _PHONE.sub("", text)
     text = _HANDLE.sub("", text)
-    text = _URL.sub("", text)
+    text = URL.sub("", text)
     for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
         text = text.replace(name, STAND_IN)
     text = _PARTICLE.sub(lambda m: STAND_IN + _PARTICLE_AFTER_VOWEL[m.group(1)], text)

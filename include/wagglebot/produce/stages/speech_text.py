@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from wagglebot.core.text import EMOJI, URL
+
 _DIGITS = "영일이삼사오육칠팔구"
 _SMALL_UNITS = ["", "십", "백", "천"]
 _BIG_UNITS = ["", "만", "억", "조", "경"]
@@ -49,10 +51,6 @@ def _read_number(match: re.Match[str]) -> str:
     return spoken + {"%": " 퍼센트", "만": " 만", "천": " 천"}.get(unit, unit)
 
 
-_URL = re.compile(r"(https?://|www\.)\S+", re.I)
-EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u200d\ufe0f\u20e3]+"
-)
 _SPACE_BEFORE_MARK = re.compile(r"\s+([.,!?…])")
 _NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(%|만|천)?")
 _LAUGH = [
@@ -80,7 +78,7 @@ def on_screen(text: str) -> str:
 
 def speakable(text: str) -> str:
     """What the voice should read: no URLs or emoji, laughter and numbers in words."""
-    text = _URL.sub(" ", text)
+    text = URL.sub(" ", text)
     text = EMOJI.sub(" ", text)
     for pattern, replacement in _LAUGH:
         text = pattern.sub(replacement, text)
@@ -92,7 +90,7 @@ def speakable(text: str) -> str:
 
 def displayable(text: str) -> str:
     """What a subtitle shows: the sentence as written, minus URLs and extra spaces."""
-    return " ".join(_URL.sub(" ", text).split())
+    return " ".join(URL.sub(" ", text).split())
 
 
 @dataclass(frozen=True)
