@@ -127,9 +127,12 @@ def picture_distance(a: int, b: int) -> int:
 @dataclass
 class Post:
     post_id: int
-    chars: int
-    grams: set[str]
+    text: str  # normalised; its shingles are made again for a candidate (memory over time)
     pictures: list[int] = field(default_factory=list)
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
 
 
 class StoryIndex:
@@ -145,11 +148,11 @@ class StoryIndex:
         self._pictures = np.zeros(0, dtype=np.uint64)
         self._picture_posts: list[int] = []
 
-    def _by_text(self, post: Post, sig: MinHash) -> int | None:
+    def _by_text(self, post: Post, grams: set[str], sig: MinHash) -> int | None:
         best, best_score = None, 0.0
         for other_id in self.lsh.query(sig):
             other = self.posts[other_id]
-            match = text_match(post.grams, other.grams, post.chars, other.chars)
+            match = text_match(grams, shingles(other.text), post.chars, other.chars)
             score = max(match.jaccard, match.containment)
             if match.same_story and score > best_score:
                 best, best_score = other_id, score
@@ -178,9 +181,10 @@ class StoryIndex:
     def add(self, post_id: int, title: str, body: str, pictures: Iterable[int] = ()) -> int:
         """Put a post into its story; returns the story's id (its first post's id)."""
         text = normalise(title, body)
-        post = Post(post_id, len(text), shingles(text), [p for p in pictures if p is not None])
-        sig = signature(post.grams)
-        by_text = self._by_text(post, sig) if post.grams else None
+        post = Post(post_id, text, [p for p in pictures if p is not None])
+        grams = shingles(text)
+        sig = signature(grams)
+        by_text = self._by_text(post, grams, sig) if grams else None
         by_picture = self._by_picture(post, by_text is None and post.chars >= TEXT_MIN_CHARS)
         stories = [self.story_of[m] for m in (by_text, by_picture) if m is not None]
         story = stories[0] if stories else post_id
@@ -188,7 +192,7 @@ class StoryIndex:
             self._merge(stories[1], into=story)
         self.story_of[post_id] = story
         self.posts[post_id] = post
-        if post.grams:
+        if grams:
             self.lsh.insert(post_id, sig)
         if post.pictures:
             self._pictures = np.concatenate(
