@@ -22,6 +22,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from wagglebot.core.config import Settings, get_settings
 from wagglebot.core.db import settings_session
+from wagglebot.core.db.models import utcnow
 from wagglebot.core.post_files import previews_folder
 from wagglebot.core.states import IllegalTransition, PostNotFound, TransitionError
 from wagglebot.crawl.sites import picture_sources
@@ -322,7 +323,7 @@ def local(dt: datetime | None) -> str:
 
 
 def ago_seconds(dt: datetime) -> float:
-    return (datetime.now(UTC).replace(tzinfo=None) - dt).total_seconds()  # stored naive UTC
+    return (utcnow() - dt).total_seconds()
 
 
 def ago(dt: datetime | None) -> str:

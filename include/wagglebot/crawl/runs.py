@@ -4,21 +4,17 @@ usual yield from here (wagglebot.ops.health)."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import settings_session
-from wagglebot.core.db.models import CrawlRun
+from wagglebot.core.db.models import CrawlRun, utcnow
 from wagglebot.crawl.run_site import CrawlFailed, run_crawl
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def crawl_and_record(settings: Settings, site_code: str, pages: int | None) -> dict[str, Any]:

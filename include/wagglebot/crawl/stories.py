@@ -20,6 +20,7 @@ see shared/research/stories.md and tests/test_stories.py for the measured figure
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -108,8 +109,6 @@ def text_match(a: set[str], b: set[str], a_chars: int, b_chars: int) -> TextMatc
 def picture_hash(image: Path | bytes) -> int | None:
     """A picture's 64-bit perceptual hash (DCT), or None for a near-uniform picture, which
     looks like every other one."""
-    import io
-
     import imagehash
     from PIL import Image
 

@@ -20,10 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
-from wagglebot.ops.health import Check, Level, utcnow
+from wagglebot.core.db.models import utcnow
+from wagglebot.ops.health import Check, Level
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[str, str, str], None]  # (title, body, kind: info|success|warning|failure)
+ALERT_TAG = "alerts"  # the apprise tag every alert service is added under
 DIGEST = "_digest"  # the health_states row that remembers the last daily digest
 _URL_CREDENTIALS = re.compile(r"(?<=://)([^/\s:@]+):([^/\s@]+)@")
 
@@ -44,7 +46,7 @@ def apprise_connection(settings: Settings) -> str | None:
     urls = alert_urls(settings)
     if not urls:
         return None
-    config = [{"path": url, "tag": "alerts"} for url in urls]
+    config = [{"path": url, "tag": ALERT_TAG} for url in urls]
     return json.dumps({"conn_type": "apprise", "extra": {"config": config}})
 
 
@@ -76,18 +78,14 @@ def changes(session: Session, checks: list[Check]) -> tuple[list[Check], list[Ch
 
 def health_message(red: list[Check], green: list[Check]) -> tuple[str, str, str]:
     """(title, body, kind) for checks that turned red or green again."""
+    said, body = [], []
     if red:
-        title = f"WaggleBot: {len(red)} check(s) red" + (
-            f", {len(green)} green again" * bool(green)
-        )
-    else:
-        title = f"WaggleBot: {len(green)} check(s) green again"
-    body = []
-    if red:
+        said.append(f"{len(red)} check(s) red")
         body += ["Red now:", *map(_line, red)]
     if green:
+        said.append(f"{len(green)} check(s) green again")
         body += ["Green again:", *map(_line, green)]
-    return title, "\n".join(body), "failure" if red else "success"
+    return f"WaggleBot: {', '.join(said)}", "\n".join(body), "failure" if red else "success"
 
 
 def watch_health(settings: Settings, deliver: Deliver | None, now: datetime | None = None) -> dict:
@@ -103,10 +101,10 @@ def watch_health(settings: Settings, deliver: Deliver | None, now: datetime | No
     sent: dict = {"red": [], "green": [], "digest": False}
     with settings_session(settings) as session:
         red, green = changes(session, checks)
+        title, body, kind = health_message(red, green)
         if (red or green) and deliver is None:
-            log.warning("no alert URLs (WAGGLE_ALERT_URLS): %s", health_message(red, green)[0])
+            log.warning("no alert URLs (WAGGLE_ALERT_URLS): %s", title)
         elif red or green:
-            title, body, kind = health_message(red, green)
             deliver(title, redact(body, settings), kind)
             for check, level in [(c, Level.RED) for c in red] + [(c, Level.GREEN) for c in green]:
                 state = session.get(HealthState, check.name)

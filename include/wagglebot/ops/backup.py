@@ -26,20 +26,22 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from wagglebot.core.config import ENV_FILE, Settings
+from wagglebot.core.db.models import utcnow
+from wagglebot.core.post_files import previews_folder
 
 MANIFEST = "manifest.json"
 DUMP = "database.sql.gz"
 MEDIA = "media"
 SECRETS = "secrets"
-# What the media folder holds that is no one's work: the dashboard's picture cache, and
-# what a running stage is still writing (staged under a dot-name, renamed when whole).
-MEDIA_EXCLUDES = ("previews/", ".*")
+# What a running stage is still writing is staged under a dot-name, renamed when whole:
+# no one's work yet, like the dashboard's picture cache (``_left_out``).
+STAGING = ".*"
 RSYNC_VANISHED = 24  # a file went away mid-copy (a stage renamed it): the rest is whole
 
 Say = Callable[[str], None]
@@ -67,10 +69,6 @@ def finished_backups(folder: Path | None) -> list[BackupInfo]:
             continue
         found.append(BackupInfo(candidate, finished, manifest))
     return sorted(found, key=lambda b: b.finished_at)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # -- the database -------------------------------------------------------------------------
@@ -178,21 +176,19 @@ def dump_contents(dump: Path) -> tuple[dict[str, int], dict[str, str]]:
     table = inserting = None
     with gzip.open(dump, "rt", encoding="utf-8", errors="replace") as sql:
         for line in sql:
-            if inserting:
-                _count(inserting, line, columns, counts, statuses)
-                if line.rstrip().endswith(";"):
-                    inserting = None
-            elif line.startswith("CREATE TABLE `"):
-                table = line.split("`")[1]
-                columns[table] = []
-                counts.setdefault(table, 0)
-            elif table and line.startswith("  `"):
-                columns[table].append(line.split("`")[1])
-            elif match := _INSERT.match(line):
-                inserting = match.group(1)
-                _count(inserting, line[match.end() :], columns, counts, statuses)
-                if line.rstrip().endswith(";"):
-                    inserting = None
+            if not inserting:
+                if line.startswith("CREATE TABLE `"):
+                    table = line.split("`")[1]
+                    columns[table] = []
+                    counts.setdefault(table, 0)
+                elif table and line.startswith("  `"):
+                    columns[table].append(line.split("`")[1])
+                if not (match := _INSERT.match(line)):
+                    continue
+                inserting, line = match.group(1), line[match.end() :]
+            _count(inserting, line, columns, counts, statuses)
+            if line.rstrip().endswith(";"):
+                inserting = None
     return counts, statuses
 
 
@@ -231,20 +227,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_digests(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (relative path -> SHA-256), the excluded ones left out."""
+def _left_out(settings: Settings) -> tuple[str, ...]:
+    """The media folder's sub-folders that are no one's work: the dashboard's picture
+    cache, where it lives inside the media folder."""
+    try:
+        return (previews_folder(settings).relative_to(settings.media_root).as_posix(),)
+    except ValueError:
+        return ()
+
+
+def file_digests(folder: Path, left_out: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every file under ``folder`` (relative path -> SHA-256), those in ``left_out``
+    folders and those still being staged (dot-names) excepted."""
     found = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
-        rel = path.relative_to(folder).as_posix()
-        if not rel.startswith("previews/") and not any(
-            part.startswith(".") for part in rel.split("/")
-        ):
-            found[rel] = _sha256(path)
+        parts = path.relative_to(folder).parts
+        if parts[0] not in left_out and not any(part.startswith(".") for part in parts):
+            found["/".join(parts)] = _sha256(path)
     return found
 
 
-def _rsync(source: Path, target: Path, link_dest: Path | None = None) -> None:
-    argv = ["rsync", "-a", "--delete", *(f"--exclude={e}" for e in MEDIA_EXCLUDES)]
+def _rsync(
+    source: Path, target: Path, left_out: tuple[str, ...], link_dest: Path | None = None
+) -> None:
+    excluded = [STAGING, *(f"/{folder}/" for folder in left_out)]
+    argv = ["rsync", "-a", "--delete", *(f"--exclude={e}" for e in excluded)]
     if link_dest is not None and link_dest.is_dir():  # rsync says nothing of a wrong path
         argv.append(f"--link-dest={link_dest.resolve()}")
     target.mkdir(parents=True, exist_ok=True)
@@ -279,7 +286,7 @@ def _copy_secret(source: Path, target: Path) -> None:
 
 def backup(settings: Settings, say: Say = print, now: datetime | None = None) -> BackupInfo:
     """Take a backup into WAGGLE_BACKUP_DIR, then prune those older than the days kept."""
-    started = _utcnow()
+    started = utcnow()
     now = now or started
     root = settings.backup_dir
     assert root is not None
@@ -294,10 +301,10 @@ def backup(settings: Settings, say: Say = print, now: datetime | None = None) ->
         say(f"backup: database dumped ({sum(counts.values())} rows in {len(counts)} tables)")
         link = previous[-1].path / MEDIA if previous else None
         if settings.media_root.is_dir():
-            _rsync(settings.media_root, staging / MEDIA, link)
+            _rsync(settings.media_root, staging / MEDIA, _left_out(settings), link)
         else:
             (staging / MEDIA).mkdir()
-        files = file_digests(staging / MEDIA)
+        files = file_digests(staging / MEDIA, _left_out(settings))
         say(
             f"backup: media copied ({len(files)} files"
             + (", unchanged ones linked)" if link else ")")
@@ -310,7 +317,7 @@ def backup(settings: Settings, say: Say = print, now: datetime | None = None) ->
                 _copy_secret(source, secrets / name)
                 kept.append(name)
         manifest = {
-            "finished_at": (now + (_utcnow() - started)).isoformat(),
+            "finished_at": (now + (utcnow() - started)).isoformat(),
             "database": _database(settings),
             "rows": counts,
             "post_statuses": statuses,
@@ -379,7 +386,7 @@ def restore(settings: Settings, source: Path, say: Say = print) -> dict:
     # Pooled connections still point at the database the dump dropped and made anew.
     engine_for(settings.db_url.get_secret_value()).dispose()
     say(f"restore: database {manifest['database']} loaded")
-    _rsync(source / MEDIA, settings.media_root)
+    _rsync(source / MEDIA, settings.media_root, _left_out(settings))
     say(f"restore: media folder {settings.media_root} made equal to the backup's")
     targets = secret_files(settings)
     for name in manifest.get("secrets", []):
@@ -388,7 +395,7 @@ def restore(settings: Settings, source: Path, say: Say = print) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             _copy_secret(source / SECRETS / name, target)
     counts, statuses = database_contents(settings)
-    files = file_digests(settings.media_root)
+    files = file_digests(settings.media_root, _left_out(settings))
     compared = {
         "rows": counts == manifest["rows"],
         "post_statuses": statuses == manifest["post_statuses"],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC
@@ -28,6 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings, get_settings
+from wagglebot.core.db.models import CrawlRun, Post, PublishQuota, StageRun, Upload
+from wagglebot.core.statuses import PostStatus, StageOutcome
+from wagglebot.ops.health.checks import GpuQueryFailed, disk_free, nvidia_smi
+from wagglebot.publish.quota import pacific_day
 
 log = logging.getLogger(__name__)
 # Stage durations, seconds: an LLM script or a render takes from seconds to many minutes.
@@ -62,10 +65,6 @@ class WaggleCollector(Collector):
         yield from self._gpus()
 
     def _from_database(self, session: Session) -> Iterator[Metric]:
-        from wagglebot.core.db.models import CrawlRun, Post, PublishQuota, StageRun, Upload
-        from wagglebot.core.statuses import PostStatus, StageOutcome
-        from wagglebot.publish.quota import pacific_day
-
         by_status = dict(
             session.execute(select(Post.status, func.count()).group_by(Post.status)).all()
         )
@@ -96,7 +95,7 @@ class WaggleCollector(Collector):
             last.add_metric([site, "ok" if ok else "failed"], _epoch(when))
         yield last
 
-        yield self._stage_histogram(session, StageRun, StageOutcome)
+        yield _stage_histogram(session)
 
         done = session.scalar(select(func.count()).where(Upload.uploaded_at.is_not(None))) or 0
         yield CounterMetricFamily("wagglebot_uploads", "Shorts uploaded, ever", value=done)
@@ -114,43 +113,19 @@ class WaggleCollector(Collector):
         limit.add_metric(["api_units"], self.settings.youtube_daily_units)
         yield limit
 
-    def _stage_histogram(self, session: Session, StageRun, StageOutcome) -> Metric:
-        seconds = (
-            func.timestampdiff(text("MICROSECOND"), StageRun.started_at, StageRun.finished_at) / 1e6
-        )
-        columns = [
-            func.sum(case((seconds <= bound, 1), else_=0)).label(f"le{i}")
-            for i, bound in enumerate(BUCKETS)
-        ]
-        rows = session.execute(
-            select(StageRun.stage, func.count(), func.coalesce(func.sum(seconds), 0), *columns)
-            .where(StageRun.outcome == StageOutcome.SUCCEEDED, StageRun.finished_at.is_not(None))
-            .group_by(StageRun.stage)
-        )
-        family = HistogramMetricFamily(
-            "wagglebot_stage_duration_seconds",
-            "How long each production stage took per post (succeeded attempts)",
-            labels=["stage"],
-        )
-        for stage, count, total, *cumulative in rows:
-            buckets = [(str(b), int(n or 0)) for b, n in zip(BUCKETS, cumulative, strict=True)]
-            family.add_metric([stage.value], [*buckets, ("+Inf", count)], float(total))
-        return family
-
     def _disks(self) -> Iterator[Metric]:
         free = GaugeMetricFamily(
             "wagglebot_disk_free_bytes", "Free space on the media folder's disk", labels=["path"]
         )
-        where = self.settings.media_root
-        while not where.exists() and where != where.parent:
-            where = where.parent
-        free.add_metric([str(self.settings.media_root)], shutil.disk_usage(where).free)
+        free.add_metric([str(self.settings.media_root)], disk_free(self.settings.media_root)[1])
         yield free
 
     def _gpus(self) -> Iterator[Metric]:
-        from wagglebot.ops.health.checks import nvidia_smi
-
-        rows = nvidia_smi()
+        try:
+            rows = nvidia_smi()
+        except GpuQueryFailed as exc:  # no GPU figures this scrape, never an error page
+            log.warning("metrics: nvidia-smi failed: %s", exc)
+            return
         if not rows:
             return
         used = GaugeMetricFamily(
@@ -165,6 +140,30 @@ class WaggleCollector(Collector):
             total.add_metric([gpu.index], gpu.total_mib * 2**20)
             temp.add_metric([gpu.index], gpu.celsius)
         yield from (used, total, temp)
+
+
+def _stage_histogram(session: Session) -> Metric:
+    seconds = (
+        func.timestampdiff(text("MICROSECOND"), StageRun.started_at, StageRun.finished_at) / 1e6
+    )
+    columns = [
+        func.sum(case((seconds <= bound, 1), else_=0)).label(f"le{i}")
+        for i, bound in enumerate(BUCKETS)
+    ]
+    rows = session.execute(
+        select(StageRun.stage, func.count(), func.coalesce(func.sum(seconds), 0), *columns)
+        .where(StageRun.outcome == StageOutcome.SUCCEEDED, StageRun.finished_at.is_not(None))
+        .group_by(StageRun.stage)
+    )
+    family = HistogramMetricFamily(
+        "wagglebot_stage_duration_seconds",
+        "How long each production stage took per post (succeeded attempts)",
+        labels=["stage"],
+    )
+    for stage, count, total, *cumulative in rows:
+        buckets = [(str(b), int(n or 0)) for b, n in zip(BUCKETS, cumulative, strict=True)]
+        family.add_metric([stage.value], [*buckets, ("+Inf", count)], float(total))
+    return family
 
 
 def registry_for(settings: Settings) -> CollectorRegistry:

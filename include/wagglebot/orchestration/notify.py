@@ -28,7 +28,7 @@ def deliver(title: str, body: str, kind: str) -> None:
     from airflow.providers.apprise.hooks.apprise import AppriseHook
 
     from wagglebot.core.config import get_settings
-    from wagglebot.ops.alerts import AlertNotDelivered, alert_urls
+    from wagglebot.ops.alerts import ALERT_TAG, AlertNotDelivered, alert_urls
 
     hook, sender = AppriseHook(CONN_ID), apprise.Apprise()
     try:
@@ -36,7 +36,7 @@ def deliver(title: str, body: str, kind: str) -> None:
     except Exception as exc:  # Airflow raises its own not-found types
         log.info("no %s connection (%s): using WAGGLE_ALERT_URLS", CONN_ID, type(exc).__name__)
         for url in alert_urls(get_settings()):
-            sender.add(url, tag="alerts")
+            sender.add(url, tag=ALERT_TAG)
     if not len(sender):
         raise AlertNotDelivered("no alert service is set up (WAGGLE_ALERT_URLS)")
     if not sender.notify(body=body, title=title, notify_type=kind, tag="all"):

@@ -5,7 +5,7 @@ checked against these models; nothing else creates tables.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +40,11 @@ NOW_ON_UPDATE = text("CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)")
 LongText = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
 # Microsecond timestamps, so stage timings and "oldest first" orderings are exact.
 Timestamp = DateTime().with_variant(DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def utcnow() -> datetime:
+    """Now as every Timestamp column holds it: UTC, naive (the sessions' time zone is +00:00)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

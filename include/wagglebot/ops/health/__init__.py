@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from wagglebot.core.db.models import HealthState
+from wagglebot.core.db.models import HealthState, utcnow
 
 if TYPE_CHECKING:
     from wagglebot.core.config import Settings
@@ -49,10 +49,6 @@ class Check:
     @property
     def failing(self) -> bool:
         return self.level is not Level.GREEN
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def worst(checks: list[Check]) -> Level:

@@ -68,9 +68,20 @@ def _seconds_since(iso: str, now: datetime) -> float:
     return max(0.0, (now - when).total_seconds())
 
 
-def _by_limits(value: float, amber: float, red: float) -> Level:
-    """Higher is worse."""
+def _by_limits(value: float, amber: float, red: float, *, reached: bool = False) -> Level:
+    """Higher is worse: amber past ``amber``, red past ``red`` (or on them, ``reached``)."""
+    if reached:
+        return Level.RED if value >= red else Level.AMBER if value >= amber else Level.GREEN
     return Level.RED if value > red else Level.AMBER if value > amber else Level.GREEN
+
+
+def disk_free(path: Path) -> tuple[Path, int]:
+    """Free bytes on the disk ``path`` is (or will be) on, and the folder measured: a
+    folder not made yet is measured at its nearest existing parent."""
+    where = path
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    return where, shutil.disk_usage(where).free
 
 
 # --- Airflow ------------------------------------------------------------------------------
@@ -242,7 +253,7 @@ def production_checks(session: Session, settings: Settings, now: datetime) -> li
     )
     total = failed_posts + failed_crawls
     amber, red = settings.health_failures_amber, settings.health_failures_red
-    level = Level.RED if total >= red else Level.AMBER if total >= amber else Level.GREEN
+    level = _by_limits(total, amber, red, reached=True)
     checks.append(
         Check(
             "failures",
@@ -285,12 +296,10 @@ def quota_checks(session: Session, settings: Settings) -> list[Check]:
 
 
 def disk_check(name: str, what: str, path: Path, settings: Settings) -> Check:
-    where = path
-    while not where.exists() and where != where.parent:
-        where = where.parent  # a folder not made yet: the disk it will be on
-    free = shutil.disk_usage(where).free / GIB
+    where, free_bytes = disk_free(path)
+    free = free_bytes / GIB
     amber, red = settings.health_disk_amber_gib, settings.health_disk_red_gib
-    level = Level.RED if free < red else Level.AMBER if free < amber else Level.GREEN
+    level = _by_limits(-free, -amber, -red)  # less free is worse
     return Check(
         name,
         "Disks",
@@ -372,7 +381,7 @@ def gpu_checks(settings: Settings) -> list[Check]:
 
 def _gpu(gpu: GpuReading, settings: Settings) -> Check:
     amber, red = settings.health_gpu_amber_celsius, settings.health_gpu_red_celsius
-    level = _by_limits(gpu.celsius, amber - 0.5, red - 0.5)
+    level = _by_limits(gpu.celsius, amber, red, reached=True)
     return Check(
         f"gpu:{gpu.index}",
         "GPU",
