@@ -2,7 +2,8 @@
 
 One mapped task per site, each running its spider in its own process. A site
 that yields no post fails its own task, with the likely cause in the message;
-the other sites go on. Trigger by hand with params to pick sites and pages.
+the other sites go on. Then group_stories puts the new posts into stories (a repost
+joins the story it repeats; crawl.story_table). Trigger by hand with params to pick sites and pages.
 """
 
 from __future__ import annotations
@@ -77,7 +78,15 @@ def crawl_communities() -> None:
         pages = pages_for(site, settings, params["pages"], params["site_pages"])
         return crawl_and_record(settings, site, pages)
 
-    crawl_site.expand(site=sites_to_crawl())
+    # Every site's outcome, failed or not: whatever was stored is grouped into stories.
+    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=20))
+    def group_stories() -> dict:
+        from wagglebot.core.config import get_settings
+        from wagglebot.crawl.story_table import group_stored_posts
+
+        return group_stored_posts(get_settings())
+
+    crawl_site.expand(site=sites_to_crawl()) >> group_stories()
 
 
 crawl_communities()

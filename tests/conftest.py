@@ -28,7 +28,7 @@ from wagglebot_stack.mariadb import MariaDB
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import make_engine
-from wagglebot.core.db.models import CrawlRun, HealthState, Post, PublishQuota
+from wagglebot.core.db.models import CrawlRun, HealthState, Post, PublishQuota, Story
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,8 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     """A session factory on an empty app database (every test starts clean)."""
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
-        session.execute(delete(Post))  # comments, contents and stage runs cascade
+        session.execute(delete(Post))  # comments, contents, stage runs, story rows cascade
+        session.execute(delete(Story))
         session.execute(delete(PublishQuota))  # today's count, from an earlier test
         session.execute(delete(CrawlRun))
         session.execute(delete(HealthState))

@@ -10,6 +10,7 @@ from story_pairs import TOPICS, as_bytes, make_story, picture, repost, variant
 from wagglebot.crawl.stories import (
     PICTURE_DISTANCE,
     StoryIndex,
+    StoryRules,
     normalise,
     picture_distance,
     picture_hash,
@@ -23,7 +24,7 @@ Post = tuple[str, str, int | None]  # title, body, picture hash
 def same_story(a: Post, b: Post) -> bool:
     """The pairwise rule: a verified text match, or a shared picture."""
     ta, tb = normalise(a[0], a[1]), normalise(b[0], b[1])
-    if text_match(shingles(ta), shingles(tb), len(ta), len(tb)).same_story:
+    if text_match(shingles(ta), shingles(tb), len(ta), len(tb)).same_story():
         return True
     return (
         a[2] is not None and b[2] is not None and picture_distance(a[2], b[2]) <= PICTURE_DISTANCE
@@ -121,7 +122,7 @@ def test_a_near_uniform_picture_is_no_evidence() -> None:
 def test_a_picture_in_many_stories_is_a_template_not_evidence() -> None:
     rng = random.Random(3)
     meme = picture_hash(as_bytes(picture(rng)))
-    index = StoryIndex(template_after=3)
+    index = StoryIndex(StoryRules(template_after=3))
     stories = [
         index.add(i, f"짤 모음 {i}", f"전혀 다른 이야기 {i} " * (i + 1), [meme]) for i in range(5)
     ]

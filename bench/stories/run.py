@@ -92,7 +92,7 @@ def main() -> None:
         grams = shingles(norm)
         best = None
         for j, other in enumerate(stored_grams):
-            if text_match(grams, other, len(norm), stored_chars[j]).same_story:
+            if text_match(grams, other, len(norm), stored_chars[j]).same_story():
                 best = j
         naive_times.append(time.perf_counter() - t)
         if best != origin:

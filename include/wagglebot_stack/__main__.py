@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from wagglebot.core.config import ENV_FILE, ConfigError
+from wagglebot.crawl.story_table import StoriesBusy, group_stored_posts
 from wagglebot.ops.backup import BackupError, backup, restore
 from wagglebot.ops.health import evaluate, summary_line
 from wagglebot.ops.supervision import ALERT_LISTENER, log_tail
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         choices=["up", "down", "status", "logs", "approve", "dashboard-user",
-                 "install-service", "uninstall-service", "backup", "restore"],
+                 "install-service", "uninstall-service", "backup", "restore", "stories"],
     )  # fmt: skip
     parser.add_argument(
         "what",
@@ -225,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
             backup(stack.settings, _say)
         elif args.command == "restore":
             return _restore(stack, args.what)
+        elif args.command == "stories":
+            _say("grouping stored posts that have no story yet into stories ...")
+            figures = group_stored_posts(stack.settings)
+            print(
+                f"{figures['grouped']} post(s) grouped ({figures['joined']} joined another "
+                f"post's story); {figures['stories']} stories, "
+                f"{figures['stories_on_several_sites']} on several communities"
+            )
         else:
             names = (
                 [args.what]
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"==> {stack.paths.logfile(name)} <==\n{log_tail(stack.paths.logfile(name))}\n"
                 )
-    except (ConfigError, ServiceError, AirflowError, BackupError, ValueError) as exc:
+    except (ConfigError, ServiceError, AirflowError, BackupError, StoriesBusy, ValueError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)
         return 1
     return 0

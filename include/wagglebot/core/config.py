@@ -82,6 +82,28 @@ class Settings(BaseSettings):
     sample_site_port: int = Field(8700, ge=1, le=65000)
     """The bundled sample site's first port (one port per site, in sorted order)."""
 
+    # -- stories (reposts across communities; see docs/crawling.md#stories) ------------------
+    story_text_jaccard: float = Field(0.6, gt=0.45, le=1)
+    """Two posts whose normalised texts share this share of character 5-grams are one story
+    (reposts measure about 0.9, other stories on the same topic under 0.1). Over 0.45: the
+    stored LSH bands find pairs above that."""
+    story_text_containment: float = Field(0.7, gt=0.45, le=1)
+    """...or when this share of the shorter text is inside the longer (a cut-short repost)."""
+    story_containment_min_chars: int = Field(100, ge=20)
+    """...and the shorter text has at least this many characters."""
+    story_text_min_chars: int = Field(40, ge=1)
+    """Texts shorter than this (a title alone, "제곧내") never decide by words."""
+    story_picture_distance: int = Field(6, ge=0, le=16)
+    """Two pictures whose 64-bit perceptual hashes differ in at most this many bits are one
+    (re-encoded or resized copies measure 0-2, a small crop 2-6)."""
+    story_template_after: int = Field(3, ge=2)
+    """A picture in this many posts with different words is a template, not evidence."""
+    story_pictures: int = Field(4, ge=0, le=20)
+    """A post's first pictures fetched and hashed when it is grouped."""
+    story_site_bonus: float = Field(0.5, ge=0)
+    """A story's popularity: its best member's site score plus this for each further
+    community it was posted on."""
+
     # -- production ----------------------------------------------------------------------
     llm_engine: Literal["transformers", "extractive"] = "extractive"
     """Who writes the narration script: a local model (transformers, 4-bit on CUDA) or the

@@ -10,6 +10,7 @@ the same session.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from wagglebot.core.config import Settings
 from wagglebot.core.db import settings_session
 from wagglebot.core.db.models import Content, Post, Upload
+from wagglebot.core.db.queries import TakenBy, story_taken_by
 from wagglebot.core.post_files import VOICE, media_path, post_file, read_json
 from wagglebot.core.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
 from wagglebot.core.states import PostNotFound, TransitionError, transition
@@ -40,6 +42,7 @@ from wagglebot.publish.metadata import (
 from wagglebot.publish.quota import count_upload
 from wagglebot.publish.video_check import BrokenShort, check_short
 
+log = logging.getLogger(__name__)
 S = PostStatus
 Outcome = tuple[list[int], list[TransitionError]]
 
@@ -48,6 +51,14 @@ class NotPublishable(TransitionError):
     def __init__(self, post_id: int, status: PostStatus) -> None:
         super().__init__(f"post {post_id} is {status}: only a rendered Short can be published")
         self.post_id, self.current = post_id, status
+
+
+class StoryPublished(TransitionError):
+    """Another member of the post's story is published: one story, one Short."""
+
+    def __init__(self, post_id: int, taken: TakenBy) -> None:
+        super().__init__(f"post {post_id} is not published: {taken.reason()}")
+        self.post_id, self.taken = post_id, taken
 
 
 def request_publish(
@@ -80,6 +91,9 @@ def request_publish(
             continue
         if status is not S.RENDERED:
             refused.append(NotPublishable(post_id, status))
+            continue
+        if taken := story_taken_by(session, post_id, published_only=True):
+            refused.append(StoryPublished(post_id, taken))
             continue
         values: dict[str, object] = {"requested_by": by, "requested_at": func.now(6), "note": None}
         values |= {k: v for k, v in edits.items() if v is not None}  # None: keep what is there
@@ -147,6 +161,11 @@ def claim_for_publish(
     ).all()
     session.commit()
     for post_id in waiting:
+        # The story's row stays locked until this claim commits: of two members of one
+        # story, claimed at once, the second sees the first one PUBLISHING.
+        if published := story_taken_by(session, post_id, published_only=True, lock=True):
+            _refuse_published(session, post_id, platform, published)
+            continue
         try:
             transition(session, post_id, S.PUBLISHING, expected=S.RENDERED)
         except TransitionError:  # another run took it first
@@ -156,6 +175,18 @@ def claim_for_publish(
         session.commit()
         taken.append(post_id)
     return taken
+
+
+def _refuse_published(session: Session, post_id: int, platform: str, taken: TakenBy) -> None:
+    """Withdraw the request, with the reason where a person looks (the Gallery's note)."""
+    reason = StoryPublished(post_id, taken)
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.platform == platform)
+        .values(requested_at=None, note=str(reason))
+    )
+    session.commit()
+    log.warning("%s", reason)
 
 
 def _beat(session: Session, post_ids: list[int], platform: str) -> None:

@@ -91,6 +91,7 @@ class Post(Base):
         Index(None, "status", "posted_at"),
         Index(None, "status", "dated_at"),
         Index(None, "status", "score"),
+        Index(None, "story_id", "status"),
         TABLE_OPTIONS,
     )
 
@@ -121,6 +122,11 @@ class Post(Base):
     # How popular the post is among its own site's posts (mean z-score of the log
     # counts it shows; see crawl.store.refresh_scores), so sites of different sizes mix.
     score: Mapped[float | None] = mapped_column(Float)
+    # The story the post tells (the same post reposted on other communities shares it);
+    # NULL until crawl.story_table has compared it with the stored posts.
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), nullable=True
+    )
 
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), nullable=False, server_default=PostStatus.COLLECTED
@@ -143,6 +149,55 @@ class Post(Base):
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.site_code}/{self.origin_id} {self.status}>"
+
+
+class Story(Base):
+    """One story, told by one post or reposted on several communities (crawl.stories).
+
+    ``main_post_id``, ``sites`` and ``popularity`` are kept by crawl.story_table whenever
+    members or scores change; ``decided_by`` marks a story a person split or merged, which
+    automatic merges then leave alone.
+    """
+
+    __tablename__ = "stories"
+    __table_args__ = (Index(None, "popularity"), TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # Not a foreign key: posts already point here, and a cycle would order every delete.
+    main_post_id: Mapped[int | None] = mapped_column(BigInteger)
+    sites: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    members: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # The best member's site score, plus a bonus for each further community it reached.
+    popularity: Mapped[float | None] = mapped_column(Float)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class StoryBand(Base):
+    """A post's MinHash LSH bands: posts sharing a (band, bucket) are candidates."""
+
+    __tablename__ = "story_bands"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class StoryPicture(Base):
+    """A post's picture as a 64-bit perceptual hash (stored signed)."""
+
+    __tablename__ = "story_pictures"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    phash: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class Comment(Base):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wagglebot.core.db.models import Comment, Post
+from wagglebot.core.db.models import Comment, Post, Story, Upload
 from wagglebot.core.statuses import PostStatus
 
 
@@ -52,3 +52,54 @@ def best_comments(
     ):
         best.setdefault(post_id, []).append(BestComment(author, content, likes))
     return best
+
+
+# A story whose member is in one of these is taken: its other members wait for nothing.
+PUBLISHED = (PostStatus.PUBLISHING, PostStatus.UPLOADED)
+IN_PRODUCTION = (
+    PostStatus.APPROVED,
+    PostStatus.PROCESSING,
+    PostStatus.SCRIPTED,
+    PostStatus.RENDERED,
+    PostStatus.FAILED,
+)
+
+
+@dataclass(frozen=True)
+class TakenBy:
+    """The member that has already taken a post's story: published, or being made."""
+
+    post_id: int
+    site_code: str
+    status: PostStatus
+    video_url: str | None  # where it is published, once it is
+
+    def reason(self) -> str:
+        if self.status in PUBLISHED:
+            where = self.video_url or f"post {self.post_id} ({self.site_code}), uploading"
+            return f"its story is already published: {where}"
+        return f"its story is already being made from post {self.post_id} ({self.site_code})"
+
+
+def story_taken_by(
+    session: Session, post_id: int, *, published_only: bool = False, lock: bool = False
+) -> TakenBy | None:
+    """Another member of ``post_id``'s story that is published (first) or in production.
+
+    ``lock``: hold the story's row until the transaction ends, so two runs cannot both
+    find the story free and publish two of its members."""
+    story_id = session.scalar(select(Post.story_id).where(Post.id == post_id))
+    if story_id is None:
+        return None
+    if lock:
+        session.execute(select(Story.id).where(Story.id == story_id).with_for_update())
+    statuses = PUBLISHED if published_only else PUBLISHED + IN_PRODUCTION
+    rows = session.execute(
+        select(Post.id, Post.site_code, Post.status, Upload.video_url)
+        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
+        .where(Post.story_id == story_id, Post.id != post_id, Post.status.in_(statuses))
+    ).all()
+    if not rows:
+        return None
+    row = min(rows, key=lambda r: (r.status not in PUBLISHED, r.video_url is None, r.id))
+    return TakenBy(row.id, row.site_code, PostStatus(row.status), row.video_url)

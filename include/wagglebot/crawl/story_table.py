@@ -1,0 +1,315 @@
+"""Stories kept in MariaDB: every stored post grouped into its story as it is crawled.
+
+The decisions are crawl.stories.StoryIndex's; here its storage lives in tables: each
+post's LSH bands in ``story_bands`` (a new post's candidates are one indexed lookup of
+its 37 band keys, however many posts are stored), its pictures' perceptual hashes in
+``story_pictures`` (read once per grouping run and compared in numpy), and the stories
+themselves in ``stories`` with their main post, communities and combined popularity.
+
+Posts are grouped oldest first under a MariaDB named lock, so two crawl tasks storing
+reposts of one story at the same moment still see each other. A post that cannot be
+compared is never lost: it gets a story of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasketch import MinHash
+from sqlalchemy import Engine, case, delete, func, insert, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from wagglebot.core.config import Settings
+from wagglebot.core.db.models import Post, Story, StoryBand, StoryPicture
+from wagglebot.core.post_files import previews_folder
+from wagglebot.crawl.sites import picture_sources
+from wagglebot.crawl.stories import (
+    LSH_BANDS,
+    LSH_ROWS,
+    StoryIndex,
+    StoryRules,
+    is_repost_title,
+    normalise,
+    picture_hash,
+)
+from wagglebot.crawl.stories import Post as IndexedPost
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "wagglebot.stories"
+LOCK_WAIT_S = 600
+BATCH = 200
+
+
+class StoriesBusy(RuntimeError):
+    """Another grouping run holds the lock longer than we wait."""
+
+
+def band_keys(sig: MinHash) -> list[tuple[int, int]]:
+    """The signature's LSH bands as (band, bucket) keys: a band's rows hashed to 64 bits."""
+    values = np.asarray(sig.hashvalues, dtype="<u8")
+    return [
+        (
+            band,
+            int.from_bytes(
+                hashlib.blake2b(
+                    values[band * LSH_ROWS : (band + 1) * LSH_ROWS].tobytes(), digest_size=8
+                ).digest(),
+                "little",
+                signed=True,
+            ),
+        )
+        for band in range(LSH_BANDS)
+    ]
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class StoryTable(StoryIndex):
+    """StoryIndex over the database: reads what it needs, writes each decision at once
+    (committed by the caller)."""
+
+    def __init__(self, session: Session, rules: StoryRules) -> None:
+        super().__init__(rules)
+        self.session = session
+        rows = session.execute(select(StoryPicture.phash, StoryPicture.post_id)).all()
+        self._pictures = np.array([h for h, _ in rows], dtype=np.int64).view(np.uint64)
+        self._picture_posts = [p for _, p in rows]
+        self._story_of: dict[int, int] = {}
+        self._decided: dict[int, bool] = {}
+        self.touched: set[int] = set()
+        self.started_by: dict[int, int] = {}  # story -> the post it was started for
+
+    def candidates(self, sig: MinHash) -> Iterable[int]:
+        keys = band_keys(sig)
+        return self.session.scalars(
+            select(StoryBand.post_id)
+            .where(tuple_(StoryBand.band, StoryBand.bucket).in_(keys))
+            .distinct()
+        ).all()
+
+    def texts(self, post_ids: list[int]) -> dict[int, str]:
+        if not post_ids:
+            return {}
+        rows = self.session.execute(
+            select(Post.id, Post.title, Post.content).where(Post.id.in_(post_ids))
+        )
+        return {pid: normalise(title, body) for pid, title, body in rows}
+
+    def story(self, post_id: int) -> int:
+        if post_id not in self._story_of:
+            self._story_of[post_id] = self.session.scalar(
+                select(Post.story_id).where(Post.id == post_id)
+            )
+        return self._story_of[post_id]
+
+    def new_story(self, post_id: int) -> int:
+        story = Story(main_post_id=post_id)
+        self.session.add(story)
+        self.session.flush()
+        self.started_by[story.id] = post_id
+        return story.id
+
+    def _by_person(self, story: int) -> bool:
+        if story not in self._decided:
+            self._decided[story] = (
+                self.session.scalar(select(Story.decided_by).where(Story.id == story)) is not None
+            )
+        return self._decided[story]
+
+    def merge(self, story: int, into: int) -> None:
+        if self._by_person(story) or self._by_person(into):
+            return  # a person split or merged one of them: their grouping stands
+        self.session.execute(update(Post).where(Post.story_id == story).values(story_id=into))
+        self.session.execute(delete(Story).where(Story.id == story))
+        self._story_of = {p: into if s == story else s for p, s in self._story_of.items()}
+        self.touched.discard(story)
+        self.touched.add(into)
+        log.info("stories %s and %s are one: merged into %s", story, into, into)
+
+    def keep(self, post: IndexedPost, sig: MinHash | None, story: int) -> None:
+        self.session.execute(update(Post).where(Post.id == post.post_id).values(story_id=story))
+        if sig is not None:
+            self.session.execute(
+                insert(StoryBand),
+                [{"band": b, "bucket": k, "post_id": post.post_id} for b, k in band_keys(sig)],
+            )
+        if post.pictures:
+            self.session.execute(
+                insert(StoryPicture),
+                [
+                    {"post_id": post.post_id, "position": i, "phash": _signed(v)}
+                    for i, v in enumerate(post.pictures)
+                ],
+            )
+            self._pictures = np.concatenate(
+                [self._pictures, np.array(post.pictures, dtype=np.uint64)]
+            )
+            self._picture_posts += [post.post_id] * len(post.pictures)
+        self._story_of[post.post_id] = story
+        self.touched.add(story)
+
+
+@dataclass
+class GroupResult:
+    grouped: int = 0  # posts given a story
+    joined: int = 0  # ...of which joined a story that had other posts
+    pictures: int = 0  # pictures hashed
+    picture_problems: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def stories_lock(engine: Engine, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """One grouping run at a time, across processes and machines (a MariaDB named lock,
+    held on its own connection so the grouping session's commits do not drop it)."""
+    with engine.connect() as conn:
+        got = conn.scalar(
+            text("SELECT GET_LOCK(:name, :wait)"), {"name": LOCK_NAME, "wait": wait_s}
+        )
+        if got != 1:
+            raise StoriesBusy(f"another run has been grouping stories for over {wait_s:.0f}s")
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+
+
+def _picture_hashes(
+    posts: list, settings: Settings, result: GroupResult
+) -> dict[int, list[int | None]]:
+    """Each post's first pictures (video posters first), fetched as the dashboard fetches
+    its previews (same checks, same cache) and hashed; a picture that cannot be had is
+    left out with its reason."""
+    from wagglebot.review.picture_preview import PicturePreviews
+
+    previews = PicturePreviews(previews_folder(settings), user_agent=settings.user_agent)
+    hashes: dict[int, list[int | None]] = {}
+    for post in posts:
+        posters = [v["poster"] for v in post.videos or [] if v.get("poster")]
+        urls = list(dict.fromkeys(posters + list(post.images or [])))[: settings.story_pictures]
+        found = previews.get_many(urls, picture_sources(post.site_code, settings), post.url)
+        hashes[post.id] = []
+        for picture in found:
+            if picture.data is None:
+                result.picture_problems.append(f"post {post.id}: {picture.url}: {picture.problem}")
+                continue
+            try:
+                hashes[post.id].append(picture_hash(picture.data))
+                result.pictures += 1
+            except OSError as exc:
+                result.picture_problems.append(f"post {post.id}: {picture.url}: {exc}")
+    return hashes
+
+
+def group_new_posts(session: Session, settings: Settings) -> GroupResult:
+    """Give every post without a story its story, oldest first; then refresh every story's
+    popularity (the sites' scores move with each crawl). Commits each batch."""
+    result = GroupResult()
+    with stories_lock(session.get_bind()):
+        table = StoryTable(session, StoryRules.from_settings(settings))
+        after = 0
+        while batch := session.scalars(
+            select(Post)
+            .where(Post.story_id.is_(None), Post.id > after)
+            .order_by(Post.id)
+            .limit(BATCH)
+        ).all():
+            after = batch[-1].id
+            hashes = _picture_hashes(batch, settings, result)
+            for post in batch:
+                story = table.add(post.id, post.title, post.content, hashes.get(post.id, ()))
+                result.grouped += 1
+                result.joined += table.started_by.get(story) != post.id
+            refresh_stories(session, table.touched)
+            table.touched.clear()
+            session.commit()
+        refresh_popularity(session, settings.story_site_bonus)
+        session.commit()
+    for problem in result.picture_problems[:20]:
+        log.info("picture not compared: %s", problem)
+    return result
+
+
+def group_stored_posts(settings: Settings) -> dict:
+    """group_new_posts in a session of its own, for the crawl DAG's task and the
+    `./wagglebot stories` backfill: its figures, ready for XCom and a person."""
+    from wagglebot.core.db import settings_session
+
+    with settings_session(settings) as session:
+        result = group_new_posts(session, settings)
+        stories, several = session.execute(
+            select(func.count(), func.coalesce(func.sum(case((Story.sites > 1, 1), else_=0)), 0))
+        ).one()
+    return {
+        "grouped": result.grouped,
+        "joined": result.joined,
+        "pictures": result.pictures,
+        "pictures_not_compared": len(result.picture_problems),
+        "stories": stories,
+        "stories_on_several_sites": int(several),
+    }
+
+
+def _main_post(members: list) -> int:
+    """The story's main post: one that is not itself marked as a repost ("(펌)",
+    "[네이트판]"), then the most text, then the first posted."""
+    return min(
+        members,
+        key=lambda m: (is_repost_title(m.title), -m.chars, m.dated_at, m.id),
+    ).id
+
+
+def refresh_stories(session: Session, stories: Iterable[int]) -> None:
+    """Choose the main post of each of ``stories`` again (their members changed)."""
+    stories = list(stories)
+    if not stories:
+        return
+    rows = session.execute(
+        select(
+            Post.id,
+            Post.story_id,
+            Post.title,
+            (func.char_length(Post.title) + func.char_length(Post.content)).label("chars"),
+            Post.dated_at,
+        ).where(Post.story_id.in_(stories))
+    ).all()
+    members: dict[int, list] = {}
+    for row in rows:
+        members.setdefault(row.story_id, []).append(row)
+    for story, posts in members.items():
+        session.execute(
+            update(Story).where(Story.id == story).values(main_post_id=_main_post(posts))
+        )
+
+
+def refresh_popularity(session: Session, site_bonus: float, stories: Iterable[int] = ()) -> None:
+    """Every story's (or just ``stories``') member count, communities and popularity: its
+    best member's site score, plus ``site_bonus`` for each further community (a story on
+    four sites is hotter than any one post of it); NULL when no member has a score."""
+    wanted = list(stories)
+    members = select(
+        Post.story_id.label("story_id"),
+        func.count().label("members"),
+        func.count(Post.site_code.distinct()).label("sites"),
+        func.max(Post.score).label("best"),
+    ).where(Post.story_id.is_not(None))
+    if wanted:
+        members = members.where(Post.story_id.in_(wanted))
+    agg = members.group_by(Post.story_id).subquery()
+    popularity = case(
+        (agg.c.sites > 1, func.coalesce(agg.c.best, 0) + site_bonus * (agg.c.sites - 1)),
+        else_=agg.c.best,
+    )
+    session.execute(
+        update(Story)
+        .where(Story.id == agg.c.story_id)
+        .values(members=agg.c.members, sites=agg.c.sites, popularity=popularity)
+        .execution_options(synchronize_session=False)
+    )
