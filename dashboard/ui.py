@@ -374,6 +374,16 @@ def web_url(url: str) -> str | None:
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def md_link(label: str, url: str) -> str:
+    """A Markdown link to a crawled ``url`` (plain http(s) only; else the label alone),
+    its label escaped and the address's own brackets and spaces percent-encoded."""
+    if not (safe := web_url(url)):
+        return md(label)
+    for char, code in (("(", "%28"), (")", "%29"), (" ", "%20"), ("<", "%3C"), (">", "%3E")):
+        safe = safe.replace(char, code)
+    return f"[{md(label)}]({safe})"
+
+
 def page_of(key: str) -> int:
     """The page (1-based) a paged list shows now."""
     return max(int(st.session_state.get(key, 1)), 1)

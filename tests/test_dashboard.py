@@ -26,9 +26,10 @@ from wagglebot_stack.sample_site import SampleSite
 
 from wagglebot.core.config import get_settings
 from wagglebot.core.db import default_engine, engine_for
-from wagglebot.core.db.models import Comment, Content, Post, StageRun, Upload
+from wagglebot.core.db.models import Comment, Content, Post, StageRun, Story, Upload
 from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
 from wagglebot.crawl.store import refresh_scores
+from wagglebot.crawl.story_table import refresh_popularity
 from wagglebot.produce.batch import hold_for_review
 from wagglebot.publish.credentials import save_token
 from wagglebot.review.auth import hash_password
@@ -168,6 +169,7 @@ def test_the_inbox_pages_sorts_and_filters(app_env: None, sessions: sessionmaker
     _inbox_fixture(sessions)
     at = login()
     assert len(titles(at)) == 20  # a page
+    at.selectbox(key="f-sort").select("newest").run()
     assert titles(at)[0] == "큰사이트 글 00"  # newest first
     assert "Page 1 of 2 · 35 in all" in [c.value for c in at.caption]
     at.button(key="inbox-page-next").click().run()
@@ -799,3 +801,83 @@ def test_the_health_page_lists_every_check_worst_first_and_every_page_says_so(
         (r["level"] for r in rows), key=["RED", "AMBER", "green"].index
     )
     assert any(h.value.endswith(f" · {len(rows)} checks") for h in at.subheader)
+
+
+def _story(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
+    """A story on three communities (nate_pann leads) and a post alone; their ids."""
+    with sessions() as session:
+        main, qoo, fm = (
+            add_posts(session, site_code=site, title=title, likes=likes, score=score)[0]
+            for site, title, likes, score in (
+                ("nate_pann", "탕비실 커피 도둑", 249, 1.0),
+                ("theqoo", "[네이트판] 탕비실 커피 도둑", None, None),
+                ("fmkorea", "탕비실 커피 도둑 (펌)", 1234, 2.0),
+            )
+        )
+        [alone] = add_posts(session, title="혼자인 글", score=0.1)
+        story = Story(main_post_id=main)
+        session.add(story)
+        session.flush()
+        session.execute(update(Post).where(Post.id.in_([main, qoo, fm])).values(story_id=story.id))
+        refresh_popularity(session, 0.5)
+        session.commit()
+    return main, qoo, fm, alone
+
+
+def test_a_story_is_one_card_and_makes_one_short(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    main, _, fm, _ = _story(sessions)
+    at = login()
+    # One card per story, the most popular first: 2.0 + 0.5 x 2 further communities.
+    assert titles(at) == ["탕비실 커피 도둑", "혼자인 글"]
+    [line] = [m.value for m in at.markdown if "also on:" in m.value]
+    assert "One story on 3 communities" in line
+    assert "popularity +3.00" in line
+    assert "[theqoo \\(조회" not in line  # theqoo shows no likes here, and no views either
+    assert "[fmkorea \\(추천 1,234\\)](https://pann.nate.com/talk/" in line
+    # The reviewer makes the Short from the fmkorea member instead of the main post.
+    at.selectbox(key=f"member-{main}").select(fm).run()
+    at.button(key=f"approve-{main}").click().run()
+    assert status_of(sessions, fm) == (S.APPROVED, "alice")
+    assert status_of(sessions, main)[0] is S.COLLECTED
+    assert titles(at) == ["혼자인 글"]  # the story left the Inbox with its reposts
+
+    at.selectbox(key="f-standing").select("in_production").run()
+    assert titles(at) == ["탕비실 커피 도둑"]
+    assert any(f"Already being made from post {fm}" in m for m in messages(at, "info"))
+    assert at.button(key=f"approve-{main}").disabled
+
+    with sessions() as session:
+        session.execute(update(Post).where(Post.id == fm).values(status=S.UPLOADED))
+        session.add(Upload(post_id=fm, platform="youtube", video_url="https://youtu.be/xyz"))
+        session.commit()
+    at.selectbox(key="f-standing").select("published").run()
+    [info] = [m for m in messages(at, "info") if "Already published" in m]
+    assert "https://youtu.be/xyz" in info
+
+
+def test_declining_a_story_card_declines_its_reposts_and_a_split_stands(
+    app_env: None, sessions: sessionmaker[Session]
+) -> None:
+    main, qoo, fm, alone = _story(sessions)
+    at = login()
+    at.session_state[f"tools-{main}"] = True  # the reviewer opens the story's tools
+    at.run()
+    at.button(key=f"split-{qoo}").click().run()
+    assert f"Post {qoo} is a story of its own now" in messages(at, "success")[0]
+    assert sorted(titles(at)) == sorted(
+        ["탕비실 커피 도둑", r"\[네이트판\] 탕비실 커피 도둑", "혼자인 글"]
+    )
+    at.button(key=f"decline-{main}").click().run()
+    assert {status_of(sessions, p)[0] for p in (main, fm)} == {S.DECLINED}
+    assert status_of(sessions, qoo)[0] is S.COLLECTED
+    # Merging it back by hand: one of the other story's posts' number.
+    at.session_state[f"tools-{qoo}"] = True
+    at.run()
+    at.number_input(key=f"merge-{qoo}").set_value(alone).run()
+    at.button(key=f"merge-go-{qoo}").click().run()
+    with sessions() as session:
+        assert session.get(Post, alone).story_id == session.get(Post, qoo).story_id
+    assert titles(at) == ["혼자인 글"]  # not marked as a repost: it leads the story now
+    assert any("also on:" in m.value and "theqoo" in m.value for m in at.markdown)

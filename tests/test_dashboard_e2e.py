@@ -287,3 +287,67 @@ def _health_rows(stack: RunningStack) -> list[dict]:
     """What the Health page read, as the database remembers it."""
     rows = _sql(stack, "SELECT name, level, value FROM health_states")
     return [{"check": n, "level": lv, "value": v} for n, lv, v in rows]
+
+
+def test_a_story_on_three_communities_is_one_inbox_card(
+    stack: RunningStack, browser: Browser
+) -> None:
+    """Reposts stored before stories existed are grouped by `./wagglebot stories`, and the
+    Inbox shows them as one card: the original leads, the reposts are "also on"."""
+    base = base_urls(stack.settings.sample_site_port)
+    posts = {
+        "nate_pann": ("e2e-story-1", "퇴근길에 만난 아기 고양이 이야기", STORY, 120),
+        "theqoo": ("e2e-story-2", "[네이트판] 퇴근길에 만난 아기 고양이 이야기", STORY, None),
+        "fmkorea": ("e2e-story-3", "퇴근길 아기 고양이 (펌)", STORY + " 출처 : 네이트판", 870),
+    }
+    for site, (origin, title, body, likes) in posts.items():
+        _sql(
+            stack,
+            "INSERT INTO posts (site_code, origin_id, url, title, content, images, likes, "
+            "views, score) VALUES (:site, :origin, :url, :title, :body, :pictures, :likes, "
+            "5000, :score)",
+            site=site,
+            origin=origin,
+            url=f"{base[site]}/story/{origin}",
+            title=title,
+            body=body,
+            pictures=json.dumps(
+                [f"{base['nate_pann']}/new/download.jsp?FileID=111"] if site == "nate_pann" else []
+            ),
+            likes=likes,
+            score=1.5 if likes else None,
+        )
+    done = stack.cli("stories")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "on several communities" in done.stdout
+    ids = dict(_sql(stack, "SELECT origin_id, id FROM posts WHERE origin_id LIKE 'e2e-story-%'"))
+    [(story, main, sites)] = _sql(
+        stack,
+        "SELECT s.id, s.main_post_id, s.sites FROM stories s JOIN posts p ON p.story_id = s.id "
+        "WHERE p.id = :i",
+        i=ids["e2e-story-1"],
+    )
+    assert (main, sites) == (ids["e2e-story-1"], 3)  # not a repost, and the most text
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(stack.dashboard)
+    page.get_by_label("User name").fill("reviewer")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    card = page.locator(f".st-key-story-{main}")
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card.get_by_text("One story on 3 communities", exact=False)).to_be_visible()
+    expect(card.get_by_text("also on:", exact=False)).to_be_visible()
+    links = card.locator("a", has_text="추천").or_(card.locator("a", has_text="조회"))
+    hrefs = sorted(a.get_attribute("href") for a in links.all())
+    assert hrefs == sorted(f"{base[s]}/story/{posts[s][0]}" for s in ("theqoo", "fmkorea"))
+    expect(card.locator("a", has_text="fmkorea (추천 870)")).to_be_visible()
+    card.screenshot(path=str(ARTIFACTS / "inbox-story-card.png"))
+    _shot(page, "inbox-story")
+
+    # Decline declines the story: every member, and the card leaves the Inbox.
+    card.locator(f".st-key-decline-{main} button").click()
+    expect(card).to_have_count(0, timeout=20_000)
+    statuses = {s for (s,) in _sql(stack, "SELECT status FROM posts WHERE story_id = :s", s=story)}
+    assert statuses == {"DECLINED"}
+    page.close()

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import settings_session
-from wagglebot.core.db.models import Content, Post, Upload
+from wagglebot.core.db.models import Content, Post, Story, Upload
+from wagglebot.core.db.queries import story_taken_by
 from wagglebot.core.post_files import media_path, posts_folder
 from wagglebot.core.statuses import PostStatus
 from wagglebot.orchestration.api import AirflowClient, AirflowError
@@ -24,11 +25,11 @@ from wagglebot.produce.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS,
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
 from wagglebot.review.decisions import (
-    approve,
     approve_script,
     request_publishing,
     request_sweep,
 )
+from wagglebot.review.stories import approve_story
 
 REVIEWER = "main-job"  # who the main job's decisions are recorded as
 
@@ -69,33 +70,72 @@ def crawl(settings: Settings, say: Callable[[str], None]) -> bool:
                 f"{f['updated']} updated), {f['dropped']} dropped, {f['gone']} gone, "
                 f"{f['errors']} errors ({f['seconds']}s)"
             )
+        elif ti["task_id"] == "group_stories":
+            f = client.xcom(CRAWL_DAG, run_id, "group_stories")
+            say(
+                f"  {'stories':<11} {f['grouped']:>3} posts grouped ({f['joined']} joined "
+                f"another post's story, {f['pictures']} pictures compared): "
+                f"{f['stories']} stories, {f['stories_on_several_sites']} on several communities"
+            )
     with settings_session(settings) as session:
         total = session.scalar(select(func.count(Post.id)))
+        for line in several_sites(session):
+            say(f"  one story on several communities: {line}")
     say(f"crawl {final['state']}: {total} posts in the database, waiting for review")
     return ok
+
+
+def several_sites(session: Session, limit: int = 3) -> list[str]:
+    """The most popular stories told on more than one community, a line each."""
+    rows = session.execute(
+        select(Story.id, Post.title, Story.popularity)
+        .join(Post, Post.id == Story.main_post_id)
+        .where(Story.sites > 1)
+        .order_by(Story.popularity.desc(), Story.id)
+        .limit(limit)
+    ).all()
+    lines = []
+    for story, title, popularity in rows:
+        members = session.execute(
+            select(Post.site_code, Post.id).where(Post.story_id == story).order_by(Post.id)
+        ).all()
+        where = ", ".join(f"{site} #{pid}" for site, pid in members)
+        lines.append(f"'{title}' on {where} (popularity {popularity or 0:+.2f})")
+    return lines
 
 
 def pick_posts(session: Session, count: int) -> list[int]:
     """The most-liked collected post of each site in turn, so the first Shorts vary; like
     a reviewer, it passes over posts too thin to make a Short of (title and text together
-    under 15 s of speech)."""
+    under 15 s of speech), takes one post per story (its main post where that one is
+    waiting and long enough), and leaves stories already taken alone."""
     enough = MIN_SHORT_SECONDS * CHARS_PER_SECOND
     rows = session.execute(
-        select(Post.id, Post.site_code)
+        select(Post.id, Post.site_code, Post.story_id, Story.main_post_id)
+        .outerjoin(Story, Story.id == Post.story_id)
         .where(
             Post.status == PostStatus.COLLECTED,
             func.char_length(Post.title) + func.char_length(Post.content) >= enough,
         )
         .order_by(Post.likes.is_(None), Post.likes.desc(), Post.id)
     ).all()
-    by_site: dict[str, list[int]] = {}
-    for post_id, site in rows:
-        by_site.setdefault(site, []).append(post_id)
+    eligible = {r.id for r in rows}
+    by_site: dict[str, list] = {}
+    for row in rows:
+        by_site.setdefault(row.site_code, []).append(row)
     picked: list[int] = []
+    stories: set[int] = set()
     while len(picked) < count and any(by_site.values()):
         for site in sorted(by_site):
-            if by_site[site] and len(picked) < count:
-                picked.append(by_site[site].pop(0))
+            if not by_site[site] or len(picked) >= count:
+                continue
+            row = by_site[site].pop(0)
+            if row.story_id in stories or story_taken_by(session, row.id):
+                continue
+            main = row.main_post_id
+            picked.append(main if main in eligible and main not in picked else row.id)
+            if row.story_id is not None:
+                stories.add(row.story_id)
     return picked
 
 
@@ -107,7 +147,7 @@ def produce(
 ) -> bool:
     """Approve ``count`` collected posts and follow the sweep until each is made (or failed)."""
     with settings_session(settings) as session:
-        approved, _ = approve(session, pick_posts(session, count), by=REVIEWER)
+        approved, _ = approve_story(session, pick_posts(session, count), by=REVIEWER)
     if not approved:
         say("no collected post to approve: nothing to produce")
         return False

@@ -12,21 +12,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from wagglebot.core.db.models import Content, Post, StageRun, Upload
-from wagglebot.core.db.queries import BestComment, best_comments
+from wagglebot.core.db.models import Content, Post, StageRun, Story, Upload
+from wagglebot.core.db.queries import IN_PRODUCTION, PUBLISHED, BestComment, best_comments
 from wagglebot.core.statuses import PostStatus, Stage
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
-Sort = Literal["newest", "views", "likes", "score"]
-SORTS: dict[Sort, tuple] = {
-    "newest": (Post.dated_at.desc(), Post.id.desc()),
-    # DESC puts NULL (a count the site does not show) last on MariaDB.
-    "views": (Post.views.desc(), Post.id.desc()),
-    "likes": (Post.likes.desc(), Post.id.desc()),
-    "score": (Post.score.desc(), Post.id.desc()),
+Sort = Literal["popularity", "newest", "views", "likes", "score"]
+# Where a story stands: waiting for review, or taken (its reposts stay out of the Inbox).
+Standing = Literal["waiting", "published", "in_production", "declined"]
+_STANDING_RANK: dict[Standing, int] = {
+    "waiting": 0,
+    "declined": 1,
+    "in_production": 2,
+    "published": 3,
 }
 
 
@@ -40,8 +41,9 @@ class InboxFilter:
     text: str = ""
     since: date | None = None  # days in the dashboard's time zone, both ends included
     until: date | None = None
-    sort: Sort = "newest"
+    sort: Sort = "popularity"
     timezone: str = "Asia/Seoul"
+    standing: Standing = "waiting"
 
     def where(self, stmt: Select) -> Select:
         if self.sites:
@@ -90,6 +92,9 @@ class PostCard:
     status_changed_by: str | None
     videos: list[dict] | None  # {"kind": "file" | "player" | "youtube", "url", "poster"}
     comments: list[BestComment]
+    status: PostStatus = PostStatus.COLLECTED
+    story_id: int | None = None
+    video_url: str | None = None  # where it is published, once it is
 
     @property
     def video_files(self) -> list[dict]:
@@ -124,6 +129,8 @@ _CARD_COLUMNS = (
     Post.status_changed_at,
     Post.status_changed_by,
     Post.videos,
+    Post.status,
+    Post.story_id,
 )
 
 
@@ -160,16 +167,135 @@ def inbox_sites(session: Session) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class StoryCard:
+    """One story in the Inbox: its main post leads, its other members are "also on"."""
+
+    story_id: int | None  # None: a post not grouped yet, alone
+    main: PostCard
+    members: list[PostCard]  # every member, the main post first
+    popularity: float | None
+    standing: Standing
+
+    @property
+    def id(self) -> int:
+        return self.main.id
+
+    @property
+    def others(self) -> list[PostCard]:
+        return self.members[1:]
+
+    @property
+    def waiting(self) -> list[PostCard]:
+        return [m for m in self.members if m.status is PostStatus.COLLECTED]
+
+    @property
+    def sites(self) -> list[str]:
+        return list(dict.fromkeys(m.site_code for m in self.members))
+
+    @property
+    def taken_by(self) -> PostCard | None:
+        """The member that took the story: published, else being made, else declined."""
+        for statuses in (PUBLISHED, IN_PRODUCTION, (PostStatus.DECLINED,)):
+            for member in self.members:
+                if member.status in statuses:
+                    return member
+        return None
+
+
+def _story_key():
+    # A post not grouped yet stands for itself (negative, never a story's id).
+    return func.coalesce(Post.story_id, -Post.id)
+
+
+def _standing_of_stories() -> Select:
+    rank = case(
+        (Post.status.in_(PUBLISHED), _STANDING_RANK["published"]),
+        (Post.status.in_(IN_PRODUCTION), _STANDING_RANK["in_production"]),
+        (Post.status == PostStatus.DECLINED, _STANDING_RANK["declined"]),
+        else_=0,
+    )
+    return (
+        select(Post.story_id.label("story_id"), func.max(rank).label("rank"))
+        .where(Post.story_id.is_not(None), Post.status != PostStatus.COLLECTED)
+        .group_by(Post.story_id)
+    )
+
+
 def inbox_page(
     session: Session, flt: InboxFilter, page: int, per_page: int
-) -> tuple[list[PostCard], int]:
-    """One page of COLLECTED posts under the filter, and how many match in all."""
-    waiting = Post.status == PostStatus.COLLECTED
-    matching = flt.where(select(Post.id).where(waiting)).subquery()
-    total = session.scalar(select(func.count()).select_from(matching))
-    stmt = flt.where(select(*_CARD_COLUMNS).where(waiting)).order_by(*SORTS[flt.sort])
-    rows = session.execute(_page(stmt, page, per_page)).all()
-    return _cards(session, rows, comments=1), total or 0
+) -> tuple[list[StoryCard], int]:
+    """One page of stories with posts waiting for review under the filter (a story with a
+    waiting member that matches), and how many match in all.
+
+    ``flt.standing`` picks the stories: "waiting" (nothing taken them yet: the Inbox), or
+    those a member already took (published, being made, declined), whose later reposts
+    are kept out of the Inbox and shown there.
+    """
+    key = _story_key().label("key")
+    waiting = (
+        flt.where(
+            select(
+                key,
+                func.max(Post.dated_at).label("newest"),
+                func.max(Post.views).label("views"),
+                func.max(Post.likes).label("likes"),
+                func.max(Post.score).label("score"),
+            ).where(Post.status == PostStatus.COLLECTED)
+        )
+        .group_by(key)
+        .subquery()
+    )
+    standing = _standing_of_stories().subquery()
+    rank = func.coalesce(standing.c.rank, 0)
+    popularity = func.coalesce(Story.popularity, waiting.c.score).label("popularity")
+    stories = (
+        select(waiting.c.key, popularity, Story.main_post_id, rank.label("rank"))
+        .select_from(waiting)
+        .outerjoin(Story, Story.id == waiting.c.key)
+        .outerjoin(standing, standing.c.story_id == waiting.c.key)
+        .where(rank == _STANDING_RANK[flt.standing])
+    )
+    total = session.scalar(select(func.count()).select_from(stories.subquery()))
+    order = {
+        "popularity": popularity.desc(),
+        "newest": waiting.c.newest.desc(),
+        "views": waiting.c.views.desc(),  # DESC puts NULL (a count not shown) last
+        "likes": waiting.c.likes.desc(),
+        "score": waiting.c.score.desc(),
+    }[flt.sort]
+    rows = session.execute(_page(stories.order_by(order, waiting.c.key.desc()), page, per_page))
+    rows = rows.all()
+    members = _story_members(session, [r.key for r in rows])
+    cards = []
+    for row in rows:
+        posts = members.get(row.key, [])
+        if not posts:
+            continue  # grouped again between the two reads
+        posts.sort(key=lambda p: (p.id != row.main_post_id, p.status is not PostStatus.COLLECTED))
+        standing_name = next(n for n, r in _STANDING_RANK.items() if r == row.rank)
+        story_id = row.key if row.key > 0 else None
+        cards.append(StoryCard(story_id, posts[0], posts, row.popularity, standing_name))
+    return cards, total or 0
+
+
+def _story_members(session: Session, keys: list[int]) -> dict[int, list[PostCard]]:
+    """Every member of these stories (a negative key: that one post), with its best
+    comment and, once published, its video's address."""
+    stories = [k for k in keys if k > 0]
+    alone = [-k for k in keys if k < 0]
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(*_CARD_COLUMNS, Upload.video_url)
+        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
+        .where(or_(Post.story_id.in_(stories), Post.id.in_(alone)))
+        .order_by(Post.likes.desc(), Post.id)
+    ).all()
+    found: dict[int, list[PostCard]] = {}
+    for card in _cards(session, rows, comments=1):
+        found.setdefault(card.story_id or -card.id, []).append(card)
+    return found
 
 
 def full_text(session: Session, post_id: int) -> str:
