@@ -27,9 +27,9 @@ from wagglebot_stack.sample_site import SampleSite
 from wagglebot.core.config import get_settings
 from wagglebot.core.db import default_engine, engine_for
 from wagglebot.core.db.models import Comment, Content, Post, StageRun, Story, Upload
+from wagglebot.core.db.story_rows import refresh_standing, refresh_story_rows
 from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
 from wagglebot.crawl.store import refresh_scores
-from wagglebot.crawl.story_table import refresh_popularity
 from wagglebot.produce.batch import hold_for_review
 from wagglebot.publish.credentials import save_token
 from wagglebot.review.auth import hash_password
@@ -819,7 +819,7 @@ def _story(sessions: sessionmaker[Session]) -> tuple[int, int, int, int]:
         session.add(story)
         session.flush()
         session.execute(update(Post).where(Post.id.in_([main, qoo, fm])).values(story_id=story.id))
-        refresh_popularity(session, 0.5)
+        refresh_story_rows(session, 0.5)
         session.commit()
     return main, qoo, fm, alone
 
@@ -850,6 +850,7 @@ def test_a_story_is_one_card_and_makes_one_short(
 
     with sessions() as session:
         session.execute(update(Post).where(Post.id == fm).values(status=S.UPLOADED))
+        refresh_standing(session, fm)  # as the state machine's moves do
         session.add(Upload(post_id=fm, platform="youtube", video_url="https://youtu.be/xyz"))
         session.commit()
     at.selectbox(key="f-standing").select("published").run()

@@ -235,6 +235,30 @@ def test_up_runs_the_main_job_and_says_what_it_collected(stack: RunningStack) ->
     assert "crawl failed:" in out
 
 
+def test_up_groups_the_crawl_into_stories_and_one_is_on_four_communities(
+    stack: RunningStack,
+) -> None:
+    """The sample's office-coffee story from nate_pann is reposted on theqoo (text edited),
+    fmkorea (a screenshot: its picture alone) and ppomppu ("(펌)"): one story. The other
+    office-coffee story on ppomppu, and the cats on a keyboard, stay stories of their own."""
+    out = stack.up_output
+    assert re.search(r"^  stories +\d+ posts grouped \(\d+ joined", out, re.M), out
+    [line] = re.findall(r"^  one story on several communities: (.*)$", out, re.M)
+    assert line.startswith("'회사 탕비실 커피 때문에 생긴 일' on "), line
+    sites = [site for site, _ in re.findall(r"(\w+) #(\d+)", line)]
+    assert sorted(sites) == ["fmkorea", "nate_pann", "ppomppu", "theqoo"], line
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        stories = conn.execute(
+            text("SELECT sites, members FROM stories WHERE members > 0 ORDER BY sites DESC")
+        ).all()
+        ungrouped = conn.scalar(text("SELECT count(*) FROM posts WHERE story_id IS NULL"))
+    engine.dispose()
+    assert stories[0] == (4, 4)
+    assert all(sites == 1 for sites, _ in stories[1:])  # nothing else is one story
+    assert ungrouped == 0
+
+
 def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> None:
     out = stack.up_output
     assert re.search(r"^approved posts \[[\d, ]+\]; making Shorts through Airflow", out, re.M)

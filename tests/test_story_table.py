@@ -20,7 +20,8 @@ from wagglebot_stack.sample_site import SampleSite
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db.models import Post, Story, StoryBand, StoryPicture, Upload, utcnow
-from wagglebot.core.statuses import PostStatus
+from wagglebot.core.states import transition
+from wagglebot.core.statuses import PostStatus, StoryStanding
 from wagglebot.crawl.stories import StoryIndex, StoryRules
 from wagglebot.crawl.story_table import (
     LOCK_NAME,
@@ -69,6 +70,9 @@ def test_the_database_groups_the_labelled_posts_as_the_index_does(
             pictures = [pic] if pic is not None else []
             table.add(post_id, title, body, pictures)
             memory.add(post_id, title, body, pictures)
+            if post_id % 50 == 0:  # batches, as group_new_posts writes them
+                table.flush()
+        table.flush()
         session.commit()
         stored = dict(session.execute(select(Post.id, Post.story_id).where(Post.id.in_(ids))).all())
         assert session.scalar(select(text("count(*)")).select_from(StoryBand)) > 0
@@ -315,3 +319,26 @@ def test_one_grouping_run_at_a_time(sessions: sessionmaker[Session]) -> None:
 def _locked_after_wait(engine) -> int:
     with stories_lock(engine, wait_s=10), engine.connect() as conn:
         return int(conn.scalar(text("SELECT IS_USED_LOCK(:n) IS NOT NULL"), {"n": LOCK_NAME}))
+
+
+def test_a_storys_standing_follows_its_members_moves(
+    sessions: sessionmaker[Session], grouped: tuple[Settings, dict[str, int]]
+) -> None:
+    _, posts = grouped
+    with sessions() as session:
+        story = session.get(Post, posts["original"]).story_id
+
+        def standing() -> StoryStanding:
+            session.expire_all()
+            return StoryStanding(session.get(Story, story).standing)
+
+        assert standing() is StoryStanding.WAITING
+        approve_story(session, [posts["edited"]], by="reviewer")
+        assert standing() is StoryStanding.IN_PRODUCTION
+        for status in (PostStatus.PROCESSING, PostStatus.SCRIPTED):
+            transition(session, posts["edited"], status)
+            session.commit()
+            assert standing() is StoryStanding.IN_PRODUCTION
+        transition(session, posts["edited"], PostStatus.DECLINED, by="reviewer")
+        session.commit()
+        assert standing() is StoryStanding.DECLINED

@@ -34,12 +34,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # free_ports, the tests' port picker
 
-from sqlalchemy import event, insert, select  # noqa: E402
+from sqlalchemy import event, insert, select, text  # noqa: E402
 from wagglebot_stack import Stack  # noqa: E402
 
 from wagglebot.core.config import Settings, get_settings  # noqa: E402
 from wagglebot.core.db import default_engine, make_engine  # noqa: E402
 from wagglebot.core.db.models import Comment, Post  # noqa: E402
+from wagglebot.core.db.story_rows import refresh_story_rows  # noqa: E402
 from wagglebot.crawl.store import refresh_scores  # noqa: E402
 from wagglebot.review.auth import hash_password  # noqa: E402
 
@@ -49,14 +50,19 @@ SITES = {"nate_pann": 5000, "nate_tok": 800, "bobaedream": 300, "ruliweb": 1200,
 WORDS = ("고양이", "회사", "팀장님", "커피", "퇴근길", "주말", "여행", "라면", "자동차")
 WORDS += ("주차", "이웃", "선물", "시험", "이사")
 VIEWS = {  # name -> (inbox filter widgets, baseline environment)
-    "newest, page 1": ({}, {}),
+    # Every post its own story here: a story's popularity is its post's score.
+    "popularity, page 1": ({}, {"WAGGLE_BENCH_SORT": "score"}),
+    "newest, page 1": ({"f-sort": "newest"}, {}),
     "score, page 1": ({"f-sort": "score"}, {"WAGGLE_BENCH_SORT": "score"}),
     "likes, page 50": (
         {"f-sort": "likes", "page": 50},
         {"WAGGLE_BENCH_SORT": "likes", "WAGGLE_BENCH_PAGE": "50"},
     ),
-    "one site, newest": ({"f-sites": ["ruliweb"]}, {"WAGGLE_BENCH_SITE": "ruliweb"}),
-    "text search": ({"f-text": "탕비실"}, {"WAGGLE_BENCH_TEXT": "탕비실"}),
+    "one site, newest": (
+        {"f-sites": ["ruliweb"], "f-sort": "newest"},
+        {"WAGGLE_BENCH_SITE": "ruliweb"},
+    ),
+    "text search": ({"f-text": "탕비실", "f-sort": "newest"}, {"WAGGLE_BENCH_TEXT": "탕비실"}),
 }
 PASSWORD = "bench-password"
 
@@ -116,9 +122,14 @@ def fill(url: str, n: int) -> float:
             )
     from wagglebot.core.db import session_factory
 
+    with engine.begin() as conn:  # each post its own story, as grouping leaves unrelated posts
+        conn.execute(text("INSERT INTO stories (id, main_post_id) SELECT id, id FROM posts"))
+        conn.execute(text("UPDATE posts SET story_id = id"))
     with session_factory(engine)() as session:
         for site in SITES:
             refresh_scores(session, site)
+        refresh_story_rows(session, 0.5)
+        session.commit()
     engine.dispose()
     return time.monotonic() - t0
 

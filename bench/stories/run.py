@@ -1,7 +1,7 @@
 """Benchmark: assigning new posts to stories against many stored ones, WaggleBot's MinHash
 LSH index against the naive all-pairs comparison, side by side.
 
-    .venv/bin/python bench/stories/run.py [--stored 100000] [--new 1000] [--naive 20]
+    .venv/bin/python bench/stories/run.py [--stored 100000] [--new 1000] [--naive 20] [--db]
 
 Stored posts are synthetic Korean-looking texts of 150 to 600 syllables (unrelated to
 each other, as most posts are); a quarter of the new posts are reposts of stored ones
@@ -12,6 +12,11 @@ each other, as most posts are); a quarter of the new posts are reposts of stored
 - baseline: normalise and shingle the new post, then the exact Jaccard / containment
   check against every stored post's shingles (kept in memory: its best case), on
   --naive new posts, extrapolated per post.
+
+- with --db, also the path the crawl really takes: the stored posts in a private MariaDB
+  (started as the stack starts it; each with its story and its LSH bands in
+  story_bands), the new posts inserted, then crawl.story_table.group_new_posts timed
+  over all of them (band lookups, candidate texts, exact checks, writes, commits).
 
 Both must find the same reposts on the posts both ran. Prints time per post (median and
 95th percentile), the ratio, the index's build time and its memory, and
@@ -30,9 +35,10 @@ from pathlib import Path
 
 import psutil
 
-from wagglebot.crawl.stories import StoryIndex, normalise, shingles, text_match
+from wagglebot.crawl.stories import StoryIndex, normalise, shingles, signature, text_match
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "bench" / "results"
 SYLLABLES = [chr(c) for c in range(0xAC00, 0xD7A4, 7)]  # a spread of Hangul syllables
 
 
@@ -56,6 +62,7 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--new", type=int, default=1000)
     parser.add_argument("--naive", type=int, default=20, help="new posts the baseline runs")
+    parser.add_argument("--db", action="store_true", help="also time the MariaDB path")
     args = parser.parse_args()
     rng = random.Random(20261206)
     stored = [(f"제목 {i} " + text(rng)[:20], text(rng)) for i in range(args.stored)]
@@ -113,11 +120,113 @@ def main() -> None:
         "index_memory_mib": round(index_mib, 1),
         "wrong": wrong,
     }
+    if args.db:
+        result["database"] = database_run(stored, new)
+        result["wrong"] += result["database"].pop("wrong")
+        print(json.dumps(result["database"], indent=1), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "stories.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if wrong:
         raise SystemExit(f"wrong assignments: {wrong[:10]}")
+
+
+def database_run(stored: list[tuple[str, str]], new: list[tuple]) -> dict:
+    """The stored posts in MariaDB with their stories and bands; group_new_posts timed over
+    the new ones."""
+    import shutil
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from sqlalchemy import insert, select, update
+    from wagglebot_stack import Stack
+
+    from wagglebot.core.config import Settings
+    from wagglebot.core.db import make_engine, session_factory
+    from wagglebot.core.db.models import Post, Story, StoryBand
+    from wagglebot.crawl.story_table import band_keys, group_new_posts
+
+    from conftest import free_ports
+
+    home = Path(tempfile.mkdtemp(prefix="wagglebot-bench-stories-"))
+    url = f"mysql+mysqldb://bench:bench-pw@127.0.0.1:{free_ports()}/wagglebot_bench?charset=utf8mb4"
+    settings = Settings(db_url=url, stack_home=home, media_root=home / "media", _env_file=None)
+    stack = Stack(settings)
+    try:
+        stack.up(only=["mariadb"])
+        engine = make_engine(url)
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for first in range(0, len(stored), 5000):
+                chunk = stored[first : first + 5000]
+                conn.execute(insert(Story), [{"id": first + i + 1} for i in range(len(chunk))])
+                conn.execute(
+                    insert(Post),
+                    [
+                        {
+                            "id": first + i + 1,
+                            "story_id": first + i + 1,
+                            "site_code": "nate_pann",
+                            "origin_id": str(first + i),
+                            "url": f"https://pann.nate.com/talk/{first + i}",
+                            "title": title,
+                            "content": body,
+                            "images": [],
+                        }
+                        for i, (title, body) in enumerate(chunk)
+                    ],
+                )
+                conn.execute(
+                    insert(StoryBand),
+                    [
+                        {"band": band, "bucket": bucket, "post_id": first + i + 1}
+                        for i, (title, body) in enumerate(chunk)
+                        for band, bucket in band_keys(signature(shingles(normalise(title, body))))
+                    ],
+                )
+            conn.execute(update(Story).values(main_post_id=Story.id))
+        fill_s = time.perf_counter() - t0
+        with engine.begin() as conn:
+            conn.execute(
+                insert(Post),
+                [
+                    {
+                        "site_code": "theqoo",
+                        "origin_id": str(k),
+                        "url": f"https://theqoo.net/hot/{k}",
+                        "title": title,
+                        "content": body,
+                        "images": [],
+                    }
+                    for k, (_, title, body) in enumerate(new)
+                ],
+            )
+        with session_factory(engine)() as session:
+            t = time.perf_counter()
+            result = group_new_posts(session, settings)
+            group_s = time.perf_counter() - t
+            story_of = dict(
+                session.execute(
+                    select(Post.origin_id, Post.story_id).where(Post.site_code == "theqoo")
+                ).all()
+            )
+        wrong = []
+        for k, (origin, _, _) in enumerate(new):
+            joined = story_of[str(k)] if story_of[str(k)] <= len(stored) else None
+            if joined != (None if origin is None else origin + 1):
+                wrong.append(f"database {k}")
+        engine.dispose()
+        return {
+            "grouped": result.grouped,
+            "joined": result.joined,
+            "ms_per_post": round(group_s / len(new) * 1000, 3),
+            "fill_s": round(fill_s, 1),
+            "wrong": wrong,
+        }
+    finally:
+        stack.down()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,23 @@ class StageOutcome(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class StoryStanding(enum.IntEnum):
+    """Where a story stands, from its members' statuses: the highest one wins. Only a
+    WAITING story is in the Inbox; the others keep their later reposts out of it."""
+
+    WAITING = 0  # every member is COLLECTED
+    DECLINED = 1
+    IN_PRODUCTION = 2  # a member is approved, being made, made, or failed
+    PUBLISHED = 3  # a member is PUBLISHING or UPLOADED
+
+    @classmethod
+    def of(cls, status: PostStatus) -> StoryStanding:
+        if status in (PostStatus.PUBLISHING, PostStatus.UPLOADED):
+            return cls.PUBLISHED
+        if status is PostStatus.DECLINED:
+            return cls.DECLINED
+        if status is PostStatus.COLLECTED:
+            return cls.WAITING
+        return cls.IN_PRODUCTION

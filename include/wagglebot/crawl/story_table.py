@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db.models import Post, Story, StoryBand, StoryPicture
+from wagglebot.core.db.story_rows import refresh_story_rows
 from wagglebot.core.post_files import previews_folder
 from wagglebot.crawl.sites import picture_sources
 from wagglebot.crawl.stories import (
@@ -73,8 +74,9 @@ def _signed(value: int) -> int:
 
 
 class StoryTable(StoryIndex):
-    """StoryIndex over the database: reads what it needs, writes each decision at once
-    (committed by the caller)."""
+    """StoryIndex over the database. Reads what it needs; keeps a batch's own writes (its
+    posts' stories, bands and pictures) in memory, where its later posts find them too,
+    until ``flush`` writes them in three statements (a round trip per post saved thrice)."""
 
     def __init__(self, session: Session, rules: StoryRules) -> None:
         super().__init__(rules)
@@ -84,24 +86,37 @@ class StoryTable(StoryIndex):
         self._picture_posts = [p for _, p in rows]
         self._story_of: dict[int, int] = {}
         self._decided: dict[int, bool] = {}
+        self._keys: tuple[MinHash, list[tuple[int, int]]] | None = None
+        self._pending_bands: dict[tuple[int, int], list[int]] = {}
+        self._pending_texts: dict[int, str] = {}
+        self._pending_pictures: list[dict] = []
+        self._pending_posts: list[int] = []
         self.touched: set[int] = set()
         self.started_by: dict[int, int] = {}  # story -> the post it was started for
 
+    def _band_keys(self, sig: MinHash) -> list[tuple[int, int]]:
+        if self._keys is None or self._keys[0] is not sig:  # the post being added's
+            self._keys = (sig, band_keys(sig))
+        return self._keys[1]
+
     def candidates(self, sig: MinHash) -> Iterable[int]:
-        keys = band_keys(sig)
-        return self.session.scalars(
+        keys = self._band_keys(sig)
+        stored = self.session.scalars(
             select(StoryBand.post_id)
             .where(tuple_(StoryBand.band, StoryBand.bucket).in_(keys))
             .distinct()
         ).all()
+        pending = [p for key in keys for p in self._pending_bands.get(key, ())]
+        return list(dict.fromkeys([*stored, *pending]))
 
     def texts(self, post_ids: list[int]) -> dict[int, str]:
-        if not post_ids:
-            return {}
-        rows = self.session.execute(
-            select(Post.id, Post.title, Post.content).where(Post.id.in_(post_ids))
-        )
-        return {pid: normalise(title, body) for pid, title, body in rows}
+        found = {p: self._pending_texts[p] for p in post_ids if p in self._pending_texts}
+        if stored := [p for p in post_ids if p not in found]:
+            rows = self.session.execute(
+                select(Post.id, Post.title, Post.content).where(Post.id.in_(stored))
+            )
+            found |= {pid: normalise(title, body) for pid, title, body in rows}
+        return found
 
     def story(self, post_id: int) -> int:
         if post_id not in self._story_of:
@@ -127,6 +142,7 @@ class StoryTable(StoryIndex):
     def merge(self, story: int, into: int) -> None:
         if self._by_person(story) or self._by_person(into):
             return  # a person split or merged one of them: their grouping stands
+        self.flush()
         self.session.execute(update(Post).where(Post.story_id == story).values(story_id=into))
         self.session.execute(delete(Story).where(Story.id == story))
         self._story_of = {p: into if s == story else s for p, s in self._story_of.items()}
@@ -135,26 +151,43 @@ class StoryTable(StoryIndex):
         log.info("stories %s and %s are one: merged into %s", story, into, into)
 
     def keep(self, post: IndexedPost, sig: MinHash | None, story: int) -> None:
-        self.session.execute(update(Post).where(Post.id == post.post_id).values(story_id=story))
         if sig is not None:
-            self.session.execute(
-                insert(StoryBand),
-                [{"band": b, "bucket": k, "post_id": post.post_id} for b, k in band_keys(sig)],
-            )
+            for key in self._band_keys(sig):
+                self._pending_bands.setdefault(key, []).append(post.post_id)
+            self._pending_texts[post.post_id] = post.text
         if post.pictures:
-            self.session.execute(
-                insert(StoryPicture),
-                [
-                    {"post_id": post.post_id, "position": i, "phash": _signed(v)}
-                    for i, v in enumerate(post.pictures)
-                ],
-            )
+            self._pending_pictures += [
+                {"post_id": post.post_id, "position": i, "phash": _signed(v)}
+                for i, v in enumerate(post.pictures)
+            ]
             self._pictures = np.concatenate(
                 [self._pictures, np.array(post.pictures, dtype=np.uint64)]
             )
             self._picture_posts += [post.post_id] * len(post.pictures)
         self._story_of[post.post_id] = story
+        self._pending_posts.append(post.post_id)
         self.touched.add(story)
+
+    def flush(self) -> None:
+        """Write the batch's posts' stories, bands and pictures (the caller commits)."""
+        placed = {p: self._story_of[p] for p in self._pending_posts}
+        if placed:
+            self.session.execute(
+                update(Post)
+                .where(Post.id.in_(placed))
+                .values(story_id=case(placed, value=Post.id))
+                .execution_options(synchronize_session=False)
+            )
+        if rows := [
+            {"band": b, "bucket": k, "post_id": p}
+            for (b, k), posts in self._pending_bands.items()
+            for p in posts
+        ]:
+            self.session.execute(insert(StoryBand), rows)
+        if self._pending_pictures:
+            self.session.execute(insert(StoryPicture), self._pending_pictures)
+        self._pending_bands, self._pending_texts, self._pending_pictures = {}, {}, []
+        self._pending_posts = []
 
 
 @dataclass
@@ -210,7 +243,7 @@ def _picture_hashes(
 
 def group_new_posts(session: Session, settings: Settings) -> GroupResult:
     """Give every post without a story its story, oldest first; then refresh every story's
-    popularity (the sites' scores move with each crawl). Commits each batch."""
+    row (the sites' scores move with each crawl). Commits each batch."""
     result = GroupResult()
     with stories_lock(session.get_bind()):
         table = StoryTable(session, StoryRules.from_settings(settings))
@@ -227,10 +260,12 @@ def group_new_posts(session: Session, settings: Settings) -> GroupResult:
                 story = table.add(post.id, post.title, post.content, hashes.get(post.id, ()))
                 result.grouped += 1
                 result.joined += table.started_by.get(story) != post.id
+            table.flush()
             refresh_stories(session, table.touched)
+            refresh_story_rows(session, settings.story_site_bonus, table.touched)
             table.touched.clear()
             session.commit()
-        refresh_popularity(session, settings.story_site_bonus)
+        refresh_story_rows(session, settings.story_site_bonus)
         session.commit()
     for problem in result.picture_problems[:20]:
         log.info("picture not compared: %s", problem)
@@ -287,29 +322,3 @@ def refresh_stories(session: Session, stories: Iterable[int]) -> None:
         session.execute(
             update(Story).where(Story.id == story).values(main_post_id=_main_post(posts))
         )
-
-
-def refresh_popularity(session: Session, site_bonus: float, stories: Iterable[int] = ()) -> None:
-    """Every story's (or just ``stories``') member count, communities and popularity: its
-    best member's site score, plus ``site_bonus`` for each further community (a story on
-    four sites is hotter than any one post of it); NULL when no member has a score."""
-    wanted = list(stories)
-    members = select(
-        Post.story_id.label("story_id"),
-        func.count().label("members"),
-        func.count(Post.site_code.distinct()).label("sites"),
-        func.max(Post.score).label("best"),
-    ).where(Post.story_id.is_not(None))
-    if wanted:
-        members = members.where(Post.story_id.in_(wanted))
-    agg = members.group_by(Post.story_id).subquery()
-    popularity = case(
-        (agg.c.sites > 1, func.coalesce(agg.c.best, 0) + site_bonus * (agg.c.sites - 1)),
-        else_=agg.c.best,
-    )
-    session.execute(
-        update(Story)
-        .where(Story.id == agg.c.story_id)
-        .values(members=agg.c.members, sites=agg.c.sites, popularity=popularity)
-        .execution_options(synchronize_session=False)
-    )

@@ -12,23 +12,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from wagglebot.core.db.models import Content, Post, StageRun, Story, Upload
 from wagglebot.core.db.queries import IN_PRODUCTION, PUBLISHED, BestComment, best_comments
-from wagglebot.core.statuses import PostStatus, Stage
+from wagglebot.core.statuses import PostStatus, Stage, StoryStanding
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
 Sort = Literal["popularity", "newest", "views", "likes", "score"]
 # Where a story stands: waiting for review, or taken (its reposts stay out of the Inbox).
 Standing = Literal["waiting", "published", "in_production", "declined"]
-_STANDING_RANK: dict[Standing, int] = {
-    "waiting": 0,
-    "declined": 1,
-    "in_production": 2,
-    "published": 3,
-}
 
 
 # --- inbox -------------------------------------------------------------------------------
@@ -45,27 +39,29 @@ class InboxFilter:
     timezone: str = "Asia/Seoul"
     standing: Standing = "waiting"
 
-    def where(self, stmt: Select) -> Select:
+    def conditions(self, post=Post) -> list:
+        """The filter on ``post`` (the Post entity or an alias of it)."""
+        found = []
         if self.sites:
-            stmt = stmt.where(Post.site_code.in_(self.sites))
+            found.append(post.site_code.in_(self.sites))
         if self.images == "with":
-            stmt = stmt.where(Post.image_count > 0)
+            found.append(post.image_count > 0)
         elif self.images == "without":
-            stmt = stmt.where(Post.image_count == 0)
+            found.append(post.image_count == 0)
         elif self.images == "video":
-            stmt = stmt.where(func.json_length(Post.videos) > 0)
+            found.append(func.json_length(post.videos) > 0)
         if text := self.text.strip():
-            stmt = stmt.where(
+            found.append(
                 or_(
-                    Post.title.contains(text, autoescape=True),
-                    Post.content.contains(text, autoescape=True),
+                    post.title.contains(text, autoescape=True),
+                    post.content.contains(text, autoescape=True),
                 )
             )
         if self.since:
-            stmt = stmt.where(Post.dated_at >= self._utc(self.since))
+            found.append(post.dated_at >= self._utc(self.since))
         if self.until:
-            stmt = stmt.where(Post.dated_at < self._utc(self.until + timedelta(days=1)))
-        return stmt
+            found.append(post.dated_at < self._utc(self.until + timedelta(days=1)))
+        return found
 
     def _utc(self, day: date) -> datetime:
         local = datetime.combine(day, time(), tzinfo=ZoneInfo(self.timezone))
@@ -203,23 +199,68 @@ class StoryCard:
         return None
 
 
-def _story_key():
-    # A post not grouped yet stands for itself (negative, never a story's id).
-    return func.coalesce(Post.story_id, -Post.id)
+def _member_matches(flt: InboxFilter) -> list:
+    """A story matches the filter when one of its waiting members does."""
+    if not flt.conditions(Post):
+        return []
+    member = aliased(Post)
+    return [
+        exists().where(
+            member.story_id == Post.story_id,
+            member.status == PostStatus.COLLECTED,
+            *flt.conditions(member),
+        )
+    ]
 
 
-def _standing_of_stories() -> Select:
-    rank = case(
-        (Post.status.in_(PUBLISHED), _STANDING_RANK["published"]),
-        (Post.status.in_(IN_PRODUCTION), _STANDING_RANK["in_production"]),
-        (Post.status == PostStatus.DECLINED, _STANDING_RANK["declined"]),
-        else_=0,
+_LEAD_COLUMNS = (
+    Post.id.label("post_id"),
+    Post.story_id.label("story_id"),
+    Post.dated_at,
+    Post.views,
+    Post.likes,
+    Post.score,
+)
+
+
+def _grouped_leads(flt: InboxFilter) -> Select:
+    """One row per grouped story under the filter: the post that leads its card. A waiting
+    story is led by its main post (every member waits), found through the stories'
+    (standing, popularity) index or the posts' own sort indexes; a taken story by its
+    first member still waiting."""
+    standing = StoryStanding[flt.standing.upper()]
+    collected = Post.status == PostStatus.COLLECTED
+    stmt = select(*_LEAD_COLUMNS, Story.popularity.label("popularity"))
+    if standing is StoryStanding.WAITING:
+        stmt = stmt.join(Story, (Story.id == Post.story_id) & (Story.main_post_id == Post.id))
+    else:
+        first = aliased(Post)
+        first_waiting = (
+            select(func.min(first.id))
+            .where(first.story_id == Post.story_id, first.status == PostStatus.COLLECTED)
+            .scalar_subquery()
+        )
+        stmt = stmt.join(Story, Story.id == Post.story_id).where(Post.id == first_waiting)
+    return stmt.where(Story.standing == standing, collected, *_member_matches(flt))
+
+
+def _lone_posts(flt: InboxFilter) -> Select:
+    """Posts not grouped yet (crawled moments ago, or before an upgrade): a card each."""
+    return select(*_LEAD_COLUMNS, Post.score.label("popularity")).where(
+        Post.story_id.is_(None), Post.status == PostStatus.COLLECTED, *flt.conditions(Post)
     )
-    return (
-        select(Post.story_id.label("story_id"), func.max(rank).label("rank"))
-        .where(Post.story_id.is_not(None), Post.status != PostStatus.COLLECTED)
-        .group_by(Post.story_id)
-    )
+
+
+def _count(session: Session, flt: InboxFilter) -> int:
+    waiting = flt.standing == "waiting"
+    if waiting and not flt.conditions(Post):  # every member of a waiting story waits
+        grouped = session.scalar(
+            select(func.count()).where(Story.standing == StoryStanding.WAITING, Story.members > 0)
+        )
+    else:
+        grouped = session.scalar(select(func.count()).select_from(_grouped_leads(flt).subquery()))
+    lone = session.scalar(select(func.count()).select_from(_lone_posts(flt).subquery()))
+    return (grouped or 0) + ((lone or 0) if waiting else 0)
 
 
 def inbox_page(
@@ -228,72 +269,50 @@ def inbox_page(
     """One page of stories with posts waiting for review under the filter (a story with a
     waiting member that matches), and how many match in all.
 
-    ``flt.standing`` picks the stories: "waiting" (nothing taken them yet: the Inbox), or
+    ``flt.standing`` picks the stories: "waiting" (nothing took them yet: the Inbox), or
     those a member already took (published, being made, declined), whose later reposts
-    are kept out of the Inbox and shown there.
+    are kept out of the Inbox and shown there. Grouped stories and posts not grouped yet
+    are read in two queries, each sorted and cut at the page's end through an index, and
+    merged here: a page reads its own rows, not every waiting post (docs/benchmarks.md).
     """
-    key = _story_key().label("key")
-    waiting = (
-        flt.where(
-            select(
-                key,
-                func.max(Post.dated_at).label("newest"),
-                func.max(Post.views).label("views"),
-                func.max(Post.likes).label("likes"),
-                func.max(Post.score).label("score"),
-            ).where(Post.status == PostStatus.COLLECTED)
-        )
-        .group_by(key)
-        .subquery()
-    )
-    standing = _standing_of_stories().subquery()
-    rank = func.coalesce(standing.c.rank, 0)
-    popularity = func.coalesce(Story.popularity, waiting.c.score).label("popularity")
-    stories = (
-        select(waiting.c.key, popularity, Story.main_post_id, rank.label("rank"))
-        .select_from(waiting)
-        .outerjoin(Story, Story.id == waiting.c.key)
-        .outerjoin(standing, standing.c.story_id == waiting.c.key)
-        .where(rank == _STANDING_RANK[flt.standing])
-    )
-    total = session.scalar(select(func.count()).select_from(stories.subquery()))
-    order = {
-        "popularity": popularity.desc(),
-        "newest": waiting.c.newest.desc(),
-        "views": waiting.c.views.desc(),  # DESC puts NULL (a count not shown) last
-        "likes": waiting.c.likes.desc(),
-        "score": waiting.c.score.desc(),
-    }[flt.sort]
-    rows = session.execute(_page(stories.order_by(order, waiting.c.key.desc()), page, per_page))
-    rows = rows.all()
-    members = _story_members(session, [r.key for r in rows])
+    key = flt.sort if flt.sort != "newest" else "dated_at"
+    upto = max(page, 1) * per_page
+    queries = [_grouped_leads(flt)] + ([_lone_posts(flt)] if flt.standing == "waiting" else [])
+    rows = []
+    for stmt in queries:
+        sub = stmt.subquery()
+        rows += session.execute(
+            select(sub).order_by(sub.c[key].desc(), sub.c.post_id.desc()).limit(upto)
+        ).all()
+    # DESC as MariaDB sorts it: highest first, NULL (a count the site does not show) last.
+    rows.sort(key=lambda r: (getattr(r, key) is not None, getattr(r, key), r.post_id), reverse=True)
+    rows = rows[upto - per_page : upto]
+    members = _story_members(session, rows)
     cards = []
     for row in rows:
-        posts = members.get(row.key, [])
-        if not posts:
+        posts = members.get(row.story_id or -row.post_id, [])
+        if not any(p.id == row.post_id for p in posts):
             continue  # grouped again between the two reads
-        posts.sort(key=lambda p: (p.id != row.main_post_id, p.status is not PostStatus.COLLECTED))
-        standing_name = next(n for n, r in _STANDING_RANK.items() if r == row.rank)
-        story_id = row.key if row.key > 0 else None
-        cards.append(StoryCard(story_id, posts[0], posts, row.popularity, standing_name))
-    return cards, total or 0
+        posts.sort(key=lambda p: (p.id != row.post_id, p.status is not PostStatus.COLLECTED))
+        cards.append(StoryCard(row.story_id, posts[0], posts, row.popularity, flt.standing))
+    return cards, _count(session, flt)
 
 
-def _story_members(session: Session, keys: list[int]) -> dict[int, list[PostCard]]:
-    """Every member of these stories (a negative key: that one post), with its best
-    comment and, once published, its video's address."""
-    stories = [k for k in keys if k > 0]
-    alone = [-k for k in keys if k < 0]
-    if not keys:
+def _story_members(session: Session, rows: list) -> dict[int, list[PostCard]]:
+    """Every member of these rows' stories (a post not grouped: itself, keyed by its
+    negative id), with its best comment and, once published, its video's address."""
+    stories = [r.story_id for r in rows if r.story_id is not None]
+    alone = [r.post_id for r in rows if r.story_id is None]
+    if not rows:
         return {}
-    rows = session.execute(
+    found_rows = session.execute(
         select(*_CARD_COLUMNS, Upload.video_url)
         .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
         .where(or_(Post.story_id.in_(stories), Post.id.in_(alone)))
         .order_by(Post.likes.desc(), Post.id)
     ).all()
     found: dict[int, list[PostCard]] = {}
-    for card in _cards(session, rows, comments=1):
+    for card in _cards(session, found_rows, comments=1):
         found.setdefault(card.story_id or -card.id, []).append(card)
     return found
 

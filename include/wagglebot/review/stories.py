@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from wagglebot.core.config import Settings
 from wagglebot.core.db.models import Post, Story
 from wagglebot.core.db.queries import story_taken_by
+from wagglebot.core.db.story_rows import refresh_story_rows
 from wagglebot.core.states import PostNotFound, TransitionError, transition
 from wagglebot.core.statuses import PostStatus
-from wagglebot.crawl.story_table import refresh_popularity, refresh_stories
+from wagglebot.crawl.story_table import refresh_stories
 from wagglebot.review.decisions import Outcome, decline
 
 
@@ -120,5 +121,5 @@ def merge_stories(
 
 def _refresh(session: Session, settings: Settings, stories: list[int]) -> None:
     refresh_stories(session, stories)
-    refresh_popularity(session, settings.story_site_bonus, stories)
+    refresh_story_rows(session, settings.story_site_bonus, stories)
     session.commit()

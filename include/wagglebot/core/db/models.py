@@ -154,13 +154,15 @@ class Post(Base):
 class Story(Base):
     """One story, told by one post or reposted on several communities (crawl.stories).
 
-    ``main_post_id``, ``sites`` and ``popularity`` are kept by crawl.story_table whenever
-    members or scores change; ``decided_by`` marks a story a person split or merged, which
-    automatic merges then leave alone.
+    ``main_post_id`` is kept by crawl.story_table; ``members``, ``sites``, ``popularity``
+    and ``standing`` by core.db.story_rows whenever members, scores or statuses change.
+    ``decided_by`` marks a story a person split or merged, which automatic merges then
+    leave alone.
     """
 
     __tablename__ = "stories"
-    __table_args__ = (Index(None, "popularity"), TABLE_OPTIONS)
+    # The Inbox walks waiting stories in popularity order.
+    __table_args__ = (Index(None, "standing", "popularity"), TABLE_OPTIONS)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     # Not a foreign key: posts already point here, and a cycle would order every delete.
@@ -169,6 +171,8 @@ class Story(Base):
     members: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     # The best member's site score, plus a bonus for each further community it reached.
     popularity: Mapped[float | None] = mapped_column(Float)
+    # statuses.StoryStanding: its members' highest (kept by core.db.story_rows).
+    standing: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
     decided_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()

@@ -34,13 +34,14 @@ def upgrade() -> None:
         sa.Column("sites", sa.SmallInteger, nullable=False, server_default="1"),
         sa.Column("members", sa.Integer, nullable=False, server_default="1"),
         sa.Column("popularity", sa.Float),
+        sa.Column("standing", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("decided_by", sa.String(64)),
         sa.Column("created_at", Timestamp, nullable=False, server_default=NOW),
         sa.Column("updated_at", Timestamp, nullable=False, server_default=NOW_ON_UPDATE),
         sa.PrimaryKeyConstraint("id", name="pk_stories"),
         **OPTIONS,
     )
-    op.create_index("ix_stories_popularity", "stories", ["popularity"])
+    op.create_index("ix_stories_standing_popularity", "stories", ["standing", "popularity"])
     op.add_column("posts", sa.Column("story_id", sa.BigInteger, nullable=True))
     op.create_foreign_key(
         "fk_posts_story_id_stories", "posts", "stories", ["story_id"], ["id"], ondelete="SET NULL"
@@ -77,5 +78,5 @@ def downgrade() -> None:
     op.drop_constraint("fk_posts_story_id_stories", "posts", type_="foreignkey")
     op.drop_index("ix_posts_story_id_status", "posts")
     op.drop_column("posts", "story_id")
-    op.drop_index("ix_stories_popularity", "stories")
+    op.drop_index("ix_stories_standing_popularity", "stories")
     op.drop_table("stories")
