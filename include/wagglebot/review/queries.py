@@ -215,6 +215,7 @@ def _member_matches(flt: InboxFilter) -> list:
 
 _LEAD_COLUMNS = (
     Post.id.label("post_id"),
+    Post.id.label("tiebreak"),
     Post.story_id.label("story_id"),
     Post.dated_at,
     Post.views,
@@ -230,7 +231,11 @@ def _grouped_leads(flt: InboxFilter) -> Select:
     first member still waiting."""
     standing = StoryStanding[flt.standing.upper()]
     collected = Post.status == PostStatus.COLLECTED
-    stmt = select(*_LEAD_COLUMNS, Story.popularity.label("popularity"))
+    columns = [c for c in _LEAD_COLUMNS if c.name != "tiebreak"]
+    # Popularity ties are broken by the story's id: the (standing, popularity) index then
+    # holds the whole order (its entries end with the id), and nothing is sorted.
+    tiebreak = Story.id if flt.sort == "popularity" else Post.id
+    stmt = select(*columns, tiebreak.label("tiebreak"), Story.popularity.label("popularity"))
     if standing is StoryStanding.WAITING:
         stmt = stmt.join(Story, (Story.id == Post.story_id) & (Story.main_post_id == Post.id))
     else:
@@ -252,15 +257,27 @@ def _lone_posts(flt: InboxFilter) -> Select:
 
 
 def _count(session: Session, flt: InboxFilter) -> int:
-    waiting = flt.standing == "waiting"
-    if waiting and not flt.conditions(Post):  # every member of a waiting story waits
+    """Stories under the filter: counted from the stories alone when nothing filters (every
+    member of a waiting story waits), else from the matching waiting posts' stories."""
+    standing = StoryStanding[flt.standing.upper()]
+    if standing is StoryStanding.WAITING and not flt.conditions(Post):
         grouped = session.scalar(
-            select(func.count()).where(Story.standing == StoryStanding.WAITING, Story.members > 0)
+            select(func.count()).where(Story.standing == standing, Story.members > 0)
         )
     else:
-        grouped = session.scalar(select(func.count()).select_from(_grouped_leads(flt).subquery()))
+        grouped = session.scalar(
+            select(func.count(Post.story_id.distinct()))
+            .join(Story, Story.id == Post.story_id)
+            .where(
+                Story.standing == standing,
+                Post.status == PostStatus.COLLECTED,
+                *flt.conditions(Post),
+            )
+        )
+    if standing is not StoryStanding.WAITING:
+        return grouped or 0
     lone = session.scalar(select(func.count()).select_from(_lone_posts(flt).subquery()))
-    return (grouped or 0) + ((lone or 0) if waiting else 0)
+    return (grouped or 0) + (lone or 0)
 
 
 def inbox_page(
@@ -282,10 +299,12 @@ def inbox_page(
     for stmt in queries:
         sub = stmt.subquery()
         rows += session.execute(
-            select(sub).order_by(sub.c[key].desc(), sub.c.post_id.desc()).limit(upto)
+            select(sub).order_by(sub.c[key].desc(), sub.c.tiebreak.desc()).limit(upto)
         ).all()
     # DESC as MariaDB sorts it: highest first, NULL (a count the site does not show) last.
-    rows.sort(key=lambda r: (getattr(r, key) is not None, getattr(r, key), r.post_id), reverse=True)
+    rows.sort(
+        key=lambda r: (getattr(r, key) is not None, getattr(r, key), r.tiebreak), reverse=True
+    )
     rows = rows[upto - per_page : upto]
     members = _story_members(session, rows)
     cards = []
