@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wagglebot.core.config import Settings
-from wagglebot.core.db.models import CrawlRun, HealthState, Post
+from wagglebot.core.db.models import CrawlRun, HealthState, Post, Story
 from wagglebot.core.statuses import PostStatus
 from wagglebot.crawl.run_site import CrawlFailed
 from wagglebot.crawl.runs import crawl_and_record, record
@@ -123,6 +123,27 @@ def test_stuck_posts_and_the_days_failures(
     assert checks["stuck"].value == f"1 post(s) stuck: #{stuck}"
     assert checks["failures"].level is Level.AMBER  # 2, red from 5
     assert checks["failures"].value == "2 post(s) and 0 crawl(s) failed in 24 h"
+
+
+def test_posts_left_out_of_stories_are_amber(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    with sessions() as session:
+        [old, new] = add_posts(session, 2)
+        session.get(Post, old).created_at = NOW - timedelta(hours=2)
+        session.get(Post, new).created_at = NOW - timedelta(minutes=5)  # its crawl is grouping
+        session.commit()
+    check = _by_name(evaluate(settings, NOW, keep=False))["stories"]
+    assert check.level is Level.AMBER
+    assert check.value == "1 post(s) not grouped into stories"
+    assert "./wagglebot stories" in check.detail
+    with sessions() as session:
+        story = Story(main_post_id=old)
+        session.add(story)
+        session.flush()
+        session.get(Post, old).story_id = story.id
+        session.commit()
+    assert _by_name(evaluate(settings, NOW, keep=False))["stories"].level is Level.GREEN
 
 
 def test_failing_since_holds_while_the_level_holds(

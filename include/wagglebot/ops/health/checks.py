@@ -185,7 +185,33 @@ def crawl_checks(session: Session, settings: Settings, now: datetime) -> list[Ch
             )
         )
         checks.append(_yield_check(site, runs, settings.health_yield_share))
+    checks.append(_stories_check(session, now))
     return checks
+
+
+UNGROUPED_AFTER = timedelta(minutes=90)  # each crawl groups its posts within minutes
+
+
+def _stories_check(session: Session, now: datetime) -> Check:
+    """Posts stored a while ago and still in no story: grouping is not running, so their
+    reposts are not recognised (and they show alone in the Inbox)."""
+    from wagglebot.core.db.models import Post
+
+    waiting = session.scalar(
+        select(func.count()).where(Post.story_id.is_(None), Post.created_at < now - UNGROUPED_AFTER)
+    )
+    threshold = f"amber when a post waits over {UNGROUPED_AFTER.seconds // 60} min"
+    if not waiting:
+        return Check("stories", "Crawls", Level.GREEN, "every post is in a story", threshold)
+    return Check(
+        "stories",
+        "Crawls",
+        Level.AMBER,
+        f"{waiting} post(s) not grouped into stories",
+        threshold,
+        "the crawl's group_stories task has not run or failed (see its log); "
+        "./wagglebot stories groups them now",
+    )
 
 
 def _yield_check(site: str, runs: list, share: float) -> Check:
