@@ -145,7 +145,8 @@ def database_run(stored: list[tuple[str, str]], new: list[tuple]) -> dict:
     from wagglebot.core.config import Settings
     from wagglebot.core.db import make_engine, session_factory
     from wagglebot.core.db.models import Post, Story, StoryBand
-    from wagglebot.crawl.story_table import band_keys, group_new_posts
+    import wagglebot.crawl.story_table as story_table
+    from wagglebot.crawl.story_table import band_keys
 
     from conftest import free_ports
 
@@ -204,7 +205,7 @@ def database_run(stored: list[tuple[str, str]], new: list[tuple]) -> dict:
             )
         with session_factory(engine)() as session:
             t = time.perf_counter()
-            result = group_new_posts(session, settings)
+            result = story_table.group_new_posts(session, settings)
             group_s = time.perf_counter() - t
             story_of = dict(
                 session.execute(

@@ -57,35 +57,28 @@ def _first_page() -> None:
     st.session_state[PAGE_KEY] = 1
 
 
+def _choice(where: DeltaGenerator, label: str, labels: dict, key: str, **more) -> str:
+    return where.selectbox(
+        label, list(labels), format_func=labels.get, key=key, on_change=_first_page, **more
+    )
+
+
 def _filters(sites: list[str]) -> InboxFilter:
     cols = st.columns([2, 1.2, 1.8, 1.8, 1.6, 1.6])
     chosen = cols[0].multiselect("Sites", sites, key="f-sites", on_change=_first_page)
-    images = cols[1].selectbox(
-        "Media",
-        list(IMAGE_LABELS),
-        format_func=IMAGE_LABELS.get,
-        key="f-images",
-        on_change=_first_page,
-    )
+    images = _choice(cols[1], "Media", IMAGE_LABELS, "f-images")
     text = cols[2].text_input(
         "Search title and text", key="f-text", on_change=_first_page, max_chars=100
     )
     dates = cols[3].date_input(
         "Posted between", value=(), key="f-dates", on_change=_first_page, format="YYYY-MM-DD"
     )
-    sort = cols[4].selectbox(
-        "Sort",
-        list(SORT_LABELS),
-        format_func=SORT_LABELS.get,
-        key="f-sort",
-        on_change=_first_page,
-    )
-    standing = cols[5].selectbox(
+    sort = _choice(cols[4], "Sort", SORT_LABELS, "f-sort")
+    standing = _choice(
+        cols[5],
         "Stories",
-        list(STANDING_LABELS),
-        format_func=STANDING_LABELS.get,
-        key="f-standing",
-        on_change=_first_page,
+        STANDING_LABELS,
+        "f-standing",
         help="A story a member already took keeps its later reposts out of the Inbox.",
     )
     since = dates[0] if len(dates) > 0 else None

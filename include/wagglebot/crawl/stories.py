@@ -20,6 +20,7 @@ see shared/research/stories.md and tests/test_stories.py for the measured figure
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
@@ -100,8 +101,20 @@ def shingles(text: str) -> set[str]:
     return grams or ({text} if text else set())
 
 
+@functools.cache
+def _template() -> MinHash:
+    # Made once: a MinHash otherwise draws its 128 permutations again for every post.
+    return MinHash(num_perm=NUM_PERM, seed=SEED)
+
+
 def signature(grams: Iterable[str]) -> MinHash:
-    found = MinHash(num_perm=NUM_PERM, seed=SEED)
+    template = _template()
+    found = MinHash(
+        num_perm=NUM_PERM,
+        seed=SEED,
+        permutations=template.permutations,
+        scheme=template.scheme,
+    )
     found.update_batch([g.encode("utf-8") for g in grams])
     return found
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from datasketch import MinHash
-from sqlalchemy import Engine, case, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Engine, case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
-from wagglebot.core.db.models import Post, Story, StoryBand, StoryPicture
+from wagglebot.core.db.models import Post, Story, StoryPicture
 from wagglebot.core.db.story_rows import refresh_story_rows
 from wagglebot.core.post_files import previews_folder
 from wagglebot.crawl.sites import picture_sources
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "wagglebot.stories"
 LOCK_WAIT_S = 600
 BATCH = 200
+
+
+# Only placeholders are joined in: one (band, bucket) pair per band.
+_PAIRS = ", ".join(["(%s, %s)"] * LSH_BANDS)
+_CANDIDATES_SQL = f"SELECT DISTINCT post_id FROM story_bands WHERE (band, bucket) IN ({_PAIRS})"  # noqa: S608
 
 
 class StoriesBusy(RuntimeError):
@@ -92,6 +97,7 @@ class StoryTable(StoryIndex):
         self._pending_pictures: list[dict] = []
         self._pending_posts: list[int] = []
         self.touched: set[int] = set()
+        self.joined: set[int] = set()  # stories this batch added a post to, or merged
         self.started_by: dict[int, int] = {}  # story -> the post it was started for
 
     def _band_keys(self, sig: MinHash) -> list[tuple[int, int]]:
@@ -101,11 +107,14 @@ class StoryTable(StoryIndex):
 
     def candidates(self, sig: MinHash) -> Iterable[int]:
         keys = self._band_keys(sig)
-        stored = self.session.scalars(
-            select(StoryBand.post_id)
-            .where(tuple_(StoryBand.band, StoryBand.bucket).in_(keys))
-            .distinct()
-        ).all()
+        # Plain SQL on the session's connection: this runs once per post, and building and
+        # compiling a 37-pair IN through the ORM cost more than the lookup itself.
+        stored = [
+            row[0]
+            for row in self.session.connection().exec_driver_sql(
+                _CANDIDATES_SQL, tuple(v for key in keys for v in key)
+            )
+        ]
         pending = [p for key in keys for p in self._pending_bands.get(key, ())]
         return list(dict.fromkeys([*stored, *pending]))
 
@@ -126,11 +135,10 @@ class StoryTable(StoryIndex):
         return self._story_of[post_id]
 
     def new_story(self, post_id: int) -> int:
-        story = Story(main_post_id=post_id)
-        self.session.add(story)
-        self.session.flush()
-        self.started_by[story.id] = post_id
-        return story.id
+        story = self.session.connection().execute(insert(Story).values(main_post_id=post_id))
+        story_id = story.inserted_primary_key[0]
+        self.started_by[story_id] = post_id
+        return story_id
 
     def _by_person(self, story: int) -> bool:
         if story not in self._decided:
@@ -147,7 +155,9 @@ class StoryTable(StoryIndex):
         self.session.execute(delete(Story).where(Story.id == story))
         self._story_of = {p: into if s == story else s for p, s in self._story_of.items()}
         self.touched.discard(story)
+        self.joined.discard(story)
         self.touched.add(into)
+        self.joined.add(into)
         log.info("stories %s and %s are one: merged into %s", story, into, into)
 
     def keep(self, post: IndexedPost, sig: MinHash | None, story: int) -> None:
@@ -167,6 +177,8 @@ class StoryTable(StoryIndex):
         self._story_of[post.post_id] = story
         self._pending_posts.append(post.post_id)
         self.touched.add(story)
+        if self.started_by.get(story) != post.post_id:
+            self.joined.add(story)  # its main post may change
 
     def flush(self) -> None:
         """Write the batch's posts' stories, bands and pictures (the caller commits)."""
@@ -178,12 +190,12 @@ class StoryTable(StoryIndex):
                 .values(story_id=case(placed, value=Post.id))
                 .execution_options(synchronize_session=False)
             )
-        if rows := [
-            {"band": b, "bucket": k, "post_id": p}
-            for (b, k), posts in self._pending_bands.items()
-            for p in posts
-        ]:
-            self.session.execute(insert(StoryBand), rows)
+        if rows := [(b, k, p) for (b, k), posts in self._pending_bands.items() for p in posts]:
+            # The driver folds these into multi-row INSERTs: tens of thousands of band rows
+            # in a few statements, without the ORM's per-row bookkeeping.
+            self.session.connection().exec_driver_sql(
+                "INSERT INTO story_bands (band, bucket, post_id) VALUES (%s, %s, %s)", rows
+            )
         if self._pending_pictures:
             self.session.execute(insert(StoryPicture), self._pending_pictures)
         self._pending_bands, self._pending_texts, self._pending_pictures = {}, {}, []
@@ -261,9 +273,10 @@ def group_new_posts(session: Session, settings: Settings) -> GroupResult:
                 result.grouped += 1
                 result.joined += table.started_by.get(story) != post.id
             table.flush()
-            refresh_stories(session, table.touched)
+            refresh_stories(session, table.joined)
             refresh_story_rows(session, settings.story_site_bonus, table.touched)
             table.touched.clear()
+            table.joined.clear()
             session.commit()
         refresh_story_rows(session, settings.story_site_bonus)
         session.commit()
@@ -318,7 +331,11 @@ def refresh_stories(session: Session, stories: Iterable[int]) -> None:
     members: dict[int, list] = {}
     for row in rows:
         members.setdefault(row.story_id, []).append(row)
-    for story, posts in members.items():
+    if members:
+        main = {story: _main_post(posts) for story, posts in members.items()}
         session.execute(
-            update(Story).where(Story.id == story).values(main_post_id=_main_post(posts))
+            update(Story)
+            .where(Story.id.in_(main))
+            .values(main_post_id=case(main, value=Story.id))
+            .execution_options(synchronize_session=False)
         )
