@@ -57,14 +57,16 @@ class StoriesBusy(RuntimeError):
 
 
 def band_keys(sig: MinHash) -> list[tuple[int, int]]:
-    """The signature's LSH bands as (band, bucket) keys: a band's rows hashed to 64 bits."""
+    """The signature's LSH bands as (band, bucket) keys: a band's rows hashed to 32 bits
+    (a false candidate from a bucket collision is rare, and the exact check drops it;
+    small keys keep the band index in MariaDB's memory)."""
     values = np.asarray(sig.hashvalues, dtype="<u8")
     return [
         (
             band,
             int.from_bytes(
                 hashlib.blake2b(
-                    values[band * LSH_ROWS : (band + 1) * LSH_ROWS].tobytes(), digest_size=8
+                    values[band * LSH_ROWS : (band + 1) * LSH_ROWS].tobytes(), digest_size=4
                 ).digest(),
                 "little",
                 signed=True,
@@ -96,7 +98,6 @@ class StoryTable(StoryIndex):
         self._pending_texts: dict[int, str] = {}
         self._pending_pictures: list[dict] = []
         self._pending_posts: list[int] = []
-        self.touched: set[int] = set()
         self.joined: set[int] = set()  # stories this batch added a post to, or merged
         self.started_by: dict[int, int] = {}  # story -> the post it was started for
 
@@ -154,9 +155,7 @@ class StoryTable(StoryIndex):
         self.session.execute(update(Post).where(Post.story_id == story).values(story_id=into))
         self.session.execute(delete(Story).where(Story.id == story))
         self._story_of = {p: into if s == story else s for p, s in self._story_of.items()}
-        self.touched.discard(story)
         self.joined.discard(story)
-        self.touched.add(into)
         self.joined.add(into)
         log.info("stories %s and %s are one: merged into %s", story, into, into)
 
@@ -176,7 +175,6 @@ class StoryTable(StoryIndex):
             self._picture_posts += [post.post_id] * len(post.pictures)
         self._story_of[post.post_id] = story
         self._pending_posts.append(post.post_id)
-        self.touched.add(story)
         if self.started_by.get(story) != post.post_id:
             self.joined.add(story)  # its main post may change
 
@@ -274,11 +272,9 @@ def group_new_posts(session: Session, settings: Settings) -> GroupResult:
                 result.joined += table.started_by.get(story) != post.id
             table.flush()
             refresh_stories(session, table.joined)
-            refresh_story_rows(session, settings.story_site_bonus, table.touched)
-            table.touched.clear()
             table.joined.clear()
             session.commit()
-        refresh_story_rows(session, settings.story_site_bonus)
+        refresh_story_rows(session, settings.story_site_bonus)  # every story: scores moved
         session.commit()
     for problem in result.picture_problems[:20]:
         log.info("picture not compared: %s", problem)

@@ -50,7 +50,7 @@ def upgrade() -> None:
     op.create_table(
         "story_bands",
         sa.Column("band", sa.SmallInteger, nullable=False),
-        sa.Column("bucket", sa.BigInteger, nullable=False),
+        sa.Column("bucket", sa.Integer, nullable=False),
         sa.Column("post_id", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("band", "bucket", "post_id", name="pk_story_bands"),
         sa.ForeignKeyConstraint(
