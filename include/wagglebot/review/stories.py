@@ -26,7 +26,7 @@ from wagglebot.review.decisions import Outcome, decline
 
 class StoryTaken(TransitionError):
     def __init__(self, post_id: int, reason: str) -> None:
-        super().__init__(f"post {post_id} was not approved: {reason}")
+        super().__init__(f"post {post_id}: {reason}")
         self.post_id = post_id
 
 
