@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task, teardown
 
 from wagglebot.crawl.sites import site_codes
 from wagglebot.orchestration.dag_ids import CRAWL_DAG
@@ -78,8 +78,10 @@ def crawl_communities() -> None:
         pages = pages_for(site, settings, params["pages"], params["site_pages"])
         return crawl_and_record(settings, site, pages)
 
-    # Every site's outcome, failed or not: whatever was stored is grouped into stories.
-    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=20))
+    # A teardown: it runs whatever the sites' tasks did (what was stored is grouped), and
+    # the run's state stays theirs (a site that failed still fails the run).
+    @teardown
+    @task(execution_timeout=timedelta(minutes=20))
     def group_stories() -> dict:
         from wagglebot.core.config import get_settings
         from wagglebot.crawl.story_table import group_stored_posts

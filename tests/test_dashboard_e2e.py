@@ -45,6 +45,11 @@ STORY = (
     "다음 날 아침에도 문 앞에서 기다리고 있더라고요. 결국 이름을 지어주고 같이 살기로 했어요."
 )
 HOSTILE = '<img src="http://evil.example/x.png" onerror="alert(1)"> [눌러](javascript:alert(2))'
+COFFEE = (  # another story than STORY, told on three communities
+    "회사 탕비실에 둔 커피믹스가 매일 사라져서 CCTV를 확인해 봤어요. 범인은 옆 팀 팀장님이었고 "
+    "다음 날 탕비실 문에 커피는 각자 사 드시라는 쪽지가 붙었습니다. 팀장님은 그 뒤로 매일 아침 "
+    "커피를 한 박스씩 사 오십니다."
+)
 EDITED = (
     "퇴근길 고양이가 집까지 따라와 가족이 되었습니다. 이름은 참치예요. "
     "아침마다 문 앞에서 기다리는 모습이 귀여워서 이제는 모두가 좋아한대요. "
@@ -296,9 +301,9 @@ def test_a_story_on_three_communities_is_one_inbox_card(
     Inbox shows them as one card: the original leads, the reposts are "also on"."""
     base = base_urls(stack.settings.sample_site_port)
     posts = {
-        "nate_pann": ("e2e-story-1", "퇴근길에 만난 아기 고양이 이야기", STORY, 120),
-        "theqoo": ("e2e-story-2", "[네이트판] 퇴근길에 만난 아기 고양이 이야기", STORY, None),
-        "fmkorea": ("e2e-story-3", "퇴근길 아기 고양이 (펌)", STORY + " 출처 : 네이트판", 870),
+        "nate_pann": ("e2e-story-1", "탕비실 커피 도둑을 잡았습니다", COFFEE, 120),
+        "theqoo": ("e2e-story-2", "[네이트판] 탕비실 커피 도둑을 잡았습니다", COFFEE, None),
+        "fmkorea": ("e2e-story-3", "탕비실 커피 도둑 (펌)", COFFEE + "\n출처 : 네이트판", 870),
     }
     for site, (origin, title, body, likes) in posts.items():
         _sql(

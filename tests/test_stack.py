@@ -649,10 +649,12 @@ def test_a_task_killed_mid_render_is_retried_and_the_post_still_made(
 def _render_under_way(stack: RunningStack) -> tuple[int, str, psutil.Process]:
     """Approve a post, sweep it, and wait until its render runs; returns the post, the
     run and the task process running the render."""
-    post_id = _approve_one(stack)
     client = stack.client()
+    # A scheduled sweep under way would take the post (and stop it for script review):
+    # let it end before the post is approved.
     for active in client.active_runs("produce_shorts"):
         client.wait("produce_shorts", active["dag_run_id"], timeout=300)
+    post_id = _approve_one(stack)
     run = client.trigger("produce_shorts", conf={"batch": 1, "review_scripts": False})
     folder = str(stack.settings.media_root / "posts" / str(post_id))
     deadline = time.monotonic() + 300
