@@ -9,6 +9,7 @@ from story_pairs import TOPICS, as_bytes, make_story, picture, repost, variant
 
 from wagglebot.crawl.stories import (
     PICTURE_DISTANCE,
+    SHORT_TEXT,
     StoryIndex,
     StoryRules,
     normalise,
@@ -128,3 +129,16 @@ def test_a_picture_in_many_stories_is_a_template_not_evidence() -> None:
     ]
     assert stories[1] == stories[0]  # one shared picture: the same story, so far
     assert len(set(stories)) > 1  # ...but once the picture is everywhere it proves nothing
+
+
+def test_a_repost_just_under_the_short_text_mark_still_matches() -> None:
+    """A short text's 3-grams must not halve its likeness to a copy a little longer."""
+    body = (
+        "회사 탕비실에 둔 커피믹스가 매일 사라져서 CCTV를 확인해 봤어요. 범인은 옆 팀 "
+        "팀장님이었고 다음 날 탕비실 문에 커피는 각자 사 드시라는 쪽지가 붙었습니다. "
+        "팀장님은 그 뒤로 매일 아침 커피를 한 박스씩 사 오십니다."
+    )
+    a = normalise("탕비실 커피 도둑을 잡았습니다", body)
+    b = normalise("탕비실 커피 도둑 (펌)", body + "\n출처 : 네이트판")
+    assert len(b) < SHORT_TEXT <= len(a)
+    assert text_match(shingles(a), shingles(b), len(a), len(b)).same_story()

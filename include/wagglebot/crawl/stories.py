@@ -137,6 +137,11 @@ class TextMatch:
 
 
 def text_match(a: set[str], b: set[str], a_chars: int, b_chars: int) -> TextMatch:
+    if (a_chars < SHORT_TEXT) != (b_chars < SHORT_TEXT):
+        # Only one side has the short texts' 3-grams: compare 5-grams with 5-grams, or a
+        # repost a few characters under the mark would look half as similar as it is.
+        a = {g for g in a if len(g) == SHINGLE}
+        b = {g for g in b if len(g) == SHINGLE}
     if not a or not b:
         return TextMatch(0.0, 0.0, 0)
     common = len(a & b)
