@@ -316,8 +316,9 @@ def test_a_story_on_three_communities_is_one_inbox_card(
             url=f"{base[site]}/story/{origin}",
             title=title,
             body=body,
+            # Not the first test's picture (FileID=111): a shared photo is one story too.
             pictures=json.dumps(
-                [f"{base['nate_pann']}/new/download.jsp?FileID=111"] if site == "nate_pann" else []
+                [f"{base['nate_pann']}/new/download.jsp?FileID=112"] if site == "nate_pann" else []
             ),
             likes=likes,
             score=1.5 if likes else None,
