@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import ui
+from wagglebot.core.states import TransitionError
 from wagglebot.core.statuses import PostStatus
 from wagglebot.review.queries import (
     InboxFilter,
@@ -23,7 +24,6 @@ from wagglebot.review.queries import (
     inbox_sites,
 )
 from wagglebot.review.stories import (
-    StoryEditRefused,
     approve_story,
     decline_story,
     merge_stories,
@@ -128,7 +128,7 @@ def _edit_story(edit, done: str) -> None:
     try:
         with ui.db() as session:
             edit(session, user)
-    except (StoryEditRefused, ValueError) as exc:
+    except (ValueError, TransitionError) as exc:  # StoryEditRefused, PostNotFound
         ui.flash("warning", str(exc))
         return
     ui.flash("success", done)

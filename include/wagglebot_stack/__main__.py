@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from wagglebot.core.config import ENV_FILE, ConfigError
-from wagglebot.crawl.story_table import StoriesBusy, group_stored_posts
 from wagglebot.ops.backup import BackupError, backup, restore
 from wagglebot.ops.health import evaluate, summary_line
 from wagglebot.ops.supervision import ALERT_LISTENER, log_tail
@@ -226,9 +225,15 @@ def main(argv: list[str] | None = None) -> int:
             backup(stack.settings, _say)
         elif args.command == "restore":
             return _restore(stack, args.what)
-        elif args.command == "stories":
+        elif args.command == "stories":  # numpy, datasketch, imagehash: only for this one
+            from wagglebot.crawl.story_table import StoriesBusy, group_stored_posts
+
             _say("grouping stored posts that have no story yet into stories ...")
-            figures = group_stored_posts(stack.settings)
+            try:
+                figures = group_stored_posts(stack.settings)
+            except StoriesBusy as exc:
+                print(f"wagglebot: {exc}", file=sys.stderr)
+                return 1
             print(
                 f"{figures['grouped']} post(s) grouped ({figures['joined']} joined another "
                 f"post's story); {figures['stories']} stories, "
@@ -244,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"==> {stack.paths.logfile(name)} <==\n{log_tail(stack.paths.logfile(name))}\n"
                 )
-    except (ConfigError, ServiceError, AirflowError, BackupError, StoriesBusy, ValueError) as exc:
+    except (ConfigError, ServiceError, AirflowError, BackupError, ValueError) as exc:
         print(f"wagglebot: {exc}", file=sys.stderr)
         return 1
     return 0

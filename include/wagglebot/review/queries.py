@@ -16,7 +16,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from wagglebot.core.db.models import Content, Post, StageRun, Story, Upload
-from wagglebot.core.db.queries import IN_PRODUCTION, PUBLISHED, BestComment, best_comments
+from wagglebot.core.db.queries import BestComment, best_comments
 from wagglebot.core.statuses import PostStatus, Stage, StoryStanding
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
@@ -192,11 +192,9 @@ class StoryCard:
     @property
     def taken_by(self) -> PostCard | None:
         """The member that took the story: published, else being made, else declined."""
-        for statuses in (PUBLISHED, IN_PRODUCTION, (PostStatus.DECLINED,)):
-            for member in self.members:
-                if member.status in statuses:
-                    return member
-        return None
+        rank = {m.id: StoryStanding.of(m.status) for m in self.members}
+        taken = [m for m in self.members if rank[m.id] is not StoryStanding.WAITING]
+        return max(taken, key=lambda m: rank[m.id], default=None)  # the first of the highest
 
 
 def _member_matches(flt: InboxFilter) -> list:
@@ -215,7 +213,6 @@ def _member_matches(flt: InboxFilter) -> list:
 
 _LEAD_COLUMNS = (
     Post.id.label("post_id"),
-    Post.id.label("tiebreak"),
     Post.story_id.label("story_id"),
     Post.dated_at,
     Post.views,
@@ -231,11 +228,10 @@ def _grouped_leads(flt: InboxFilter) -> Select:
     first member still waiting."""
     standing = StoryStanding[flt.standing.upper()]
     collected = Post.status == PostStatus.COLLECTED
-    columns = [c for c in _LEAD_COLUMNS if c.name != "tiebreak"]
     # Popularity ties are broken by the story's id: the (standing, popularity) index then
     # holds the whole order (its entries end with the id), and nothing is sorted.
     tiebreak = Story.id if flt.sort == "popularity" else Post.id
-    stmt = select(*columns, tiebreak.label("tiebreak"), Story.popularity.label("popularity"))
+    stmt = select(*_LEAD_COLUMNS, tiebreak.label("tiebreak"), Story.popularity.label("popularity"))
     if standing is StoryStanding.WAITING:
         stmt = stmt.join(Story, (Story.id == Post.story_id) & (Story.main_post_id == Post.id))
     else:
@@ -251,7 +247,7 @@ def _grouped_leads(flt: InboxFilter) -> Select:
 
 def _lone_posts(flt: InboxFilter) -> Select:
     """Posts not grouped yet (crawled moments ago, or before an upgrade): a card each."""
-    return select(*_LEAD_COLUMNS, Post.score.label("popularity")).where(
+    return select(*_LEAD_COLUMNS, Post.id.label("tiebreak"), Post.score.label("popularity")).where(
         Post.story_id.is_(None), Post.status == PostStatus.COLLECTED, *flt.conditions(Post)
     )
 

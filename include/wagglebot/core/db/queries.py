@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wagglebot.core.db.models import Comment, Post, Story, Upload
-from wagglebot.core.statuses import PostStatus
+from wagglebot.core.statuses import PostStatus, StoryStanding
 
 
 def status_counts(session: Session) -> dict[PostStatus, int]:
@@ -54,15 +54,13 @@ def best_comments(
     return best
 
 
+def _statuses(standing: StoryStanding) -> tuple[PostStatus, ...]:
+    return tuple(s for s in PostStatus if StoryStanding.of(s) is standing)
+
+
 # A story whose member is in one of these is taken: its other members wait for nothing.
-PUBLISHED = (PostStatus.PUBLISHING, PostStatus.UPLOADED)
-IN_PRODUCTION = (
-    PostStatus.APPROVED,
-    PostStatus.PROCESSING,
-    PostStatus.SCRIPTED,
-    PostStatus.RENDERED,
-    PostStatus.FAILED,
-)
+PUBLISHED = _statuses(StoryStanding.PUBLISHED)
+IN_PRODUCTION = _statuses(StoryStanding.IN_PRODUCTION)
 
 
 @dataclass(frozen=True)
