@@ -81,6 +81,13 @@ class RunningStack:
         return self.token("admin", json.loads(passwords.read_text())["admin"])
 
 
+def succeeded(client: AirflowClient, dag_id: str, run_id: str, timeout: float = 600) -> dict:
+    """The run once finished, which must have succeeded: else the failed tasks' log tails."""
+    run = client.wait(dag_id, run_id, timeout=timeout)
+    assert run["state"] == "success", client.why_failed(dag_id, run_id)
+    return run
+
+
 def stack_env(settings: Settings, home: Path, dag_folders: list[Path]) -> dict[str, str]:
     """The environment a user's shell would have: the stack's settings and nothing of ours."""
     dags = home / "dags"

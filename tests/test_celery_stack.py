@@ -40,7 +40,7 @@ from wagglebot.orchestration.api import AirflowClient
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts
 from factories import add_posts
-from stack_support import RunningStack, brought_up, stack_env, stack_processes
+from stack_support import RunningStack, brought_up, stack_env, stack_processes, succeeded
 
 STORY = (
     "퇴근길에 작은 고양이가 집 앞까지 따라왔어요. 배가 고파 보여서 참치를 조금 나눠줬습니다. "
@@ -189,7 +189,7 @@ def test_two_sweeps_run_at_once_each_post_claimed_by_one(
     posts = _approved_posts(sessions, 4)
     runs = [_sweep(client, 2), _sweep(client, 2)]
     for run_id in runs:
-        assert _wait(client, run_id)["state"] == "success"
+        succeeded(client, "produce_shorts", run_id)
 
     claimed: dict[str, list[int]] = {}
     for run_id in runs:
@@ -305,8 +305,7 @@ def test_a_gpu_worker_killed_mid_render_is_recovered_and_the_post_made_once(
     # supervisord starts the worker again by itself.
     assert _back_after_kill(stack, name, pid, t0) < 30
 
-    run = _wait(client, run_id, timeout=600)
-    assert run["state"] == "success"
+    succeeded(client, "produce_shorts", run_id)
     tries = client.request(
         "GET", f"/dags/produce_shorts/dagRuns/{run_id}/taskInstances/render/tries"
     )["task_instances"]
@@ -363,7 +362,7 @@ def test_a_crawl_through_the_scheduler_stores_every_sample_site(
     for active in client.active_runs("crawl_communities"):  # Airflow's own first run
         client.wait("crawl_communities", active["dag_run_id"], timeout=900)
     run = client.trigger("crawl_communities")
-    assert client.wait("crawl_communities", run["dag_run_id"], timeout=900)["state"] == "success"
+    succeeded(client, "crawl_communities", run["dag_run_id"], timeout=900)
     tis = client.task_instances("crawl_communities", run["dag_run_id"])
     mapped = {t["rendered_map_index"]: t for t in tis if t["task_id"] == "crawl_site"}
     assert sorted(mapped) == SITES

@@ -46,7 +46,7 @@ from wagglebot.review.auth import hash_password
 from alert_receiver import AlertReceiver
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts
-from stack_support import RunningStack, brought_up, stack_env, stack_processes
+from stack_support import RunningStack, brought_up, stack_env, stack_processes, succeeded
 
 SERVICES = (
     "mariadb",
@@ -565,8 +565,7 @@ def test_a_manual_crawl_of_one_site_and_page(stack: RunningStack) -> None:
     # The page limit by site wins over the one for every site.
     conf = {"sites": ["nate_tok"], "pages": 2, "site_pages": {"nate_tok": 1}}
     run = client.trigger("crawl_communities", conf=conf)
-    final = client.wait("crawl_communities", run["dag_run_id"], timeout=300)
-    assert final["state"] == "success"
+    succeeded(client, "crawl_communities", run["dag_run_id"], timeout=300)
     mapped = [
         ti
         for ti in client.task_instances("crawl_communities", run["dag_run_id"])
@@ -600,7 +599,7 @@ def test_a_post_that_fails_a_stage_shows_its_error_and_the_rest_go_on(
     for active in client.active_runs("produce_shorts"):
         client.wait("produce_shorts", active["dag_run_id"], timeout=300)
     run = client.trigger("produce_shorts", conf={"batch": 5, "review_scripts": False})
-    assert client.wait("produce_shorts", run["dag_run_id"], timeout=400)["state"] == "success"
+    succeeded(client, "produce_shorts", run["dag_run_id"], timeout=400)
     with engine.connect() as conn:
         status = dict(
             conn.execute(
@@ -669,8 +668,7 @@ def _render_under_way(stack: RunningStack) -> tuple[int, str, psutil.Process]:
 
 def _assert_made_on_the_second_try(stack: RunningStack, post_id: int, run_id: str) -> None:
     client = stack.client()
-    final = client.wait("produce_shorts", run_id, timeout=400)
-    assert final["state"] == "success"
+    succeeded(client, "produce_shorts", run_id, timeout=400)
     render = next(
         t for t in client.task_instances("produce_shorts", run_id) if t["task_id"] == "render"
     )

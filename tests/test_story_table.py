@@ -342,3 +342,45 @@ def test_a_storys_standing_follows_its_members_moves(
         transition(session, posts["edited"], PostStatus.DECLINED, by="reviewer")
         session.commit()
         assert standing() is StoryStanding.DECLINED
+
+
+def test_two_sweeps_moving_members_of_one_story_at_once_never_deadlock(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Two sweeps each move their own members of one story (reposts approved before they
+    were grouped) in one transaction per batch, as claim and finish do: the story's
+    standing is refreshed after each commit, so neither waits on the other's rows."""
+    with sessions() as session:
+        ids = add_posts(session, 8, status=PostStatus.APPROVED, content="같은 이야기")
+        story = Story(main_post_id=ids[0])
+        session.add(story)
+        session.flush()
+        session.execute(update(Post).where(Post.id.in_(ids)).values(story_id=story.id))
+        session.commit()
+        story_id = story.id
+    halves = [ids[0::2], ids[1::2]]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def sweep(mine: list[int]) -> None:
+        try:
+            start.wait()
+            for target in (PostStatus.PROCESSING, PostStatus.RENDERED):
+                with sessions() as session:
+                    for post_id in mine:
+                        transition(session, post_id, target)
+                        session.execute(text("DO SLEEP(0.05)"))  # the other sweep moves too
+                    session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep, args=(half,)) for half in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with sessions() as session:
+        assert StoryStanding(session.get(Story, story_id).standing) is StoryStanding.IN_PRODUCTION
+        statuses = session.scalars(select(Post.status).where(Post.id.in_(ids))).all()
+        assert set(statuses) == {PostStatus.RENDERED}

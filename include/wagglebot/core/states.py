@@ -15,7 +15,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.core.db.models import Post
-from wagglebot.core.db.story_rows import refresh_standing
+from wagglebot.core.db.story_rows import standing_moved
 from wagglebot.core.statuses import PostStatus
 
 S = PostStatus
@@ -113,7 +113,7 @@ def transition(
         .execution_options(synchronize_session=False)
     )
     if session.execute(stmt).rowcount == 1:
-        refresh_standing(session, post_id)  # its story may leave or rejoin the Inbox
+        standing_moved(session, post_id)  # its story may leave or rejoin the Inbox
         return
     row = session.execute(
         select(Post.status, Post.status_changed_by).where(Post.id == post_id)

@@ -20,6 +20,19 @@ class AirflowError(RuntimeError):
     pass
 
 
+def _log_line(entry: object) -> str:
+    """A structured log entry as text; a failure's exception with its last frames."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    line = str(entry.get("event", ""))
+    for error in entry.get("error_detail") or []:
+        frames = error.get("frames") or []
+        where = "; ".join(f"{f.get('filename')}:{f.get('lineno')} {f.get('name')}"
+                          for f in frames[-3:])  # fmt: skip
+        line += f"\n  {error.get('exc_type')}: {error.get('exc_value')}  [{where}]"
+    return line
+
+
 def _token_refused(resp: requests.Response) -> bool:
     if resp.status_code == 401:
         return True
@@ -123,6 +136,29 @@ class AirflowClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self.request("GET", path, params={"limit": 1000})["task_instances"]
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> str:
+        """One try's log as text, one line per event."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        content = self.request("GET", path, params={"map_index": map_index})["content"]
+        return "\n".join(_log_line(e) for e in content or [])
+
+    def why_failed(self, dag_id: str, run_id: str, tail: int = 40) -> str:
+        """The last lines of each failed task's last try: what a person opens first."""
+        parts = []
+        for ti in self.task_instances(dag_id, run_id):
+            if ti["state"] not in ("failed", "upstream_failed") or not ti.get("try_number"):
+                continue
+            task, n, index = ti["task_id"], ti["try_number"], ti["map_index"]
+            label = f"{task}[{index}] try {n} ({ti['state']})"
+            try:
+                log = self.task_log(dag_id, run_id, task, n, index)
+            except AirflowError as exc:
+                log = f"(no log: {exc})"
+            parts.append(f"--- {label}\n" + "\n".join(log.splitlines()[-tail:]))
+        return "\n".join(parts) or f"{dag_id} run {run_id}: no failed task"
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
