@@ -1,11 +1,14 @@
 """Rendered Shorts go to YouTube: the posts a person marked "publish", or those given here.
 
 Triggered by the dashboard's Publish button (with the post ids) or by hand with
-params; on its own schedule only when WAGGLE_PUBLISH_SCHEDULE gives one (a cron,
-off by default). Uploads are network work: they run outside the `gpu` pool. One
-run at a time; a run stops cleanly when the day's quota is spent, and the posts
-it did not get to wait (RENDERED) for the next day's run. An upload cut off by a
-dead worker or a failed try is resumed by the next try or run, never started again.
+params; on its own schedule only when WAGGLE_PUBLISH_SCHEDULE gives one (off by
+default): a cron, or "auto": every hour, publishing only at the channel's best
+hours by its Shorts' first-day views (wagglebot.analytics.schedule); the other
+scheduled runs are skipped, saying when the next publishing hour is. Uploads are
+network work: they run outside the `gpu` pool. One run at a time; a run stops cleanly
+when the day's quota is spent, and the posts it did not get to wait (RENDERED) for the
+next day's run. An upload cut off by a dead worker or a failed try is resumed by the
+next try or run, never started again.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ def _attempt():  # -> wagglebot.core.stage_runs.TaskAttempt
     return TaskAttempt.of(get_current_context()["ti"])
 
 
+SCHEDULE = os.environ.get("WAGGLE_PUBLISH_SCHEDULE", "").strip()
+AUTO = SCHEDULE == "auto"
+
+
 @dag(
     dag_id=PUBLISH_DAG,
-    schedule=os.environ.get("WAGGLE_PUBLISH_SCHEDULE") or None,
+    schedule="0 * * * *" if AUTO else SCHEDULE or None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -64,7 +71,16 @@ def publish_shorts() -> None:
     def upload() -> dict:
         from wagglebot.publish.run import publish_posts
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
+        if AUTO and context["dag_run"].run_type == "scheduled":
+            from airflow.exceptions import AirflowSkipException
+
+            from wagglebot.analytics.schedule import publishing_now
+
+            now, why = publishing_now()
+            if not now:
+                raise AirflowSkipException(why)
         return publish_posts(params["post_ids"] or None, _attempt(), privacy=params["privacy"])
 
     upload()

@@ -46,6 +46,7 @@ pages = [
         title=f"Published ({counts[S.UPLOADED]:,})",
         icon=":material/smart_display:",
     ),
+    st.Page("views/analytics.py", title="Analytics", icon=":material/insights:"),
     st.Page(
         "views/health.py",
         title=f"Health ({ui.health_summary(ui.health_checks())})",

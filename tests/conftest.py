@@ -28,7 +28,15 @@ from wagglebot_stack.mariadb import MariaDB
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import make_engine
-from wagglebot.core.db.models import CrawlRun, HealthState, Post, PublishQuota, Story
+from wagglebot.core.db.models import (
+    CrawlRun,
+    HealthState,
+    Post,
+    PublishQuota,
+    StatsRun,
+    Story,
+    ViewModel,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,6 +114,8 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
         session.execute(delete(PublishQuota))  # today's count, from an earlier test
         session.execute(delete(CrawlRun))
         session.execute(delete(HealthState))
+        session.execute(delete(StatsRun))
+        session.execute(delete(ViewModel))
     return factory
 
 

@@ -138,6 +138,25 @@ def test_a_publish_schedule_comes_from_the_settings(
     assert dag.timetable.expression == "0 9,18 * * *"
 
 
+def test_an_auto_publish_schedule_runs_hourly_and_decides_in_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WAGGLE_PUBLISH_SCHEDULE", "auto")
+    (tmp_path / "publish_shorts.py").write_text((REPO / "dags" / "publish_shorts.py").read_text())
+    dag = DagBag(dag_folder=str(tmp_path), known_pools=KNOWN_POOLS).dags["publish_shorts"]
+    assert dag.timetable.expression == "0 * * * *"
+
+
+def test_collect_stats_reads_hourly_and_learns_beside_it() -> None:
+    dag = _bag(REPO / "dags").dags["collect_stats"]
+    assert (dag.max_active_runs, dag.catchup) == (1, False)
+    assert {t.task_id: t.pool for t in dag.tasks} == {
+        "collect": "default_pool",
+        "learn": "default_pool",
+    }
+    assert all(not t.upstream_task_ids for t in dag.tasks)  # a failed read still learns
+
+
 HEAVY = ("scrapy", "torch", "transformers", "googleapiclient", "streamlit", "edge_tts")
 
 

@@ -882,3 +882,45 @@ def test_declining_a_story_card_declines_its_reposts_and_a_split_stands(
         assert session.get(Post, alone).story_id == session.get(Post, qoo).story_id
     assert titles(at) == ["혼자인 글"]  # not marked as a repost: it leads the story now
     assert any("also on:" in m.value and "theqoo" in m.value for m in at.markdown)
+
+
+def test_the_analytics_page_charts_the_shorts_figures_and_says_what_is_off(
+    app_env: None, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from wagglebot.analytics.learn import learn
+    from wagglebot.core.db.models import StatsRun, VideoStat
+
+    ids = _made(sessions, tmp_path, 3, title=HOSTILE)
+    start = datetime(2026, 12, 1, 12, 0)
+    with sessions() as session:
+        for n, pid in enumerate(ids):
+            session.execute(update(Post).where(Post.id == pid).values(status=S.UPLOADED))
+            session.add(Upload(post_id=pid, platform="youtube", video_id=f"vid{n}",
+                               video_url=f"https://youtu.be/vid{n}", uploaded_at=start,
+                               views_24h=1000 * (n + 1)))  # fmt: skip
+            for hour, views in ((1, 100), (25, 1000 * (n + 1)), (49, 1500 * (n + 1))):
+                session.add(VideoStat(post_id=pid, platform="youtube", video_id=f"vid{n}",
+                                      source="totals", measured_at=start + timedelta(hours=hour),
+                                      views=views, likes=views // 20))  # fmt: skip
+            session.add(VideoStat(post_id=pid, platform="youtube", video_id=f"vid{n}",
+                                  source="day", measured_at=datetime(2026, 12, 1), views=900,
+                                  average_view_percentage=60.0 + 10 * n))  # fmt: skip
+        session.add(StatsRun(started_at=start, finished_at=start, videos=3, totals=3,
+                             data_calls=1, analytics_off="the YouTube token lacks "
+                             "https://www.googleapis.com/auth/yt-analytics.readonly"))  # fmt: skip
+        session.commit()
+    learn(get_settings())
+    at = login(page="views/analytics.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Shorts published"] == "3"
+    assert metrics["Views so far"] == f"{1500 * 6:,}"
+    assert metrics["Average view percentage"] == "70 %"
+    assert any("Analytics off: the YouTube token lacks" in w.value for w in at.warning)
+    assert len(at.get("vega_lite_chart")) >= 4  # each Short, the channel, retention, groups
+    top = at.dataframe[0].value
+    assert list(top["views"]) == [4500, 3000, 1500]
+    assert set(top["Short"]) == {HOSTILE}  # a crawled title is a table cell, never markup
+    assert any("3 Shorts published, fewer than the 20" in c.value for c in at.caption)
+    # The Published page: each Short's views and retention beside its link.
+    at.switch_page("views/published.py").run()
+    assert any("**4,500** views" in c.value and "average view 80 %" in c.value for c in at.caption)

@@ -26,7 +26,7 @@ from wagglebot.crawl.sites import sample_base_urls as base_urls
 from wagglebot.crawl.sites import sample_site_codes as site_codes
 
 from conftest import REPO, free_ports, make_settings
-from stack_support import RunningStack, brought_up, stack_env
+from stack_support import RunningStack, brought_up, stack_env, succeeded
 
 ARTIFACTS = Path(os.environ.get("WAGGLE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 PASSWORD = "reviewer-password-e2e"
@@ -356,4 +356,41 @@ def test_a_story_on_three_communities_is_one_inbox_card(
     expect(card).to_have_count(0, timeout=20_000)
     statuses = {s for (s,) in _sql(stack, "SELECT status FROM posts WHERE story_id = :s", s=story)}
     assert statuses == {"DECLINED"}
+    page.close()
+
+
+def test_a_published_shorts_first_figures_reach_the_analytics_page(
+    stack: RunningStack, browser: Browser
+) -> None:
+    """The Short the reviewer made goes to the (sample mode) fake YouTube; collect_stats
+    reads its figures back; the Analytics and Published pages show them."""
+    [(post_id,)] = _sql(stack, "SELECT id FROM posts WHERE origin_id = 'e2e-1'")
+    client = stack.client()
+    run = client.trigger("publish_shorts", {"post_ids": [post_id]})
+    succeeded(client, "publish_shorts", run["dag_run_id"], timeout=300)
+    for active in client.active_runs("collect_stats"):  # the one Airflow started on its own
+        client.wait("collect_stats", active["dag_run_id"], timeout=300)
+    run = client.trigger("collect_stats")
+    succeeded(client, "collect_stats", run["dag_run_id"], timeout=300)
+    [(views, days)] = _sql(
+        stack,
+        "SELECT SUM(source = 'totals' AND views > 0), SUM(source = 'day') FROM video_stats "
+        "WHERE post_id = :i",
+        i=post_id,
+    )
+    assert (views, days) == (1, 1)  # the fake of sample mode has today's Analytics day
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(stack.dashboard)
+    page.get_by_label("User name").fill("reviewer")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", name="Analytics", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("1")
+    expect(page.locator("canvas, svg.marks").first).to_be_visible(timeout=20_000)  # a chart
+    expect(page.get_by_text("Top Shorts", exact=False)).to_be_visible()
+    _shot(page, "analytics")
+    page.get_by_role("link", name="Published").click()
+    expect(page.get_by_text(" views · ", exact=False)).to_be_visible(timeout=20_000)
     page.close()

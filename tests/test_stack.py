@@ -340,6 +340,25 @@ def test_up_publishes_the_shorts_to_the_loopback_fake_youtube(stack: RunningStac
     )
 
 
+def test_up_ends_with_the_published_shorts_first_figures(stack: RunningStack) -> None:
+    out = stack.up_output
+    assert re.search(r"^reading their first figures back: collect_stats run \S+ \.\.\.$", out, re.M)
+    figures = re.findall(
+        r"^  post (\d+) +([\d,]+) views +(\d+) likes +average view (\d+) %$", out, re.M
+    )
+    assert len(figures) == 3, out  # views now, and the fake's Analytics day (no lag here)
+    assert all(int(views.replace(",", "")) > 0 for _, views, _, _ in figures)
+    assert "collect_stats success: figures for 3 of 3 Shorts" in out
+    assert "/analytics)" in out
+    engine = make_engine(stack.settings.db_url.get_secret_value())
+    with engine.connect() as conn:
+        read = conn.execute(
+            text("SELECT source, COUNT(DISTINCT post_id) FROM video_stats GROUP BY source")
+        ).all()
+    engine.dispose()
+    assert dict(read) == {"totals": 3, "day": 3}
+
+
 def _sweep_runs(client: AirflowClient) -> list[dict]:
     return client.request("GET", "/dags/produce_shorts/dagRuns")["dag_runs"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import REPO
 
 PIPELINE = REPO / "include" / "wagglebot"
-PHASES = {"core", "crawl", "review", "produce", "publish", "ops", "orchestration"}
+PHASES = {"core", "crawl", "review", "produce", "publish", "analytics", "ops", "orchestration"}
 
 
 def _imports(path: Path) -> set[str]:

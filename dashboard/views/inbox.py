@@ -34,6 +34,7 @@ PER_PAGE = 20
 PAGE_KEY = "inbox-page"
 SORT_LABELS = {
     "popularity": "Popularity (the story, on every site)",
+    "expected": "Expected views (this channel's history)",
     "newest": "Newest",
     "score": "Score (normalised per site)",
     "likes": "Most liked",
@@ -209,6 +210,8 @@ def _card(card: StoryCard) -> None:
             f" · likes {ui.count(main.likes)} · comments {ui.count(main.comment_count)}"
             f" · score {score} · {_media(main)} · #{main.id}"
         )
+        if main.expected_views is not None:
+            body.caption(f":material/insights: expected {main.expected_views:,.0f} views in 24 h")
         if card.others:
             popularity = "-" if card.popularity is None else f"{card.popularity:+.2f}"
             body.markdown(

@@ -1,4 +1,5 @@
-"""A loopback stand-in for YouTube's upload API, speaking its real protocol. NOT YouTube.
+"""A loopback stand-in for YouTube's upload and read-back APIs, speaking their real
+protocols. NOT YouTube.
 
 It exists for the tests and for sample mode (``./wagglebot up`` on the bundled
 sample site, without real credentials), so a new user sees the whole loop end on
@@ -14,29 +15,80 @@ a "published" page that says plainly it is this fake. What it speaks:
                                      Range: bytes=0-k, or 200 with the video at the end;
                                      Content-Range: bytes */N asks how far it got
   GET  /watch?v=ID                   a page about the video (labelled as the fake)
+  GET  /youtube/v3/videos            Data API videos.list (part=id,snippet,status,
+                                     statistics; id=up to 50): running totals now
+  GET  /v2/reports                   Analytics API v2 reports.query, ids=channel==MINE:
+                                     dimensions=day with filters=video==ID (a day's rows,
+                                     held back analytics_lag_days), or dimensions=video
+                                     with filters=video==A,B (totals per video)
 
-Errors have Google's JSON shape ({"error": {"code", "message", "errors": [{"reason"}]}}).
-Tests steer it with faults (``add_fault``): a status with a reason on the n-th
-request of a kind, a connection dropped mid-chunk, a delay per chunk.
+and, to steer it: GET /_fake/videos, GET /_fake/log, POST /_fake/faults,
+/_fake/faults/clear, /_fake/granted {"scopes": [...]} (what the owner allowed),
+/_fake/analytics {"lag_days": n, "missing": [[id, day], ...]} and /_fake/history
+{"videos": [{"id", "uploaded_at", "title", "days": [{metric: value}, ...]}]}.
+
+Tokens carry scopes: a refresh asking for one the owner did not grant is refused
+(invalid_scope), and each read API wants its own (403 insufficientPermissions, as
+Google says it). Every video has a daily series of Analytics figures, day d being the
+Pacific date d days after its upload's: loaded (``load_history``) or made up from its
+id and upload time, steady between calls. Errors have Google's JSON shape ({"error":
+{"code", "message", "errors": [{"reason"}]}}). Tests steer it with faults
+(``add_fault``): a status with a reason on the n-th request of a kind, a connection
+dropped mid-chunk, a delay per chunk.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import html
 import json
+import math
+import random
 import secrets
 import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from operator import itemgetter
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
+VIDEOS_PATH = "/youtube/v3/videos"
+REPORTS_PATH = "/v2/reports"
+_AUTH = "https://www.googleapis.com/auth/"
+UPLOAD = _AUTH + "youtube.upload"
+READONLY = _AUTH + "youtube.readonly"
+ANALYTICS = _AUTH + "yt-analytics.readonly"
+# Any one of these lets a token call the method (its discovery document's list; for
+# reports.query, the two Analytics scopes its reference asks for).
+VIDEOS_SCOPES = frozenset({READONLY, _AUTH + "youtube", _AUTH + "youtube.force-ssl",
+                           _AUTH + "youtubepartner"})  # fmt: skip
+REPORTS_SCOPES = frozenset({ANALYTICS, _AUTH + "yt-analytics-monetary.readonly"})
+MAX_IDS = 50  # videos.list's limit on id
+PACIFIC = ZoneInfo("America/Los_Angeles")  # the day YouTube Analytics counts in
+SHORT_SECONDS = 45  # the made-up series' Short length
+# The Analytics metrics the fake knows, with the dataType Google gives their column.
+METRICS = {
+    "views": "INTEGER",
+    "engagedViews": "INTEGER",
+    "estimatedMinutesWatched": "INTEGER",
+    "averageViewDuration": "INTEGER",  # seconds
+    "averageViewPercentage": "FLOAT",  # a Short loops: past 100 is common
+    "likes": "INTEGER",
+    "shares": "INTEGER",
+    "subscribersGained": "INTEGER",
+    "comments": "INTEGER",
+}
+AVERAGES = ("averageViewDuration", "averageViewPercentage")  # weighted by views, not summed
+_UNSUPPORTED = "The query is not supported."
 CHUNK_UNIT = 256 * 1024  # every chunk but the last is a multiple of this
 _QUOTA = "The request cannot be completed because you have exceeded your quota."
 _UPLOADS = "The user has exceeded the number of videos they may upload."
@@ -55,7 +107,7 @@ REASONS = {  # reason -> (status, domain, message), as YouTube words them
 
 @dataclass
 class Fault:
-    on: str  # "init", "chunk", "status" or "token"
+    on: str  # "init", "chunk", "status", "token", "stats" (videos.list) or "reports"
     nth: int = 1  # the n-th such request from now
     status: int | None = None
     reason: str | None = None
@@ -76,17 +128,25 @@ class UploadSession:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class FakeState:
     folder: Path
     refresh_token: str
-    tokens: set[str] = field(default_factory=set)  # access tokens valid now
+    tokens: dict[str, frozenset[str]] = field(default_factory=dict)  # valid now -> scopes
     issued: list[str] = field(default_factory=list)  # every access token handed out
-    codes: set[str] = field(default_factory=set)  # consent codes not yet exchanged
+    codes: dict[str, str] = field(default_factory=dict)  # unexchanged consent code -> scope
+    granted: set[str] = field(default_factory=lambda: {UPLOAD, READONLY, ANALYTICS})
     sessions: dict[str, UploadSession] = field(default_factory=dict)
     videos: dict[str, dict] = field(default_factory=dict)
+    analytics_lag_days: int = 2  # Google's figures arrive 48-72 h late
+    missing_days: set[tuple[str, str]] = field(default_factory=set)  # (id, day) withheld
     faults: list[Fault] = field(default_factory=list)
     log: list[dict] = field(default_factory=list)
+    clock: Callable[[], datetime] = _utcnow  # tests may move time
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fault_for(self, kind: str) -> Fault | None:
@@ -100,6 +160,37 @@ class FakeState:
                         self.faults.remove(fault)
                     return fault
         return None
+
+    def grant(self, scopes: Iterable[str]) -> None:
+        with self.lock:
+            self.granted = set(scopes)
+
+    def set_analytics(
+        self, lag_days: int | None = None, missing: Iterable[Iterable[str]] | None = None
+    ) -> None:
+        with self.lock:
+            if lag_days is not None:
+                self.analytics_lag_days = int(lag_days)
+            if missing is not None:
+                self.missing_days = {(str(v), str(d)) for v, d in missing}
+
+    def load_history(self, videos: list[dict]) -> None:
+        """Add (or replace) videos with a known past: uploaded_at, and optional daily rows
+        (day d = the Pacific date d days after the upload's; without: a made-up series)."""
+        with self.lock:
+            for video in videos:
+                moment = datetime.fromisoformat(video["uploaded_at"])
+                uploaded = _iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+                self.videos[video["id"]] = {
+                    "kind": "youtube#video",
+                    "id": video["id"],
+                    "snippet": {"title": video.get("title", "")},
+                    "status": {"privacyStatus": "public", "uploadStatus": "processed"},
+                    "bytes": 0,
+                    "sha256": "",
+                    "uploaded_at": uploaded,
+                    "days": [dict(day) for day in video["days"]] if "days" in video else None,
+                }
 
 
 class _Server(ThreadingHTTPServer):
@@ -163,10 +254,42 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
-    def _authorised(self) -> bool:
+    def _token_scopes(self) -> frozenset[str] | None:
+        """The request's token's scopes, or None when the token is not valid."""
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         with self.state.lock:
-            return token in self.state.tokens
+            return self.state.tokens.get(token)
+
+    def _authorised(self) -> bool:  # uploads take any valid token
+        return self._token_scopes() is not None
+
+    def _refuse(self, kind: str, code: int, error: dict, message: str | None = None,
+                status: str | None = None, headers: dict[str, str] | None = None,
+                **extra: object) -> None:  # fmt: skip
+        """Google's error body with ``error`` as its one detail, and a log entry."""
+        body: dict = {"code": code, "message": message or error["message"], "errors": [error]}
+        if status:
+            body["status"] = status
+        self._json(code, {"error": body}, headers)
+        self._record(kind, code, **extra)
+
+    def _allowed(self, kind: str, scopes: frozenset[str], **extra: object) -> bool:
+        """Whether the token may call this: 401 when it is not valid, 403 (Google's
+        insufficient-scopes answer) when it carries none of ``scopes``."""
+        held = self._token_scopes()
+        if held is None:
+            self._record(kind, 401, **extra)
+            self._error("authError")
+            return False
+        if held & scopes:
+            return True
+        wanted = " ".join(sorted(scopes))
+        challenge = f'Bearer realm="fake", error="insufficient_scope", scope="{wanted}"'
+        error = {"message": "Insufficient Permission", "domain": "global",
+                 "reason": "insufficientPermissions"}  # fmt: skip
+        self._refuse(kind, 403, error, "Request had insufficient authentication scopes.",
+                     "PERMISSION_DENIED", {"WWW-Authenticate": challenge}, **extra)  # fmt: skip
+        return False
 
     # --- endpoints --------------------------------------------------------------------
 
@@ -187,6 +310,18 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.faults.append(Fault(**data))
             return self._json(200, {"faults": len(self.state.faults)})
+        if url.path == "/_fake/granted":
+            self.state.grant(json.loads(self._body() or b"{}")["scopes"])
+            return self._json(200, {"granted": sorted(self.state.granted)})
+        if url.path == "/_fake/analytics":
+            data = json.loads(self._body() or b"{}")
+            self.state.set_analytics(data.get("lag_days"), data.get("missing"))
+            return self._json(200, {"lag_days": self.state.analytics_lag_days,
+                                    "missing": sorted(self.state.missing_days)})  # fmt: skip
+        if url.path == "/_fake/history":
+            videos = json.loads(self._body() or b"{}")["videos"]
+            self.state.load_history(videos)
+            return self._json(200, {"videos": len(videos)})
         self._body()
         self._error("notFound", 404)
 
@@ -196,6 +331,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._consent(parse_qs(url.query))
         if url.path == "/watch":
             return self._watch(parse_qs(url.query).get("v", [""])[0])
+        if url.path == VIDEOS_PATH:
+            return self._videos_list(parse_qs(url.query))
+        if url.path == REPORTS_PATH:
+            return self._reports(parse_qs(url.query))
         if url.path == "/_fake/videos":
             with self.state.lock:
                 return self._json(200, list(self.state.videos.values()))
@@ -237,11 +376,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _consent(self, query: dict[str, list[str]]) -> None:
         """A person who clicks Allow at once: back to the app's loopback address with a code."""
         code = "fake-code-" + secrets.token_urlsafe(12)
-        with self.state.lock:
-            self.state.codes.add(code)
         back = query.get("redirect_uri", [""])[0]
         state = query.get("state", [""])[0]
         scope = query.get("scope", [""])[0]
+        with self.state.lock:
+            self.state.codes[code] = scope  # the exchange grants what was asked here
         self._record("consent", 302)
         target = f"{back}?{urlencode({'state': state, 'code': code, 'scope': scope})}"
         self._send(302, b"", {"Location": target})
@@ -251,24 +390,33 @@ class _Handler(BaseHTTPRequestHandler):
         if self._apply(self.state.fault_for("token"), "token"):
             return
         grant = form.get("grant_type", [""])[0]
+        asked = form.get("scope", [""])[0].split()  # google-auth sends the credentials' scopes
         with self.state.lock:
             if grant == "authorization_code":
-                good = form.get("code", [""])[0] in self.state.codes
-                self.state.codes.discard(form.get("code", [""])[0])  # a code works once
+                consented = self.state.codes.pop(form.get("code", [""])[0], None)  # works once
+                good, asked = consented is not None, (consented or "").split()
             else:
                 good = grant == "refresh_token" and form.get("refresh_token") == [
                     self.state.refresh_token
                 ]
+            granted = set(self.state.granted)
         if not good:
             self._record("token", 400)
             return self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+        if grant == "refresh_token" and not set(asked) <= granted:  # more than the owner allowed
+            self._record("token", 400, scope=" ".join(asked))
+            return self._json(400, {"error": "invalid_scope", "error_description": "Bad Request"})
+        if asked or grant == "authorization_code":  # consent grants what it asked, if allowed
+            scopes = [s for s in dict.fromkeys(asked) if s in granted]
+        else:  # a refresh without scope: all the refresh token carries
+            scopes = sorted(granted)
         token = "fake-access-" + secrets.token_urlsafe(24)
         with self.state.lock:
-            self.state.tokens.add(token)
+            self.state.tokens[token] = frozenset(scopes)
             self.state.issued.append(token)
         self._record("token", 200)
         answer = {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                  "scope": "https://www.googleapis.com/auth/youtube.upload"}  # fmt: skip
+                  "scope": " ".join(scopes)}  # fmt: skip
         if grant == "authorization_code":
             answer["refresh_token"] = self.state.refresh_token
         self._json(200, answer)
@@ -376,9 +524,51 @@ class _Handler(BaseHTTPRequestHandler):
                     "status": status,
                     "bytes": len(data),
                     "sha256": hashlib.sha256(data).hexdigest(),
+                    "uploaded_at": _iso(self.state.clock()),
+                    "days": None,  # a made-up series, from the id and the upload time
                 }
             video = self.state.videos[session.video_id]
         return {k: video[k] for k in ("kind", "id", "snippet", "status")}
+
+    # --- read-back ----------------------------------------------------------------------
+
+    def _videos_list(self, query: dict[str, list[str]]) -> None:
+        """videos.list by id: the known videos in the order asked, unknown ids left out."""
+        asked = [i for value in query.get("id", []) for i in value.split(",") if i]
+        if self._apply(self.state.fault_for("stats"), "stats", ids=len(asked)):
+            return
+        if not self._allowed("stats", VIDEOS_SCOPES, ids=len(asked)):
+            return
+        parts = [p for value in query.get("part", []) for p in value.split(",") if p]
+        if refusal := _videos_refusal(parts, asked):
+            return self._refuse("stats", 400, refusal, ids=len(asked))
+        now = self.state.clock()
+        with self.state.lock:
+            videos = [self.state.videos[i] for i in dict.fromkeys(asked) if i in self.state.videos]
+        items = [_video_item(video, parts, now) for video in videos]
+        self._record("stats", 200, ids=len(asked))
+        self._json(200, {"kind": "youtube#videoListResponse", "etag": _etag(items),
+                         "items": items, "pageInfo": {"totalResults": len(items),
+                                                      "resultsPerPage": len(items)}})  # fmt: skip
+
+    def _reports(self, query: dict[str, list[str]]) -> None:
+        """reports.query, for the two queries a channel's read-back makes (a video's days,
+        several videos' totals); any other is "not supported", as Google says of many."""
+        asked = {name: values[-1] for name, values in query.items()}
+        if self._apply(self.state.fault_for("reports"), "reports"):
+            return
+        if not self._allowed("reports", REPORTS_SCOPES):
+            return
+        with self.state.lock:
+            videos = dict(self.state.videos)
+            lag, missing = self.state.analytics_lag_days, set(self.state.missing_days)
+        try:
+            table = _report(asked, videos, self.state.clock(), lag, missing)
+        except _Refused as refused:
+            return self._refuse("reports", refused.code, refused.error)
+        rows = len(table.get("rows", []))
+        self._record("reports", 200, dimensions=asked.get("dimensions", ""), rows=rows)
+        self._json(200, table)
 
     def _watch(self, video_id: str) -> None:
         with self.state.lock:
@@ -407,6 +597,220 @@ def _part_content(part: bytes) -> bytes:
     return (
         content.removesuffix(b"\r\n") if content.endswith(b"\r\n") else content.removesuffix(b"\n")
     )
+
+
+# --- read-back: answers ----------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A reports.query Google would refuse: its status and error detail."""
+
+    def __init__(self, code: int, message: str, reason: str = "badRequest", **more: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.error = {"message": message, "domain": "global", "reason": reason, **more}
+
+
+def _etag(data: object) -> str:
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:20]).decode().rstrip("=")
+
+
+def _videos_refusal(parts: list[str], ids: list[str]) -> dict | None:
+    """The error detail Google gives a videos.list it refuses, or None."""
+    if not parts:
+        return {"message": "Required parameter: part", "domain": "global", "reason": "required",
+                "locationType": "parameter", "location": "part"}  # fmt: skip
+    if unknown := [p for p in parts if p not in ("id", "snippet", "status", "statistics")]:
+        return {"message": unknown[0], "domain": "youtube.part", "reason": "unknownPart",
+                "locationType": "parameter", "location": "part"}  # fmt: skip
+    if not ids:
+        return {"message": "No filter selected. Expected one of: chart, id, myRating",
+                "domain": "youtube.parameter", "reason": "missingRequiredParameter",
+                "location": "parameters.", "locationType": "other"}  # fmt: skip
+    if len(ids) > MAX_IDS:
+        # Google's answer to more than 50 ids is not documented (nor found): this is
+        # a plain 400 badRequest in its shape, with our own words.
+        return {"message": f"The request specifies more than {MAX_IDS} video ids.",
+                "domain": "global", "reason": "badRequest"}  # fmt: skip
+    return None
+
+
+def _video_item(video: dict, parts: list[str], now: datetime) -> dict:
+    item = {"kind": "youtube#video", "etag": "", "id": video["id"]}
+    if "snippet" in parts:
+        item["snippet"] = {"publishedAt": video["uploaded_at"], **video["snippet"]}
+    if "status" in parts:
+        item["status"] = video["status"]
+    if "statistics" in parts:
+        total = _combined([f for _, f in _days(video, date.min, _pacific_day(now), now)])
+        item["statistics"] = {  # uint64, sent as strings
+            "viewCount": str(total["views"]),
+            "likeCount": str(total["likes"]),
+            "favoriteCount": "0",
+            "commentCount": str(total["comments"]),
+        }
+    item["etag"] = _etag(item)
+    return item
+
+
+def _report(
+    asked: dict[str, str], videos: dict[str, dict], now: datetime, lag: int, missing: set
+) -> dict:
+    """A youtubeAnalytics#resultTable, or _Refused as Google words its refusals."""
+    dimension, ids, metrics, start, end = _report_query(asked)
+    last = min(end, _pacific_day(now) - timedelta(days=lag))  # later days are not in yet
+    rows = []
+    for video_id in dict.fromkeys(ids):
+        video = videos.get(video_id)
+        days = [(day, figures) for day, figures in _days(video, start, last, now)
+                if (video_id, day.isoformat()) not in missing] if video else []  # fmt: skip
+        if dimension == "day":
+            rows += [[day.isoformat(), *(_cell(m, f[m]) for m in metrics)] for day, f in days]
+        elif days:
+            total = _combined([figures for _, figures in days])
+            rows.append([video_id, *(_cell(m, total[m]) for m in metrics)])
+    rows = _sorted(rows, [dimension, *metrics], asked.get("sort", ""))
+    first = _number(asked, "startIndex", 1) - 1  # 1-based
+    rows = rows[first : first + _number(asked, "maxResults", len(rows) or 1)]
+    headers = [{"name": dimension, "columnType": "DIMENSION", "dataType": "STRING"}]
+    headers += [{"name": m, "columnType": "METRIC", "dataType": METRICS[m]} for m in metrics]
+    table = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
+    return table | {"rows": rows} if rows else table  # no rows: no "rows" key, as Google
+
+
+def _report_query(asked: dict[str, str]) -> tuple[str, list[str], list[str], date, date]:
+    """(dimension, video ids, metrics, startDate, endDate) of a query the fake answers."""
+    for name in ("ids", "startDate", "endDate", "metrics"):
+        if not asked.get(name):
+            raise _Refused(400, f"Required parameter: {name}", "required",
+                           locationType="parameter", location=name)  # fmt: skip
+    if asked["ids"] != "channel==MINE":  # the fake has one channel: the token's own
+        raise _Refused(403, "Forbidden", "forbidden")
+    metrics = asked["metrics"].split(",")
+    for name in metrics:
+        if name not in METRICS:
+            raise _Refused(400, f"Unknown identifier ({name}) given in field parameters.metrics.")
+    start, end = _query_date(asked, "startDate"), _query_date(asked, "endDate")
+    ids: list[str] = []
+    for spec in (f for f in asked.get("filters", "").split(";") if f):
+        key, _, value = spec.partition("==")
+        if key == "video" and not ids:
+            ids = [i for i in value.split(",") if i]
+        elif spec != "creatorContentType==SHORTS":  # every video here is a Short
+            raise _Refused(400, _UNSUPPORTED)
+    dimension = asked.get("dimensions", "")
+    if not ids or dimension not in ("day", "video") or (dimension == "day" and len(ids) > 1):
+        raise _Refused(400, _UNSUPPORTED)
+    return dimension, ids, metrics, start, end
+
+
+def _query_date(asked: dict[str, str], name: str) -> date:
+    try:
+        return datetime.strptime(asked[name], "%Y-%m-%d").date()
+    except ValueError:  # Google's words for this are not documented: ours
+        raise _Refused(400, f"Invalid value for {name}: {asked[name]} (want YYYY-MM-DD).") from None
+
+
+def _number(asked: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(asked.get(name) or default)
+    except ValueError:  # the client checks integers first: only a hand-made request gets here
+        raise _Refused(400, f"Invalid value for {name}: {asked[name]}.") from None
+
+
+def _sorted(rows: list[list], columns: list[str], sort: str) -> list[list]:
+    """Rows ordered by ``sort`` (columns, "-" for descending, the first key first)."""
+    for key in reversed([k for k in sort.split(",") if k]):
+        name = key.removeprefix("-")
+        if name not in columns:
+            raise _Refused(400, _UNSUPPORTED)
+        rows = sorted(rows, key=itemgetter(columns.index(name)), reverse=key.startswith("-"))
+    return rows
+
+
+def _cell(metric: str, value: float) -> float | int:
+    return round(float(value), 2) if METRICS[metric] == "FLOAT" else round(value)
+
+
+# --- read-back: the figures ----------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pacific_day(moment: datetime) -> date:
+    return moment.astimezone(PACIFIC).date()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=PACIFIC).astimezone(UTC)
+
+
+def _share(video: dict, day: date, now: datetime) -> float:
+    """How much of ``day``'s figures exist at ``now``: the part of the video's time on
+    YouTube that day gone by (1 for a day past, 0 for one to come)."""
+    start = max(_midnight(day), datetime.fromisoformat(video["uploaded_at"]))
+    end = _midnight(day + timedelta(days=1))
+    return min(1.0, max(0.0, (now - start) / (end - start))) if end > start else 0.0
+
+
+def _days(video: dict, first: date, last: date, now: datetime) -> list[tuple[date, dict]]:
+    """The video's days from first to last (Pacific dates), as far as they exist at now;
+    today's counts pro rata, rounded up, so a video a minute old already has a view."""
+    upload_day = _pacific_day(datetime.fromisoformat(video["uploaded_at"]))
+    rows, day = [], max(first, upload_day)
+    while day <= last and (share := _share(video, day, now)) > 0:
+        whole = _whole_day(video, (day - upload_day).days)
+        rows.append((day, {m: v if m in AVERAGES else math.ceil(v * share)
+                           for m, v in whole.items()}))  # fmt: skip
+        day += timedelta(days=1)
+    return rows
+
+
+def _combined(days: list[dict]) -> dict[str, float]:
+    """Figures over several days: counts add up, averages are weighted by views."""
+    total = {m: sum(d[m] for d in days) for m in METRICS if m not in AVERAGES}
+    views = total["views"]
+    for m in AVERAGES:
+        total[m] = sum(d[m] * d["views"] for d in days) / views if views else 0
+    return total
+
+
+def _whole_day(video: dict, d: int) -> dict[str, float]:
+    """Day d's figures, the day being whole: the loaded ones, or made-up ones."""
+    if video["days"] is None:
+        return _made_up(video, d)
+    row = video["days"][d] if d < len(video["days"]) else {}
+    return {m: row.get(m, 0) for m in METRICS}
+
+
+def _made_up(video: dict, d: int) -> dict[str, float]:
+    """A plausible Short's day d, the same on every call for the same video and upload
+    time: 200-5,000 views a whole first day, ~35 % fewer each day after."""
+    seed = f"{video['id']}|{video['uploaded_at']}"
+    first = random.Random(seed).randint(200, 5000)  # noqa: S311 - figures, not secrets
+    rng = random.Random(f"{seed}|{d}")  # noqa: S311
+    if d == 0:  # only the part of its first day it was up
+        uploaded = datetime.fromisoformat(video["uploaded_at"])
+        day = _pacific_day(uploaded)
+        up = (_midnight(day + timedelta(days=1)) - uploaded) / timedelta(days=1)
+        views = max(1, round(first * up))
+    else:
+        views = round(first * 0.65**d * rng.uniform(0.8, 1.2))
+    percentage = round(rng.uniform(40, 110), 1)  # a Short loops: past 100 % happens
+    return {
+        "views": views,
+        "engagedViews": round(views * rng.uniform(0.70, 0.85)),
+        "estimatedMinutesWatched": round(views * percentage * SHORT_SECONDS / 100 / 60),
+        "averageViewDuration": round(percentage * SHORT_SECONDS / 100),
+        "averageViewPercentage": percentage,
+        "likes": round(views * rng.uniform(0.02, 0.04)),
+        "shares": round(views * rng.uniform(0.002, 0.01)),
+        "subscribersGained": round(views * rng.uniform(0.001, 0.004)),
+        "comments": round(views * rng.uniform(0.002, 0.008)),
+    }
 
 
 class FakeYouTube:
@@ -442,6 +846,20 @@ class FakeYouTube:
         with self.state.lock:
             return list(self.state.videos.values())
 
+    def grant(self, scopes: Iterable[str]) -> None:
+        """What the channel's owner allows: a refresh asking for more is refused."""
+        self.state.grant(scopes)
+
+    def set_analytics(
+        self, lag_days: int | None = None, missing: Iterable[Iterable[str]] | None = None
+    ) -> None:
+        """How late Analytics rows arrive (days), and which (video id, day) rows never do."""
+        self.state.set_analytics(lag_days, missing)
+
+    def load_history(self, videos: list[dict]) -> None:
+        """Videos with a past: [{"id", "uploaded_at", "title", "days": [{metric: n}]}]."""
+        self.state.load_history(videos)
+
     def log(self, kind: str | None = None) -> list[dict]:
         with self.state.lock:
             return [e for e in self.state.log if kind is None or e["kind"] == kind]
@@ -457,9 +875,16 @@ def main() -> None:
         required=True,
         help="the sample token whose refresh token it takes",
     )
+    parser.add_argument(
+        "--analytics-lag-days",
+        type=int,
+        default=2,
+        help="days before Analytics has a day's figures (YouTube: 2-3)",
+    )
     args = parser.parse_args()
     refresh = json.loads(args.token_file.read_text())["refresh_token"]
     fake = FakeYouTube(args.port, refresh_token=refresh, folder=args.folder).start()
+    fake.set_analytics(lag_days=args.analytics_lag_days)
     print(f"fake YouTube (loopback, sample mode) at {fake.url}", flush=True)
     threading.Event().wait()
 

@@ -39,6 +39,9 @@ class FakeYouTubeService(Service):
         return [
             *(sys.executable, "-m", "wagglebot_stack.fake_youtube", "--port", str(self.port)),
             *("--folder", str(self.folder), "--token-file", str(self.endpoint.token_file)),
+            # Sample mode shows a new Short's Analytics day at once (YouTube takes 48-72 h),
+            # so a first run sees the whole Analytics page.
+            *("--analytics-lag-days", "0"),
         ]
 
     def answers(self) -> bool:

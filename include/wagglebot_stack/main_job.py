@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import settings_session
-from wagglebot.core.db.models import Content, Post, Story, Upload
+from wagglebot.core.db.models import Content, Post, StatsRun, Story, Upload
 from wagglebot.core.db.queries import story_taken_by
 from wagglebot.core.post_files import media_path, posts_folder
 from wagglebot.core.statuses import PostStatus
 from wagglebot.orchestration.api import AirflowClient, AirflowError
-from wagglebot.orchestration.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG
+from wagglebot.orchestration.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG, STATS_DAG
 from wagglebot.produce.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
 from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.store import request_publish
@@ -234,7 +234,42 @@ def publish(settings: Settings, say: Callable[[str], None], post_ids: list[int])
             "YouTube. Connect a channel with ./wagglebot youtube-auth --client-secrets FILE "
             f"and the same command publishes for real ({settings.youtube_privacy} by default)."
         )
-    return uploaded == len(rows)
+    published = [row.id for row in rows if row.status is PostStatus.UPLOADED]
+    return uploaded == len(rows) and (not published or read_back(settings, say, published))
+
+
+def read_back(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
+    """Ask collect_stats for a run now (it also runs hourly) and say the Shorts' first
+    figures; True when the run succeeded."""
+    from wagglebot.analytics.history import published_shorts
+
+    client = AirflowClient.from_settings(settings)
+    client.wait_for_dag(STATS_DAG)
+    for active in client.active_runs(STATS_DAG):  # the run Airflow starts on its own
+        client.wait(STATS_DAG, active["dag_run_id"], timeout=600)
+    run = client.trigger(STATS_DAG, note="./wagglebot up: main job")
+    say(f"reading their first figures back: {STATS_DAG} run {run['dag_run_id']} ...")
+    final = client.wait(STATS_DAG, run["dag_run_id"], timeout=600)
+    with settings_session(settings) as session:
+        shorts = published_shorts(session, post_ids)
+        last = session.scalars(select(StatsRun).order_by(StatsRun.id.desc()).limit(1)).first()
+    for short in sorted(shorts, key=lambda s: s.post_id):
+        retention = "-" if short.retention is None else f"{short.retention:.0f} %"
+        views = "-" if short.views is None else f"{short.views:,}"
+        say(f"  post {short.post_id:<5} {views:>7} views  {short.likes or 0:>5} likes  "
+            f"average view {retention}")  # fmt: skip
+    for part, why in (
+        ("totals", last and last.totals_off),
+        ("analytics", last and last.analytics_off),
+    ):
+        if why:
+            say(f"  {part} off: {why}")
+    say(
+        f"collect_stats {final['state']}: figures for {sum(1 for s in shorts if s.views)} of "
+        f"{len(post_ids)} Shorts; charts on the dashboard's Analytics page "
+        f"(http://127.0.0.1:{settings.dashboard_port}/analytics)"
+    )
+    return final["state"] == "success"
 
 
 def _report(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:

@@ -159,7 +159,19 @@ class Settings(BaseSettings):
     upload_stale_seconds: int = Field(300, ge=1)
     """An upload with no progress for this long is taken over by the next run."""
     publish_schedule: str = ""
-    """publish_shorts' own schedule (cron), publishing what people marked; off when empty."""
+    """publish_shorts' own schedule, publishing what people marked: a cron, or "auto" (every
+    hour, publishing at the channel's best hours: analytics.schedule); off when empty."""
+    publish_hours: list[int] = [12, 18, 21]
+    """With WAGGLE_PUBLISH_SCHEDULE=auto: the hours (WAGGLE_TIMEZONE) to publish at until
+    the channel's own history shows its best ones (analytics.schedule)."""
+    publish_best_hours: int = Field(3, ge=1, le=24)
+    """With WAGGLE_PUBLISH_SCHEDULE=auto: how many of the channel's best hours to use."""
+    stats_hourly_hours: int = Field(48, ge=0)
+    """Each published Short's figures are read hourly for this many hours after it went up,"""
+    stats_days: int = Field(30, ge=1)
+    """then daily until this many days after (analytics.collect)."""
+    stats_retries: int = Field(4, ge=0, le=20)
+    """Tries per read-back call on a 5xx, a rate limit or a dropped connection."""
     fake_youtube_port: int = Field(8799, ge=1, le=65535)
     """Sample mode's loopback fake YouTube (no real token): publishing goes there, never to
     YouTube."""
@@ -263,6 +275,13 @@ class Settings(BaseSettings):
                     f"user {name!r}: not a password hash (set it with ./wagglebot dashboard-user)"
                 )
         return users
+
+    @field_validator("publish_hours")
+    @classmethod
+    def _hours(cls, hours: list[int]) -> list[int]:
+        if not hours or any(not 0 <= h <= 23 for h in hours):
+            raise ValueError("hours of the day, 0 to 23, at least one")
+        return sorted(set(hours))
 
     @field_validator("timezone")
     @classmethod

@@ -24,7 +24,7 @@ from google.oauth2.credentials import Credentials
 
 from wagglebot.core.config import Settings, load_settings
 from wagglebot.publish import PublishingOff
-from wagglebot.publish.youtube import SCOPES
+from wagglebot.publish.youtube import SCOPES, UPLOAD_SCOPE
 
 
 @dataclass(frozen=True)
@@ -60,18 +60,17 @@ def _present(path: Path) -> bool:
 
 
 def ensure_sample_token(path: Path) -> dict:
-    """The sample mode's token (made up here, good only with the loopback fake)."""
-    if not path.exists():
-        save_token(
-            {
-                "refresh_token": "sample-" + secrets.token_urlsafe(24),
-                "client_id": "wagglebot-sample-mode",
-                "client_secret": secrets.token_urlsafe(16),
-                "type": "authorized_user",
-            },
-            path,
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The sample mode's token (made up here, good only with the loopback fake), with
+    every scope youtube-auth asks for (one made before analytics gets them added)."""
+    info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
+        "refresh_token": "sample-" + secrets.token_urlsafe(24),
+        "client_id": "wagglebot-sample-mode",
+        "client_secret": secrets.token_urlsafe(16),
+        "type": "authorized_user",
+    }  # fmt: skip
+    if info.get("scopes") != SCOPES:
+        save_token({**info, "scopes": SCOPES}, path)
+    return info | {"scopes": SCOPES}
 
 
 def load_credentials(settings: Settings, endpoint: YouTubeEndpoint | None = None) -> Credentials:
@@ -130,7 +129,9 @@ def credentials_from(info: dict, token_uri: str) -> Credentials:
         token_uri=token_uri,
         client_id=info["client_id"],
         client_secret=info["client_secret"],
-        scopes=SCOPES,
+        # What the owner granted (google-auth-oauthlib keeps it in the file): a refresh
+        # asking for more is refused. A file without it predates the read-back scopes.
+        scopes=list(info.get("scopes") or [UPLOAD_SCOPE]),
     )
 
 
@@ -165,8 +166,9 @@ def consent(client_secrets: Path, port: int, open_browser: bool) -> dict:
         port=port,
         open_browser=open_browser,
         authorization_prompt_message="Open this address in a browser and allow WaggleBot "
-        "to upload to your channel:\n{url}",
-        success_message="WaggleBot may now upload to your channel. You can close this tab.",
+        "to upload to your channel and read its videos' figures (read-only):\n{url}",
+        success_message="WaggleBot may now upload to your channel and read its Shorts' "
+        "figures. You can close this tab.",
         access_type="offline",  # a refresh token, so later runs need no browser
         prompt="consent",
     )

@@ -55,7 +55,11 @@ from wagglebot.publish import (
 
 log = logging.getLogger(__name__)
 
-SCOPES = ["https://www.googleapis.com/auth/youtube.upload"]
+UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+# videos.list of the channel's own (private too) videos; YouTube Analytics' reports.
+READ_SCOPE = "https://www.googleapis.com/auth/youtube.readonly"
+ANALYTICS_SCOPE = "https://www.googleapis.com/auth/yt-analytics.readonly"
+SCOPES = [UPLOAD_SCOPE, READ_SCOPE, ANALYTICS_SCOPE]  # what youtube-auth asks for
 CHUNK_UNIT = 256 * 1024  # YouTube takes chunks in multiples of this (but the last)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
@@ -115,19 +119,27 @@ class _SessionGone(Exception):
     pass
 
 
-def youtube_service(credentials: Credentials, api_url: str = "", timeout_s: float = 120) -> Any:
-    """The YouTube Data API v3 client, built from the discovery document shipped in the
-    wheel (no discovery request), pointed at ``api_url`` when given (the loopback fake)."""
+def google_service(
+    name: str, version: str, credentials: Credentials, api_url: str = "", timeout_s: float = 120
+) -> Any:
+    """A Google API client (``youtube`` v3, ``youtubeAnalytics`` v2), built from the
+    discovery document shipped in the wheel (no discovery request), pointed at
+    ``api_url`` when given (the loopback fake)."""
     netloc = urlsplit(api_url).netloc if api_url.startswith("http://") else None
     authorised = AuthorizedHttp(credentials, http=_Http(netloc, timeout_s))
     return build(
-        "youtube",
-        "v3",
+        name,
+        version,
         http=authorised,
         static_discovery=True,
         cache_discovery=False,
         client_options={"api_endpoint": api_url} if api_url else None,
     )
+
+
+def youtube_service(credentials: Credentials, api_url: str = "", timeout_s: float = 120) -> Any:
+    """The YouTube Data API v3 client."""
+    return google_service("youtube", "v3", credentials, api_url, timeout_s)
 
 
 class YouTubePublisher:

@@ -20,7 +20,7 @@ from wagglebot.core.db.queries import BestComment, best_comments
 from wagglebot.core.statuses import PostStatus, Stage, StoryStanding
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
-Sort = Literal["popularity", "newest", "views", "likes", "score"]
+Sort = Literal["popularity", "expected", "newest", "views", "likes", "score"]
 # Where a story stands: waiting for review, or taken (its reposts stay out of the Inbox).
 Standing = Literal["waiting", "published", "in_production", "declined"]
 
@@ -91,6 +91,7 @@ class PostCard:
     status: PostStatus = PostStatus.COLLECTED
     story_id: int | None = None
     video_url: str | None = None  # where it is published, once it is
+    expected_views: float | None = None  # in its Short's first 24 h (analytics.learn)
 
     @property
     def video_files(self) -> list[dict]:
@@ -127,6 +128,7 @@ _CARD_COLUMNS = (
     Post.videos,
     Post.status,
     Post.story_id,
+    Post.expected_views,
 )
 
 
@@ -218,6 +220,7 @@ _LEAD_COLUMNS = (
     Post.views,
     Post.likes,
     Post.score,
+    Post.expected_views.label("expected"),
 )
 
 

@@ -92,6 +92,7 @@ class Post(Base):
         Index(None, "status", "dated_at"),
         Index(None, "status", "score"),
         Index(None, "story_id", "status"),
+        Index(None, "status", "expected_views"),
         TABLE_OPTIONS,
     )
 
@@ -127,6 +128,9 @@ class Post(Base):
     story_id: Mapped[int | None] = mapped_column(
         ForeignKey("stories.id", ondelete="SET NULL"), nullable=True
     )
+    # Views its Short would get in its first 24 h, by this channel's expected-views model
+    # (analytics.expected); NULL until the model has scored it.
+    expected_views: Mapped[float | None] = mapped_column(Float)
 
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), nullable=False, server_default=PostStatus.COLLECTED
@@ -319,6 +323,11 @@ class Upload(Base):
     video_id: Mapped[str | None] = mapped_column(String(64))
     video_url: Mapped[str | None] = mapped_column(String(512))
     uploaded_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The read-back (analytics.collect): when each API was last asked, and the views the
+    # Short had 24 h after it went up (the model's and the schedule's measure).
+    stats_read_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    analytics_read_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    views_24h: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(Text)  # why it waits (quota), or what failed
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -376,3 +385,70 @@ class HealthState(Base):
     checked_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     notified_level: Mapped[str | None] = mapped_column(String(8))
     notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class VideoStat(Base):
+    """One reading of a published Short's figures, a time series by video, time and source.
+
+    ``source`` "totals": the Data API's running totals (videos.list) when they were read
+    (``measured_at``); "day": YouTube Analytics' figures for one day (``measured_at`` is
+    that day, Pacific time, as Analytics counts), which arrive 48-72 h late and are
+    rewritten as they settle.
+    """
+
+    __tablename__ = "video_stats"
+    __table_args__ = (
+        UniqueConstraint("platform", "video_id", "source", "measured_at"),
+        Index(None, "post_id", "source", "measured_at"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    video_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    measured_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    collected_at: Mapped[datetime] = _created()
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    engaged_views: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    comments: Mapped[int | None] = mapped_column(Integer)
+    shares: Mapped[int | None] = mapped_column(Integer)
+    subscribers_gained: Mapped[int | None] = mapped_column(Integer)
+    minutes_watched: Mapped[float | None] = mapped_column(Float)
+    average_view_seconds: Mapped[float | None] = mapped_column(Float)
+    average_view_percentage: Mapped[float | None] = mapped_column(Float)
+
+
+class StatsRun(Base):
+    """One read-back run: what it read, and why a part was off (a scope, the quota)."""
+
+    __tablename__ = "stats_runs"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    videos: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    totals: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    data_calls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    analytics_calls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    totals_off: Mapped[str | None] = mapped_column(Text)
+    analytics_off: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[str | None] = mapped_column(Text)
+
+
+class ViewModel(Base):
+    """An expected-views model as trained (analytics.expected): the latest one is in use."""
+
+    __tablename__ = "view_models"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    trained_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    basis: Mapped[str] = mapped_column(String(16), nullable=False)  # "model" | "site score"
+    shorts: Mapped[int] = mapped_column(Integer, nullable=False)  # published Shorts it knew
+    reason: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
