@@ -16,6 +16,7 @@ from wagglebot.analytics.schedule import publishing_hours
 from wagglebot.core.db.models import StatsRun
 
 TOP = 5
+TIME = alt.X("time:T", title=None, axis=alt.Axis(format="%m-%d %H:%M"))
 tz = ui.settings().timezone
 
 st.title("Analytics")
@@ -37,10 +38,10 @@ if last_run is None:
     st.info("Nothing read back yet: collect_stats runs every hour once a Short is published.")
 else:
     st.caption(
-        f"Last read {ui.local(last_run.finished_at)} ({ui.ago(last_run.finished_at)}): "
-        f"{last_run.videos} Shorts due, {last_run.totals} totals and {last_run.days} "
-        f"Analytics days read in {last_run.data_calls} Data API and "
-        f"{last_run.analytics_calls} Analytics calls."
+        f"Last read {ui.local(last_run.finished_at)} ({ui.ago(last_run.finished_at)}) · "
+        f"Shorts due: {last_run.videos} · totals read: {last_run.totals} · Analytics days "
+        f"read: {last_run.days} · calls: {last_run.data_calls} Data API, "
+        f"{last_run.analytics_calls} Analytics"
     )
     for part, why in (("Totals", last_run.totals_off), ("Analytics", last_run.analytics_off)):
         if why:
@@ -59,7 +60,7 @@ a.metric("Shorts published", f"{len(shorts):,}")
 kept = [s.retention for s in shorts if s.retention is not None]
 b.metric("Views so far", f"{now_views:,}")
 c.metric("Average view percentage", f"{sum(kept) / len(kept):.0f} %" if kept else "-")
-d.metric("Publishing hours", ", ".join(f"{h:02d}:00" for h in hours.hours))
+d.metric("Publishing hours", " · ".join(f"{h}h" for h in hours.hours))
 st.caption(ui.md(hours.reason))
 
 st.subheader("Views over time")
@@ -74,7 +75,7 @@ if series:
         alt.Chart(frame, title="Each Short")
         .mark_line(point=True)
         .encode(
-            x="time:T",
+            x=TIME,
             y="views:Q",
             color=alt.Color("Short:N", legend=alt.Legend(orient="bottom")),
             tooltip=["Short", "time", "views"],
@@ -83,10 +84,8 @@ if series:
     )
     right.altair_chart(
         alt.Chart(total, title="The channel")
-        .mark_area(opacity=0.6)
-        .encode(
-            x="time:T", y=alt.Y("views:Q", title="views, all Shorts"), tooltip=["time", "views"]
-        ),
+        .mark_area(opacity=0.5, line=True, point=True)
+        .encode(x=TIME, y=alt.Y("views:Q", title="views, all Shorts"), tooltip=["time", "views"]),
         width="stretch",
     )
 else:
@@ -100,7 +99,7 @@ if days:
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x="day:T",
+            x=alt.X("day:T", title=None, axis=alt.Axis(format="%m-%d")),
             y=alt.Y("percentage:Q", title="average view %"),
             color="Short:N",
             tooltip=["Short", "day", "percentage", "views"],

@@ -105,7 +105,7 @@ def _refresh_moved(session: Session) -> None:
     engine = session.get_bind().engine
     with engine.connect() as conn:
         stories = conn.scalars(
-            select(Post.story_id.distinct()).where(Post.id.in_(moved), Post.story_id.is_not(None))
+            select(Post.story_id).distinct().where(Post.id.in_(moved), Post.story_id.is_not(None))
         ).all()
         conn.rollback()
         for story in sorted(stories):
