@@ -313,3 +313,31 @@ def test_publishing_hours_come_from_the_history_once_it_says_enough(
     off, why = publishing_now(db_settings, at.replace(hour=4))
     assert off is False
     assert why.startswith("not a publishing hour: it is 04:05")
+
+
+def test_the_health_page_says_when_the_read_back_stalls_or_a_part_is_off(
+    sessions: sessionmaker[Session], db_settings: Settings, fake: FakeYouTube
+) -> None:
+    from wagglebot.ops.health import Level
+    from wagglebot.ops.health.checks import stats_checks
+
+    def check(now: datetime | None = None):
+        with sessions() as session:
+            return stats_checks(session, db_settings, now or utcnow())
+
+    assert check() == []  # nothing published: nothing to read
+    _published(sessions, fake, [5])
+    [never] = check()
+    assert (never.level, never.value) == (Level.AMBER, "figures last read never")
+    upload_only = token_info(fake) | {"scopes": [UPLOAD_SCOPE, READ_SCOPE]}
+    reader = YouTubeStats(credentials_from(upload_only, f"{fake.url}token"), api_url=fake.url)
+    collect_stats(db_settings, reader)
+    [off] = check()
+    assert off.level is Level.AMBER
+    assert "analytics off: the YouTube token lacks" in off.detail
+    collect_stats(db_settings, _reader(fake), now=utcnow() + timedelta(hours=1))
+    [fine] = check()
+    assert (fine.level, fine.value.split(" read ")[0]) == (Level.GREEN, "1 Short(s)")
+    [late] = check(utcnow() + timedelta(hours=4))
+    assert late.level is Level.AMBER
+    assert "collect_stats has not run lately" in late.detail

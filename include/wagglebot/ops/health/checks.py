@@ -32,6 +32,7 @@ def all_checks(settings: Settings, now: datetime) -> list[Check]:
             checks += crawl_checks(session, settings, now)
             checks += production_checks(session, settings, now)
             checks += quota_checks(session, settings)
+            checks += stats_checks(session, settings, now)
             checks += database_disk(session, settings)
     except SQLAlchemyError as exc:
         checks.append(
@@ -316,6 +317,37 @@ def quota_checks(session: Session, settings: Settings) -> list[Check]:
             detail,
         )
     ]
+
+
+STATS_LATE = timedelta(hours=3)  # collect_stats runs hourly
+
+
+def stats_checks(session: Session, settings: Settings, now: datetime) -> list[Check]:
+    """The read-back of published Shorts' figures: running, and with every part on."""
+    from wagglebot.core.db.models import StatsRun, Upload
+
+    window = now - timedelta(days=settings.stats_days)
+    published = session.scalar(
+        select(func.count()).where(Upload.video_id.is_not(None), Upload.uploaded_at >= window)
+    )
+    if not published:
+        return []
+    last = session.scalars(select(StatsRun).order_by(StatsRun.id.desc()).limit(1)).first()
+    threshold = f"read within {STATS_LATE.seconds // 3600} h, every part on"
+    if last is None or last.finished_at < now - STATS_LATE:
+        when = "never" if last is None else _ago((now - last.finished_at).total_seconds())
+        why = "collect_stats has not run lately: paused, or failing (see its log)"
+        return [
+            Check("stats", "Publishing", Level.AMBER, f"figures last read {when}", threshold, why)
+        ]
+    off = [f"{part} off: {why}" for part, why in
+           (("totals", last.totals_off), ("analytics", last.analytics_off)) if why]  # fmt: skip
+    if last.problems:
+        off.append(f"calls that failed: {last.problems}")
+    value = f"{published} Short(s) read {_ago((now - last.finished_at).total_seconds())}"
+    if off:
+        return [Check("stats", "Publishing", Level.AMBER, value, threshold, "; ".join(off)[:600])]
+    return [Check("stats", "Publishing", Level.GREEN, value, threshold)]
 
 
 # --- disks, GPUs, backups, services -------------------------------------------------------
