@@ -1,0 +1,1266 @@
+"""A loopback stand-in for the Instagram Graph API's Reels publishing (resumable upload)
+and its long-lived token refresh, speaking their protocols. NOT Instagram.
+
+Like fake_youtube, it exists for the tests and for sample mode, where a new user sees a
+Reel "published" on a page that says plainly it is this fake. One server answers both
+Meta hosts' paths on its root: graph.facebook.com / graph.instagram.com (a version
+prefix such as /v23.0/ is optional and any vNN.N is accepted) and rupload.facebook.com.
+
+  GET  /refresh_access_token          grant_type=ig_refresh_token&access_token=LONG ->
+                                      {"access_token", "token_type": "bearer", "expires_in"}
+  POST /{ig-user-id}/media            media_type=REELS&upload_type=resumable&caption=... ->
+                                      {"id": C, "uri": "<root>ig-api-upload/{ver}/C"}
+  POST /ig-api-upload/{ver}/C         headers "Authorization: OAuth <token>", "offset: N",
+                                      "file_size: TOTAL"; body: the bytes from offset N
+  GET  /C?fields=status_code,status,video_status
+  POST /{ig-user-id}/media_publish    creation_id=C -> {"id": MEDIA}
+  GET  /{ig-user-id}/content_publishing_limit?fields=quota_usage,config
+  GET  /MEDIA?fields=id,media_type,media_product_type,permalink,caption,timestamp
+  GET  /{ig-user-id}/media            the account's published media, newest first
+  GET  /reel/<code>/                  the permalink: a page labelled as this fake
+
+(C: a container's id; MEDIA: a published media's id)
+
+and, to steer it: GET /_fake/media, /_fake/containers, /_fake/log; POST /_fake/faults
+(a Fault as JSON), /_fake/faults/clear, /_fake/config {setting: value}.
+
+Graph calls take the token as an ``access_token`` query/form/JSON parameter or as
+"Authorization: Bearer <token>" (both in Meta's examples); the upload host wants
+"Authorization: OAuth <token>". Graph errors have Meta's shape ({"error": {"message",
+"type": "OAuthException", "code", "error_subcode", "is_transient", "fbtrace_id"}}), the
+upload host's its own ({"debug_info": {"retriable", "type", "message"}}). No log entry
+holds a token. Sources (developers.facebook.com/docs/instagram-platform/...):
+content-publishing[/resumable-uploads], instagram-graph-api/reference/ig-user/media,
+.../ig-container, .../ig-user/content_publishing_limit, .../error-codes,
+reference/refresh_access_token; graph-api/guides/error-handling. Where they leave a
+detail open the choice is marked "Choice" below, and shapes taken from third-party code
+rather than Meta's pages are marked "unverified".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import html
+import json
+import re
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+GRAPH_VERSION = "v23.0"  # the version put in an upload uri when the request named none
+_VERSION = re.compile(r"v\d+\.\d+")
+CONTAINER_TTL_S = 86_400  # "Containers expire after 24 hours" (IG User Media reference)
+CAPTION_CHARS, CAPTION_HASHTAGS, CAPTION_MENTIONS = 2200, 30, 20  # IG User Media reference
+# Choice: every occurrence counts (Meta does not say whether repeats count once).
+_HASHTAG = re.compile(r"(?<![\w&#])#\w+")
+_MENTION = re.compile(r"(?<![\w@.])@[\w.]+")
+FAULT_KINDS = frozenset(
+    {"token", "container_create", "upload", "container", "publish", "limit", "media"}
+)
+_PUBLISH_LIMIT = (
+    "You reached maximum number of posts that is allowed to be published by Content "
+    "Publishing API."
+)  # code 9 / subcode 2207042, the error-codes table's words
+_NOT_READY = "The media is not ready for publishing, please wait for a moment"
+_UNSUPPORTED = (
+    "Unsupported {verb} request. Object with ID '{node}' does not exist, cannot be loaded "
+    "due to missing permissions, or does not support this operation. Please read the Graph "
+    "API documentation at https://developers.facebook.com/docs/graph-api"
+)
+# Named reasons -> (HTTP status, code, subcode, message, is_transient). Codes from the
+# Graph error-handling guide (4, 17, 32 throttling; 190 token; 463 expired) and the
+# Instagram error-codes table (9/2207042, 4/2207051, both HTTP 400 there). Choice: the
+# plain throttling codes answer 403, as Graph was seen to (python-social-auth/social-core
+# issue 859); 190 answers 400 (a third party saw graph.instagram.com answer 401: a
+# fault's ``status`` can say so).
+REASONS: dict[str, tuple[int, int, int | None, str, bool]] = {
+    "expired": (400, 190, 463, "", False),  # message built from the token's dates
+    "invalid_token": (
+        400,
+        190,
+        None,
+        "Invalid OAuth access token - Cannot parse access token",
+        False,
+    ),
+    "rate_limit": (403, 4, None, "Application request limit reached", True),
+    "user_rate_limit": (403, 17, None, "User request limit reached", True),
+    "page_rate_limit": (403, 32, None, "Page request limit reached", True),
+    "publish_limit": (400, 9, 2207042, _PUBLISH_LIMIT, False),
+    "spam": (
+        400,
+        4,
+        2207051,
+        "We restrict certain activity to protect our community. "
+        "Tell us if you think we made a mistake.",
+        False,
+    ),
+    # 9007/2207027 for publishing too early: the code is third-party-observed (unverified).
+    "not_ready": (400, 9007, 2207027, "Media ID is not available", False),
+    "server": (
+        500,
+        2,
+        None,
+        "An unexpected error has occurred. Please retry your request later.",
+        True,
+    ),
+}
+# A container's processing failure, by subcode -> (code, message). The error-codes table
+# gives the subcodes, codes and words; 352 for 2207026 (format) is third-party-observed.
+FAILURES: dict[int, tuple[int, str]] = {
+    2207026: (352, "Sorry, the video file you selected is in a format that we don't support."),
+    2207053: (-1, "unknown upload error"),
+    2207032: (-1, "Create media fail, please try to re-create media"),
+    2207001: (-1, "Instagram server error. Try again."),
+    2207003: (-2, "It takes too long to download the media."),
+    2207057: (
+        1,
+        "Thumbnail offset must be greater than or equal to 0 and less than video duration",
+    ),
+}
+_EXPIRED_CONTAINER = (
+    -2,
+    2207020,
+    "The media you are trying to access has expired. Please try to upload again.",
+)
+# Unverified: the human text in a container's ``status`` (the reference says only that on
+# ERROR it holds the error subcode); these follow what third-party code reads.
+STATUS_TEXT = {
+    "IN_PROGRESS": "In Progress: Media is still being processed.",
+    "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+    "PUBLISHED": "Published: Media has been successfully published.",
+    "EXPIRED": "Expired: Media was not published within 24 hours.",
+}
+
+
+@dataclass
+class Fault:
+    """What to do to the ``nth`` request of a kind (every one from then on, with ``every``).
+
+    Kinds: "token" (refresh_access_token), "container_create", "upload", "container"
+    (a container read), "publish", "limit" (content_publishing_limit), "media" (a media
+    read). ``reason``: one of REASONS, or on "container" "ERROR" (with ``subcode``, default
+    2207026) or "EXPIRED", which change the container for good. ``status``/``code``/
+    ``subcode``/``message`` answer a Graph error of your own (or, on "upload", the upload
+    host's debug_info failure). A code-190/463 answer ("expired", on any kind but "token")
+    leaves the tokens in use expired until a refresh. ``drop``: close the connection
+    without an answer: an upload first reads ``drop_after`` bytes (default half the body)
+    and keeps them; a publish first publishes (the reply is lost).
+    """
+
+    on: str
+    nth: int = 1
+    status: int | None = None
+    reason: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    drop: bool = False
+    drop_after: int | None = None
+    delay: float = 0.0  # seconds before answering
+    every: bool = False
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        if self.on not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.on!r}: one of {sorted(FAULT_KINDS)}")
+        if self.reason and self.reason not in REASONS and self.reason not in {"ERROR", "EXPIRED"}:
+            raise ValueError(f"unknown fault reason {self.reason!r}")
+
+    @property
+    def answers(self) -> bool:
+        return bool(self.status or self.code is not None or self.reason)
+
+
+@dataclass
+class Settings:
+    quota_total: int = 100  # publishes per rolling window: 100 (content publishing guide)
+    quota_duration: int = 86_400
+    container_limit: int = 400  # containers per rolling 24 h (IG User Media reference)
+    processing_polls: int = 1  # status polls answered IN_PROGRESS after the last byte
+    token_lifetime: int = 5_184_000  # 60 days, a long-lived token's life
+    min_refresh_age: int = 86_400  # "at least 24 hours old" (refresh_access_token)
+
+
+@dataclass
+class Token:
+    issued: float  # fake time
+    generation: int  # 0: the one the fake was built with; n: the n-th refresh
+    stale: bool = False  # an "expired" answer was given for it: expired until refreshed
+
+
+@dataclass
+class Container:
+    id: str
+    created: float
+    version: str
+    params: dict[str, str]
+    path: Path
+    total: int | None = None  # file_size, from the first upload request
+    received: int = 0
+    sha256: str = ""
+    status_code: str = "IN_PROGRESS"
+    error_subcode: int | None = None
+    polls: int = 0
+    media_id: str | None = None
+    digest: Any = field(default_factory=hashlib.sha256, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and self.received == self.total
+
+    def view(self) -> dict:
+        return {
+            "id": self.id,
+            "status_code": self.status_code,
+            "error_subcode": self.error_subcode,
+            "caption": self.params.get("caption", ""),
+            "media_type": self.params.get("media_type", ""),
+            "share_to_feed": self.params.get("share_to_feed"),
+            "thumb_offset": self.params.get("thumb_offset"),
+            "file_size": self.total,
+            "received": self.received,
+            "sha256": self.sha256,
+            "file": str(self.path),
+            "media_id": self.media_id,
+            "created": _iso(self.created),
+        }
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _meta_time(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+
+
+def _graph_id() -> str:
+    return "1789" + "".join(str(secrets.randbelow(10)) for _ in range(13))
+
+
+def _new_token() -> str:
+    return "IGFAKE" + secrets.token_urlsafe(36).replace("-", "A").replace("_", "B")
+
+
+@dataclass
+class FakeState:
+    folder: Path
+    ig_user_id: str
+    settings: Settings = field(default_factory=Settings)
+    tokens: dict[str, Token] = field(default_factory=dict)
+    containers: dict[str, Container] = field(default_factory=dict)
+    media: dict[str, dict] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)  # permalink code -> media id
+    created_at: list[float] = field(default_factory=list)  # container creations
+    published_at: list[float] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    log: list[dict] = field(default_factory=list)
+    clock: Callable[[], float] = time.time  # tests may replace it, or configure(advance=)
+    offset: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> float:
+        return self.clock() + self.offset
+
+    def fault_for(self, kind: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.on != kind:
+                    continue
+                fault.seen += 1
+                if fault.seen == fault.nth or (fault.every and fault.seen > fault.nth):
+                    if not fault.every:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def issue(self, value: str | None = None, age: float = 0.0) -> str:
+        value = value or _new_token()
+        with self.lock:
+            generation = len(self.tokens)
+            self.tokens[value] = Token(self.now() - age, generation)
+        return value
+
+    def token_problem(self, value: str) -> tuple[Token | None, tuple[int, int | None, str] | None]:
+        """The token, and what is wrong with it as (code, subcode, message), if anything."""
+        with self.lock:
+            token = self.tokens.get(value)
+            lifetime = self.settings.token_lifetime
+        if token is None:
+            return None, (190, None, REASONS["invalid_token"][3])
+        now = self.now()
+        ends = token.issued + lifetime
+        if token.stale or now >= ends:
+            when = min(ends, now - 1) if token.stale else ends
+            return token, (190, 463, self.expired_message(when))
+        return token, None
+
+    def expired_message(self, when: float) -> str:
+        return (
+            f"Error validating access token: Session has expired on {_meta_time(when)}. "
+            f"The current time is {_meta_time(self.now())}."
+        )
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self.tokens.values():
+                token.stale = True
+
+    def window(self, moments: list[float], duration: int) -> int:
+        since = self.now() - duration
+        return sum(1 for moment in moments if moment > since)
+
+    def age_container(self, container: Container) -> None:
+        """Unpublished containers expire 24 h after they were made (call under its lock)."""
+        old = self.now() - container.created >= CONTAINER_TTL_S
+        if old and container.status_code in {"IN_PROGRESS", "FINISHED"}:
+            container.status_code = "EXPIRED"
+
+    def configure(self, **options: Any) -> dict:
+        known = {f.name for f in fields(Settings)}
+        for name in options:
+            if name not in known | {"token_age", "advance"}:
+                raise ValueError(f"unknown setting {name!r}")
+        with self.lock:
+            self.offset += float(options.get("advance", 0))
+            for name in known & options.keys():
+                setattr(self.settings, name, int(options[name]))
+            if "token_age" in options:  # how old every token handed out so far is, now
+                for token in self.tokens.values():
+                    token.issued = self.now() - float(options["token_age"])
+            return asdict(self.settings)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: FakeState
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeInstagram/1.0 (WaggleBot loopback stand-in)"
+
+    def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
+        pass
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> FakeState:
+        return self.server.state
+
+    def _root(self) -> str:
+        host = self.headers.get("Host", f"127.0.0.1:{self.server.server_address[1]}")
+        return f"http://{host}/"
+
+    def _length(self) -> int:
+        return int(self.headers.get("Content-Length") or 0)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(self._length())
+
+    def _drain(self, count: int) -> None:
+        while count > 0:
+            got = self.rfile.read(min(count, 1 << 16))
+            if not got:
+                break
+            count -= len(got)
+
+    def _send(
+        self, status: int, body: bytes = b"", kind: str = "application/json; charset=UTF-8"
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: object) -> None:
+        self._send(status, json.dumps(data, ensure_ascii=False).encode())
+
+    def _record(self, kind: str, status: int, **extra: object) -> None:
+        entry = {
+            "kind": kind,
+            "status": status,
+            "method": self.command,
+            "path": urlsplit(self.path).path,
+            **extra,
+        }  # the path: never the query
+        with self.state.lock:
+            self.state.log.append(entry)
+
+    def _drop(self, kind: str, **extra: object) -> None:
+        self._record(kind, 0, dropped=True, **extra)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _graph_error(
+        self,
+        kind: str,
+        http: int,
+        code: int,
+        subcode: int | None,
+        message: str,
+        transient: bool = False,
+        **extra: object,
+    ) -> None:
+        error: dict[str, object] = {"message": message, "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+            error["error_user_msg"] = message
+        error["is_transient"] = transient
+        error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
+        self._record(kind, http, code=code, subcode=subcode, **extra)  # before the answer
+        self._json(http, {"error": error})
+
+    def _reason(self, kind: str, reason: str, status: int | None = None, **extra: object) -> None:
+        http, code, subcode, message, transient = REASONS[reason]
+        if reason == "expired":
+            message = self.state.expired_message(self.state.now() - 1)
+        self._graph_error(kind, status or http, code, subcode, message, transient, **extra)
+
+    def _bad_param(self, kind: str, message: str, **extra: object) -> None:
+        self._graph_error(kind, 400, 100, None, f"(#100) {message}", **extra)
+
+    def _upload_error(
+        self, status: int, kind: str, message: str, retriable: bool = False, **extra: object
+    ) -> None:
+        """The upload host's failure shape (resumable-uploads guide)."""
+        self._record("upload", status, error=kind, **extra)  # logged before it is answered
+        self._json(
+            status, {"debug_info": {"retriable": retriable, "type": kind, "message": message}}
+        )
+
+    def _answer_fault(self, fault: Fault | None, kind: str, **extra: object) -> bool:
+        """Delay, then answer a Graph error from the fault if it says one; True if it did.
+        An expired-token answer leaves the tokens expired until a refresh."""
+        if fault is None:
+            return False
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop and kind not in {"upload", "publish"}:
+            self._drop(kind, fault=True, **extra)
+            return True
+        if not fault.answers or fault.reason in {"ERROR", "EXPIRED"}:
+            return False
+        if fault.reason in REASONS and fault.code is None:
+            http, code, subcode, message, transient = REASONS[fault.reason]
+        else:
+            http, code, subcode, message, transient = 400, fault.code or 1, None, "", False
+        http = fault.status or http
+        subcode = fault.subcode if fault.subcode is not None else subcode
+        if code == 190 and subcode == 463:
+            if kind != "token":
+                self.state.expire_tokens()
+            message = self.state.expired_message(self.state.now() - 1)
+        message = fault.message or message or "An unknown error occurred"
+        self._graph_error(kind, http, code, subcode, message, transient, fault=True, **extra)
+        return True
+
+    def _params(self, body: bytes = b"") -> dict[str, str]:
+        """The query's parameters, then the body's (form or JSON), the last value of each."""
+        url = urlsplit(self.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if not body:
+            return params
+        if "json" in self.headers.get("Content-Type", ""):
+            data = json.loads(body or b"{}")
+            for key, value in data.items():
+                if isinstance(value, bool):
+                    params[key] = "true" if value else "false"
+                elif isinstance(value, (dict, list)):
+                    params[key] = json.dumps(value)
+                else:
+                    params[key] = str(value)
+        else:
+            text = body.decode("utf-8", "replace")
+            params.update({k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()})
+        return params
+
+    def _graph_auth(self, kind: str, params: dict[str, str]) -> Token | None:
+        """The Graph call's token (access_token parameter, or Authorization: Bearer), or
+        None after answering Meta's error for a missing, unknown or expired one."""
+        value = params.get("access_token", "")
+        scheme, _, rest = self.headers.get("Authorization", "").partition(" ")
+        if not value and scheme:
+            # Choice: the Graph hosts take "Bearer" (Meta's examples); any other scheme
+            # (e.g. OAuth, the upload host's) is a token that cannot be parsed.
+            value = rest.strip() if scheme.lower() == "bearer" else "?"
+        if not value:
+            self._graph_error(
+                kind, 400, 104, None, "An access token is required to request this resource."
+            )
+            return None
+        token, problem = self.state.token_problem(value)
+        if problem:
+            code, subcode, message = problem
+            self._graph_error(kind, 400, code, subcode, message)
+            return None
+        return token
+
+    def _fields(
+        self, params: dict[str, str], default: list[str], known: set[str], kind: str, node: str
+    ) -> list[str] | None:
+        asked = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+        for name in asked:
+            if name not in known:  # Choice: node type named after the reference's title
+                self._bad_param(
+                    kind, f"Tried accessing nonexisting field ({name}) on node type ({node})"
+                )
+                return None
+        return asked or default
+
+    # --- routing ----------------------------------------------------------------------
+
+    def _route(self) -> tuple[str, list[str]]:
+        """The Graph version (GRAPH_VERSION if none) and the path's other segments."""
+        parts = [p for p in urlsplit(self.path).path.split("/") if p]
+        if parts[:1] == ["ig-api-upload"]:
+            rest = parts[1:]
+            if rest and _VERSION.fullmatch(rest[0]):
+                return rest[0], ["ig-api-upload", *rest[1:]]
+            return GRAPH_VERSION, parts
+        if parts and _VERSION.fullmatch(parts[0]):
+            return parts[0], parts[1:]
+        return GRAPH_VERSION, parts
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        _, parts = self._route()
+        if url.path in {"/", ""}:
+            return self._home()
+        if url.path.startswith("/_fake/"):
+            return self._steer_get(url.path, self._params())
+        if len(parts) == 2 and parts[0] == "reel":
+            return self._reel(parts[1])
+        params = self._params()
+        if parts == ["refresh_access_token"]:
+            return self._refresh(params)
+        if len(parts) == 1:
+            return self._node(parts[0], params)
+        if len(parts) == 2 and parts[1] == "content_publishing_limit":
+            return self._limit(parts[0], params)
+        if len(parts) == 2 and parts[1] == "media":
+            return self._media_list(parts[0], params)
+        self._unknown("get", url.path)
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        version, parts = self._route()
+        if parts[:1] == ["ig-api-upload"] and len(parts) == 2:
+            return self._upload(version, parts[1])
+        body = self._body()
+        if url.path.startswith("/_fake/"):
+            return self._steer_post(url.path, body)
+        params = self._params(body)
+        if len(parts) == 2 and parts[1] == "media":
+            return self._create(version, parts[0], params)
+        if len(parts) == 2 and parts[1] == "media_publish":
+            return self._publish(parts[0], params)
+        self._unknown("post", url.path)
+
+    def _unknown(self, verb: str, path: str) -> None:
+        if self.command == "GET":
+            self._body()
+        self._graph_error("unknown", 400, 100, 33, _UNSUPPORTED.format(verb=verb, node=path))
+
+    def _is_user(self, node: str) -> bool:
+        return node in {self.state.ig_user_id, "me"}
+
+    # --- steering ---------------------------------------------------------------------
+
+    def _steer_get(self, path: str, params: dict[str, str]) -> None:
+        with self.state.lock:
+            if path == "/_fake/media":
+                return self._json(200, list(self.state.media.values()))
+            if path == "/_fake/containers":
+                return self._json(200, [c.view() for c in self.state.containers.values()])
+            if path == "/_fake/log":
+                kind = params.get("kind")
+                return self._json(200, [e for e in self.state.log if kind in {None, e["kind"]}])
+        self._send(404, b'{"error": "no such steering endpoint"}')
+
+    def _steer_post(self, path: str, body: bytes) -> None:
+        data = json.loads(body or b"{}")
+        try:
+            if path == "/_fake/faults/clear":
+                with self.state.lock:
+                    self.state.faults.clear()
+                return self._json(200, {"faults": 0})
+            if path == "/_fake/faults":
+                fault = Fault(**data)
+                with self.state.lock:
+                    self.state.faults.append(fault)
+                    return self._json(200, {"faults": len(self.state.faults)})
+            if path == "/_fake/config":
+                return self._json(200, self.state.configure(**data))
+        except (TypeError, ValueError) as refused:
+            return self._json(400, {"error": str(refused)})
+        self._send(404, b'{"error": "no such steering endpoint"}')
+
+    # --- tokens -----------------------------------------------------------------------
+
+    def _refresh(self, params: dict[str, str]) -> None:
+        """GET /refresh_access_token: a new long-lived token for one at least
+        ``min_refresh_age`` old and unexpired. Choice: the old token keeps working until
+        its own expiry (Meta does not say it is revoked)."""
+        kind = "token"
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return
+        if params.get("grant_type") != "ig_refresh_token":
+            return self._bad_param(kind, "Unsupported grant_type: use ig_refresh_token")
+        value = params.get("access_token", "")
+        if not value:
+            return self._graph_error(
+                kind, 400, 104, None, "An access token is required to request this resource."
+            )
+        token, problem = self.state.token_problem(value)
+        if problem and not (
+            token
+            and token.stale
+            and problem[1] == 463
+            and self._age(token) < self.state.settings.token_lifetime
+        ):
+            # A token that a fault declared expired can still be refreshed (the fault is
+            # Meta's answer on a call, the client's recovery is what it tests); one truly
+            # past its lifetime cannot, as the reference says.
+            code, subcode, message = problem
+            return self._graph_error(kind, 400, code, subcode, message)
+        assert token is not None
+        age, needed = self._age(token), self.state.settings.min_refresh_age
+        if age < needed:  # Choice: Meta documents the rule, not its error; code 100 here
+            return self._bad_param(
+                kind,
+                f"The access token is {int(age)} s old: only a "
+                f"token at least {needed} s (24 hours) old can be "
+                "refreshed.",
+            )
+        new = self.state.issue()
+        with self.state.lock:
+            generation = self.state.tokens[new].generation
+            lifetime = self.state.settings.token_lifetime
+        self._record(kind, 200, token_generation=generation)
+        self._json(200, {"access_token": new, "token_type": "bearer", "expires_in": lifetime})
+
+    def _age(self, token: Token) -> float:
+        return self.state.now() - token.issued
+
+    # --- containers -------------------------------------------------------------------
+
+    def _create(self, version: str, node: str, params: dict[str, str]) -> None:
+        kind = "container_create"
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return
+        if (token := self._graph_auth(kind, params)) is None:
+            return
+        if not self._is_user(node):
+            return self._graph_error(
+                kind, 400, 100, 33, _UNSUPPORTED.format(verb="post", node=node)
+            )
+        if refusal := self._container_refusal(params):
+            return self._bad_param(kind, refusal, token_generation=token.generation)
+        with self.state.lock:
+            limit = self.state.settings.container_limit
+            if self.state.window(self.state.created_at, CONTAINER_TTL_S) >= limit:
+                refused = True
+            else:
+                refused = False
+                self.state.created_at.append(self.state.now())
+                container_id = _graph_id()
+                while container_id in self.state.containers or container_id in self.state.media:
+                    container_id = _graph_id()
+                path = self.state.folder / f"{container_id}.bin"
+                path.write_bytes(b"")
+                keep = {k: v for k, v in params.items() if k != "access_token"}
+                container = Container(container_id, self.state.now(), version, keep, path)
+                self.state.containers[container_id] = container
+        if refused:  # Choice: Meta names the limit, not its error; the publishing one's code
+            return self._graph_error(
+                kind,
+                400,
+                9,
+                None,
+                f"(#9) You reached the maximum of {limit} containers created in 24 hours.",
+                token_generation=token.generation,
+            )
+        uri = f"{self._root()}ig-api-upload/{version}/{container_id}"
+        self._record(kind, 200, container=container_id, token_generation=token.generation)
+        self._json(200, {"id": container_id, "uri": uri})
+
+    def _container_refusal(self, params: dict[str, str]) -> str | None:
+        media_type = params.get("media_type", "")
+        upload_type = params.get("upload_type")
+        if media_type not in {"REELS", "VIDEO", "STORIES", "IMAGE", "CAROUSEL"}:
+            if not media_type and "image_url" not in params:
+                return "The parameter image_url is required."
+            return (
+                f"Param media_type must be one of {{IMAGE, CAROUSEL, REELS, STORIES, "
+                f"VIDEO}}, not {media_type!r}."
+            )
+        if media_type != "REELS" or upload_type != "resumable":
+            if upload_type not in {None, "resumable"}:  # the guide: lowercase "resumable"
+                return f"Param upload_type must be 'resumable', not {upload_type!r}."
+            if media_type in {"REELS", "VIDEO", "STORIES"} and "video_url" not in params:
+                return "The parameter video_url is required (or upload_type=resumable)."
+            # Choice: a loopback stand-in fetches nothing from the web.
+            return (
+                f"WaggleBot's loopback Instagram takes only media_type=REELS with "
+                f"upload_type=resumable (got media_type={media_type})."
+            )
+        caption = params.get("caption", "")
+        if len(caption) > CAPTION_CHARS:
+            return (
+                f"The caption is {len(caption)} characters long: Instagram allows at "
+                f"most {CAPTION_CHARS}."
+            )
+        if (count := len(_HASHTAG.findall(caption))) > CAPTION_HASHTAGS:
+            return f"The caption has {count} hashtags: Instagram allows at most {CAPTION_HASHTAGS}."
+        if (count := len(_MENTION.findall(caption))) > CAPTION_MENTIONS:
+            return (
+                f"The caption has {count} @mentions: Instagram allows at most {CAPTION_MENTIONS}."
+            )
+        if params.get("share_to_feed", "true") not in {"true", "false"}:
+            return "Param share_to_feed must be a boolean (true or false)."
+        offset = params.get("thumb_offset", "0")
+        if not offset.isdigit():  # milliseconds from the start; the reference's default 0
+            return f"Param thumb_offset must be a non-negative integer (ms), not {offset!r}."
+        return None
+
+    def _upload(self, version: str, container_id: str) -> None:
+        """POST /ig-api-upload/{ver}/{id}: the bytes from ``offset`` on. Resuming is
+        documented; how to learn the offset is not: this fake keeps what arrived and shows
+        it in the container's video_status (what third-party code reads)."""
+        length = self._length()
+        fault = self.state.fault_for("upload")
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and fault.answers:
+            self._drain(length)
+            if fault.reason == "expired" or (fault.code, fault.subcode) == (190, 463):
+                self.state.expire_tokens()
+                message = self.state.expired_message(self.state.now() - 1)
+                return self._upload_error(
+                    fault.status or 400, "NotAuthorizedError", message, fault=True, subcode=463
+                )
+            status = fault.status or 400
+            message = fault.message or "Request processing failed"
+            return self._upload_error(
+                status, "ProcessingFailedError", message, retriable=status >= 500, fault=True
+            )
+        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
+        # Unverified: the upload host's answer to a bad token (third-party-observed shape).
+        if scheme.lower() != "oauth" or not value.strip():
+            self._drain(length)
+            return self._upload_error(
+                400,
+                "NotAuthorizedError",
+                "User not authorized to "
+                "perform this request: send Authorization: OAuth "
+                "<access token>",
+                scheme=scheme,
+            )
+        token, problem = self.state.token_problem(value.strip())
+        if problem:
+            self._drain(length)
+            return self._upload_error(400, "NotAuthorizedError", problem[2], subcode=problem[1])
+        assert token is not None
+        with self.state.lock:
+            container = self.state.containers.get(container_id)
+        if container is None:  # Choice: 404, the shape of the upload host's failures
+            self._drain(length)
+            return self._upload_error(404, "NotFoundError", f"No container {container_id}")
+        if self.headers.get("file_url"):
+            self._drain(length)
+            return self._upload_error(
+                400,
+                "ProcessingFailedError",
+                "file_url is not supported by WaggleBot's loopback Instagram: send the bytes",
+            )
+        numbers = {}
+        for header in ("offset", "file_size"):
+            text = (self.headers.get(header) or "").strip()
+            if not text.isdigit():  # trypost/trypost#32 quotes this answer for offset
+                self._drain(length)
+                return self._upload_error(
+                    400,
+                    "ParameterValidationError",
+                    f"HeaderValuePredicate: Header {header} not convertable to unsigned long",
+                )
+            numbers[header] = int(text)
+        self._receive(container, numbers["offset"], numbers["file_size"], length, fault, token)
+
+    def _receive(
+        self,
+        container: Container,
+        offset: int,
+        size: int,
+        length: int,
+        fault: Fault | None,
+        token: Token,
+    ) -> None:
+        extra = {
+            "container": container.id,
+            "offset": offset,
+            "file_size": size,
+            "sent": length,
+            "token_generation": token.generation,
+        }
+        with container.lock:
+            self.state.age_container(container)
+            # Choice, for every refusal below: 400 with retriable false, the upload host's
+            # documented failure shape; a wrong offset or size is the client's error, as a
+            # 4xx says, and resending the same request cannot succeed.
+            refusal = None
+            if container.status_code != "IN_PROGRESS" or container.media_id:
+                refusal = f"The container is {container.status_code}: it takes no more bytes"
+            elif container.total is not None and size != container.total:
+                refusal = f"file_size {size} differs from the {container.total} given first"
+            elif offset != container.received:
+                refusal = (
+                    f"offset {offset} does not match the {container.received} bytes received so far"
+                )
+            elif offset + length > size:
+                refusal = f"{length} bytes from offset {offset} run past file_size {size}"
+            if refusal:
+                self._drain(length)
+                return self._upload_error(400, "ProcessingFailedError", refusal, **extra)
+            container.total = size
+            keep = length
+            if fault and fault.drop:
+                keep = min(length, length // 2 if fault.drop_after is None else fault.drop_after)
+            got = 0
+            with container.path.open("r+b") as out:
+                out.seek(container.received)
+                while got < keep:
+                    try:
+                        chunk = self.rfile.read(min(keep - got, 1 << 16))
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    container.digest.update(chunk)
+                    container.received += len(chunk)
+                    got += len(chunk)
+            if container.complete:
+                container.sha256 = container.digest.hexdigest()
+        if fault and fault.drop:
+            return self._drop("upload", fault=True, kept=got, **extra)
+        if got < length:  # the client went away mid-body: what arrived is kept
+            return self._drop("upload", kept=got, **extra)
+        if container.complete:
+            self._record("upload", 200, kept=got, **extra)
+            return self._json(200, {"success": True, "message": "Upload successful."})
+        # Choice: a clean body that stops short of file_size is a chunk, taken as such.
+        self._record("upload", 200, kept=got, **extra)
+        self._json(
+            200,
+            {
+                "success": True,
+                "message": "Chunk received.",
+                "bytes_transferred": container.received,
+            },
+        )
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _node(self, node: str, params: dict[str, str]) -> None:
+        with self.state.lock:
+            container = self.state.containers.get(node)
+            media = self.state.media.get(node)
+        if container is not None:
+            return self._container_read(container, params)
+        if media is not None:
+            return self._media_read(media, params)
+        kind = "user" if self._is_user(node) else "node"
+        if self._graph_auth(kind, params) is None:
+            return
+        if kind == "node":
+            return self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
+        wanted = self._fields(params, ["id"], {"id", "user_id", "username"}, kind, "IGUser")
+        if wanted is None:
+            return
+        user = {
+            "id": self.state.ig_user_id,
+            "user_id": self.state.ig_user_id,
+            "username": "wagglebot.loopback",
+        }
+        self._record(kind, 200)
+        self._json(200, {name: user[name] for name in wanted})
+
+    def _container_read(self, container: Container, params: dict[str, str]) -> None:
+        kind = "container"
+        fault = self.state.fault_for(kind)
+        if self._answer_fault(fault, kind, container=container.id):
+            return
+        if (token := self._graph_auth(kind, params)) is None:
+            return
+        known = {"id", "status_code", "status", "video_status", "copyright_check_status"}
+        wanted = self._fields(params, ["id"], known, kind, "IGContainer")
+        if wanted is None:
+            return
+        with container.lock:
+            self.state.age_container(container)
+            if fault and fault.reason == "ERROR" and not container.media_id:
+                container.status_code = "ERROR"
+                container.error_subcode = fault.subcode or 2207026
+            elif fault and fault.reason == "EXPIRED" and not container.media_id:
+                container.status_code = "EXPIRED"
+            polled = "status_code" in wanted or "status" in wanted
+            if polled and container.status_code == "IN_PROGRESS" and container.complete:
+                if container.polls >= self.state.settings.processing_polls:
+                    container.status_code = "FINISHED"
+                else:
+                    container.polls += 1
+            answer = self._container_fields(container, wanted)
+        self._record(
+            kind,
+            200,
+            container=container.id,
+            status_code=container.status_code,
+            token_generation=token.generation,
+        )
+        self._json(200, answer)
+
+    def _container_fields(self, container: Container, wanted: list[str]) -> dict:
+        code = container.status_code
+        if code == "ERROR":  # the reference: on ERROR, status holds the error subcode
+            status = f"Error: Media upload has failed with error code {container.error_subcode}"
+        else:
+            status = STATUS_TEXT[code]
+        if not container.complete:
+            processing = "not_started"
+        else:
+            processing = {"IN_PROGRESS": "in_progress", "ERROR": "error"}.get(code, "complete")
+        values: dict[str, object] = {
+            "id": container.id,
+            "status_code": code,
+            "status": status,
+            # Unverified: not in the IG Container reference. This is the Video API's
+            # video status shape, which third-party Reels code reads to resume an upload.
+            "video_status": {
+                "uploading_phase": {
+                    "status": "complete" if container.complete else "in_progress",
+                    "bytes_transferred": container.received,
+                },
+                "processing_phase": {"status": processing},
+            },
+            "copyright_check_status": {
+                "status": "completed" if code in {"FINISHED", "PUBLISHED"} else "not_started",
+                "matches_found": False,
+            },
+        }
+        answer = {name: values[name] for name in wanted if name != "id"}
+        answer["id"] = container.id  # Graph always answers the node's id
+        return answer
+
+    def _media_read(self, media: dict, params: dict[str, str]) -> None:
+        kind = "media"
+        if self._answer_fault(self.state.fault_for(kind), kind, media=media["id"]):
+            return
+        if (token := self._graph_auth(kind, params)) is None:
+            return
+        wanted = self._fields(params, ["id"], set(_MEDIA_FIELDS), kind, "IGMedia")
+        if wanted is None:
+            return
+        self._record(kind, 200, media=media["id"], token_generation=token.generation)
+        answer = {name: media[name] for name in wanted if name != "id"}
+        answer["id"] = media["id"]
+        self._json(200, answer)
+
+    def _media_list(self, node: str, params: dict[str, str]) -> None:
+        kind = "media"
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return
+        if self._graph_auth(kind, params) is None:
+            return
+        if not self._is_user(node):
+            return self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
+        wanted = self._fields(params, ["id"], set(_MEDIA_FIELDS), kind, "IGMedia")
+        if wanted is None:
+            return
+        with self.state.lock:
+            media = list(self.state.media.values())[::-1]
+        self._record(kind, 200, listed=len(media))
+        self._json(
+            200, {"data": [{n: m[n] for n in dict.fromkeys(["id", *wanted])} for m in media]}
+        )
+
+    def _limit(self, node: str, params: dict[str, str]) -> None:
+        """GET /{ig-user-id}/content_publishing_limit: publishes in the rolling window
+        (from ``since``, a unix time, when it is later than the window's start)."""
+        kind = "limit"
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return
+        if self._graph_auth(kind, params) is None:
+            return
+        if not self._is_user(node):
+            return self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
+        wanted = self._fields(
+            params, ["quota_usage"], {"quota_usage", "config"}, kind, "ContentPublishingLimit"
+        )
+        if wanted is None:
+            return
+        since = params.get("since", "")
+        with self.state.lock:
+            duration = self.state.settings.quota_duration
+            start = self.state.now() - duration
+            if since.isdigit():
+                start = max(start, float(since))
+            usage = sum(1 for moment in self.state.published_at if moment > start)
+            values = {
+                "quota_usage": usage,
+                "config": {
+                    "quota_total": self.state.settings.quota_total,
+                    "quota_duration": duration,
+                },
+            }
+        self._record(kind, 200, quota_usage=usage)
+        self._json(200, {"data": [{name: values[name] for name in wanted}]})
+
+    # --- publishing -------------------------------------------------------------------
+
+    def _publish(self, node: str, params: dict[str, str]) -> None:
+        kind = "publish"
+        fault = self.state.fault_for(kind)
+        if self._answer_fault(fault, kind):
+            return
+        if (token := self._graph_auth(kind, params)) is None:
+            return
+        extra = {"token_generation": token.generation}
+        if not self._is_user(node):
+            return self._graph_error(
+                kind, 400, 100, 33, _UNSUPPORTED.format(verb="post", node=node), **extra
+            )
+        creation_id = params.get("creation_id", "")
+        if not creation_id:
+            return self._bad_param(kind, "The parameter creation_id is required.", **extra)
+        with self.state.lock:
+            container = self.state.containers.get(creation_id)
+        if container is None:
+            return self._graph_error(
+                kind,
+                400,
+                100,
+                33,
+                _UNSUPPORTED.format(verb="post", node=creation_id),
+                container=creation_id,
+                **extra,
+            )
+        extra["container"] = creation_id
+        with container.lock:
+            self.state.age_container(container)
+            if container.media_id:
+                # Choice: Meta does not document publishing a container twice; it is refused
+                # here and never makes a second media.
+                return self._bad_param(
+                    kind,
+                    f"The container {creation_id} has already been "
+                    f"published (media {container.media_id}).",
+                    **extra,
+                )
+            with self.state.lock:
+                settings = self.state.settings
+                used = self.state.window(self.state.published_at, settings.quota_duration)
+            if used >= settings.quota_total:
+                return self._reason(kind, "publish_limit", quota_usage=used, **extra)
+            if container.status_code == "EXPIRED":
+                code, subcode, message = _EXPIRED_CONTAINER
+                return self._graph_error(kind, 400, code, subcode, message, **extra)
+            if container.status_code == "ERROR":
+                subcode = container.error_subcode or 2207053
+                code, message = FAILURES.get(subcode, (-1, "unknown upload error"))
+                return self._graph_error(kind, 400, code, subcode, message, **extra)
+            if container.status_code != "FINISHED":
+                http, code, subcode, message, _ = REASONS["not_ready"]
+                error = {
+                    "message": message,
+                    "type": "OAuthException",
+                    "code": code,
+                    "error_subcode": subcode,
+                    "is_transient": False,
+                    "error_user_title": "Media not ready",
+                    "error_user_msg": _NOT_READY,
+                    "fbtrace_id": "A" + secrets.token_urlsafe(16),
+                }
+                self._record(kind, http, code=code, subcode=subcode, **extra)
+                return self._json(http, {"error": error})
+            media = self._make_media(container)
+        if fault and fault.drop:  # published, but the reply never arrives
+            return self._drop(kind, fault=True, media=media["id"], **extra)
+        self._record(kind, 200, media=media["id"], **extra)
+        self._json(200, {"id": media["id"]})
+
+    def _make_media(self, container: Container) -> dict:
+        """Publish a FINISHED container (call under its lock)."""
+        with self.state.lock:
+            media_id = _graph_id()
+            while media_id in self.state.media or media_id in self.state.containers:
+                media_id = _graph_id()
+            code = secrets.token_urlsafe(8)[:11]
+            now = self.state.now()
+            media = {
+                "id": media_id,
+                "container": container.id,
+                "caption": container.params.get("caption", ""),
+                "media_type": "VIDEO",  # a Reel reads back as VIDEO (content publishing guide)
+                "media_product_type": "REELS",
+                "permalink": f"{self._root()}reel/{code}/",
+                "shortcode": code,
+                "timestamp": _iso(now),
+                "share_to_feed": container.params.get("share_to_feed", "true") == "true",
+                "thumb_offset": int(container.params.get("thumb_offset", "0")),
+                "bytes": container.received,
+                "sha256": container.sha256,
+                "file": str(container.path),
+            }
+            self.state.media[media_id] = media
+            self.state.codes[code] = media_id
+            self.state.published_at.append(now)
+            container.media_id = media_id
+            container.status_code = "PUBLISHED"
+        return media
+
+    # --- pages ------------------------------------------------------------------------
+
+    def _home(self) -> None:
+        page = (
+            "<!doctype html><meta charset=utf-8><title>Fake Instagram (loopback)</title>"
+            "<p><b>This is WaggleBot's loopback stand-in for Instagram, not Instagram.</b> "
+            "It speaks the Graph API's Reels publishing so the whole loop can be seen and "
+            "tested without an account.</p>"
+        )
+        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+
+    def _reel(self, code: str) -> None:
+        with self.state.lock:
+            media = self.state.media.get(self.state.codes.get(code, ""))
+        if media is None:
+            return self._send(404, b"no such reel", kind="text/plain; charset=utf-8")
+        caption = html.escape(media["caption"])
+        page = (
+            "<!doctype html><meta charset=utf-8><title>Fake Instagram Reel (loopback)</title>"
+            "<p><b>This is WaggleBot's loopback stand-in for Instagram, not Instagram.</b> "
+            "Sample mode published this Reel here so the whole loop can be seen without an "
+            "account.</p>"
+            f"<p style='white-space: pre-wrap'>{caption}</p>"
+            f"<p>media id {html.escape(media['id'])}, {media['bytes']:,} bytes, "
+            f"published {html.escape(media['timestamp'])}</p>"
+        )
+        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+
+
+_MEDIA_FIELDS = (
+    "id",
+    "caption",
+    "media_type",
+    "media_product_type",
+    "permalink",
+    "shortcode",
+    "timestamp",
+)
+
+
+class FakeInstagram:
+    """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8797/.
+
+    ``access_token`` is the long-lived token it starts with, taken as a day old (so it
+    can be refreshed at once; ``configure(token_age=...)`` says otherwise)."""
+
+    def __init__(
+        self, port: int = 0, *, ig_user_id: str, access_token: str, folder: Path | None = None
+    ) -> None:
+        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="fake-instagram-")
+        folder = folder or Path(self._tmp.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.server = _Server(("127.0.0.1", port), _Handler)
+        self.server.state = FakeState(folder=folder, ig_user_id=str(ig_user_id))
+        self.state.issue(access_token, age=self.state.settings.min_refresh_age)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @property
+    def state(self) -> FakeState:
+        return self.server.state
+
+    @property
+    def access_token(self) -> str:
+        """The newest token handed out (the one it was built with, until a refresh)."""
+        with self.state.lock:
+            return max(self.state.tokens.items(), key=lambda item: item[1].generation)[0]
+
+    def start(self) -> FakeInstagram:
+        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def add_fault(self, on: str, **spec: Any) -> None:
+        fault = Fault(on=on, **spec)
+        with self.state.lock:
+            self.state.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self.state.lock:
+            self.state.faults.clear()
+
+    def configure(self, **options: Any) -> dict:
+        """Settings (quota_total, quota_duration, container_limit, processing_polls,
+        token_lifetime, min_refresh_age), and: token_age (seconds: how old every token
+        handed out so far now is), advance (seconds to move the fake's clock on)."""
+        return self.state.configure(**options)
+
+    def media(self) -> list[dict]:
+        with self.state.lock:
+            return [dict(m) for m in self.state.media.values()]
+
+    def containers(self) -> list[dict]:
+        with self.state.lock:
+            return [c.view() for c in self.state.containers.values()]
+
+    def log(self, kind: str | None = None) -> list[dict]:
+        with self.state.lock:
+            return [dict(e) for e in self.state.log if kind is None or e["kind"] == kind]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="WaggleBot's loopback stand-in for Instagram.")
+    parser.add_argument("--port", type=int, default=8797)
+    parser.add_argument("--folder", type=Path, required=True, help="where received videos go")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        required=True,
+        help="JSON with the sample account's access_token and ig_user_id",
+    )
+    args = parser.parse_args()
+    sample = json.loads(args.token_file.read_text())
+    fake = FakeInstagram(
+        args.port,
+        ig_user_id=str(sample["ig_user_id"]),
+        access_token=sample["access_token"],
+        folder=args.folder,
+    ).start()
+    print(f"fake Instagram (loopback, sample mode) at {fake.url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
