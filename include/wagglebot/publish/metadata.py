@@ -18,6 +18,7 @@ PRIVACIES: tuple[Privacy, ...] = ("private", "unlisted", "public")
 TITLE_CHARS = 100
 DESCRIPTION_BYTES = 5000
 TAGS_CHARS = 500
+TIKTOK_CAPTION_UNITS = 2200  # TikTok counts UTF-16 code units ("runes")
 _ANGLES = str.maketrans({"<": "＜", ">": "＞"})  # full-width forms read the same
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -37,6 +38,17 @@ class ShortMetadata:
     language: str = "ko"
     made_for_kids: bool = False
     synthetic_media: bool = True  # the voice is synthetic
+    credit: str = ""  # "출처: <site> <URL>", for the platforms without a description
+
+    def tiktok_caption(self) -> str:
+        """Title, credit and hashtags within TikTok's 2,200 UTF-16 units; the title gives
+        way first, the credit never."""
+        tags = " ".join("#" + t.replace(" ", "") for t in (*self.tags, "Shorts"))
+        tail = "\n\n".join(p for p in (self.credit, tags) if p)
+        title = self.title
+        while _utf16(f"{title}\n\n{tail}") > TIKTOK_CAPTION_UNITS and title:
+            title = title[:-1]
+        return f"{title}\n\n{tail}".strip()
 
     def youtube_body(self) -> dict:
         """The ``videos.insert`` resource for parts snippet and status."""
@@ -94,9 +106,17 @@ def check_description(text: str) -> str:
     return description
 
 
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def credit_line(site_name: str, post_url: str) -> str:
+    return f"출처: {site_name} {post_url}".translate(_ANGLES)
+
+
 def describe(script: str, site_name: str, post_url: str) -> str:
     """The description: the narration, a credit to the source, #Shorts."""
-    credit = f"출처: {site_name} {post_url}".translate(_ANGLES)
+    credit = credit_line(site_name, post_url)
     body = script.strip().translate(_ANGLES)
     tail = f"\n\n{credit}\n\n#Shorts"
     room = DESCRIPTION_BYTES - len(tail.encode())

@@ -37,6 +37,7 @@ from wagglebot.publish.metadata import (
     check_title,
     clean_tags,
     clean_title,
+    credit_line,
     describe,
 )
 from wagglebot.publish.quota import count_upload
@@ -262,6 +263,7 @@ def short_metadata(
             category_id=settings.youtube_category,
             privacy=chosen,  # type: ignore[arg-type]
             publish_at=publish_at,
+            credit=credit_line(site_name, post.url),
         )
     except InvalidMetadata as exc:
         raise PublishRejected(f"the metadata would be refused: {exc}", "invalidMetadata") from None
