@@ -1,0 +1,307 @@
+"""Publishing a Short as an Instagram Reel: the Instagram Graph API's resumable upload.
+
+The steps (developers.facebook.com/docs/instagram-platform/content-publishing):
+
+1. ``GET /{ig-user-id}/content_publishing_limit``: the rolling 24 h allowance; a spent
+   one stops the run before anything is made.
+2. ``POST /{ig-user-id}/media`` with ``media_type=REELS`` and ``upload_type=resumable``:
+   a container and its upload ``uri``. Both go to the journal before any byte is sent.
+3. ``POST {uri}`` (the rupload host) with ``Authorization: OAuth <token>``, ``offset``
+   and ``file_size``: the bytes from ``offset``. After a dropped connection the
+   container's ``video_status.uploading_phase.bytes_transferred`` says where to resume.
+4. ``GET /{container}?fields=status_code,status`` until ``FINISHED``; ``ERROR`` or
+   ``EXPIRED`` is a refusal with Meta's status text.
+5. ``POST /{ig-user-id}/media_publish`` with ``creation_id``: the Reel.
+
+A run that finds a container in the journal asks it first: ``PUBLISHED`` means the Reel
+exists (it is found among the account's media by its caption; never published again),
+``FINISHED`` is published now, an unfinished upload is resumed, and an ``ERROR`` or
+``EXPIRED`` one, which published nothing, makes way for a new container. The long-lived
+token (60 days) is refreshed once it is ``refresh_after_days`` old, and written back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from wagglebot.publish import (
+    CredentialsRefused,
+    Published,
+    PublishError,
+    PublishRejected,
+    QuotaExhausted,
+    ShortUpload,
+    UploadJournal,
+)
+
+log = logging.getLogger(__name__)
+
+GRAPH = "https://graph.instagram.com/"
+VERSION = "v23.0"
+RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613, 9007})  # transient, throttled, not ready
+LIMIT_SUBCODES = frozenset({2207042})  # the day's publishing limit is reached
+REFUSED_AUTH = (
+    "Instagram publishing is off: the Instagram token was refused; run ./wagglebot instagram-auth"
+)
+
+
+@dataclass
+class InstagramToken:
+    """The stored long-lived token and its account (``./wagglebot instagram-auth``)."""
+
+    path: Path
+    graph_url: str = GRAPH
+    refresh_after_days: int = 30
+
+    def info(self) -> dict:
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def bearer(self, fresh: bool = False) -> str:
+        """The token; refreshed first once it is ``refresh_after_days`` old, or ``fresh``."""
+        info = self.info()
+        obtained = datetime.fromisoformat(info.get("obtained_at", "1970-01-01T00:00:00+00:00"))
+        if fresh or datetime.now(UTC) - obtained > timedelta(days=self.refresh_after_days):
+            info = self._refresh(info)
+        return info["access_token"]
+
+    def _refresh(self, info: dict) -> dict:
+        from wagglebot.publish.credentials import save_token
+
+        resp = requests.get(
+            self.graph_url + "refresh_access_token",
+            params={"grant_type": "ig_refresh_token", "access_token": info["access_token"]},
+            timeout=30,
+        )
+        answer = _json(resp)
+        if resp.status_code != 200 or "access_token" not in answer:
+            raise CredentialsRefused(f"{REFUSED_AUTH} ({_said(answer)})", "refresh")
+        info = {**info, "access_token": answer["access_token"],
+                "obtained_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        save_token(info, self.path)
+        log.info(
+            "the Instagram token was refreshed (%d days left)", answer.get("expires_in", 0) // 86400
+        )
+        return info
+
+
+def _json(resp: requests.Response) -> dict:
+    try:
+        found = resp.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _said(answer: dict) -> str:
+    error = answer.get("error") or {}
+    if isinstance(error, dict) and error:
+        return f"{error.get('code')}/{error.get('error_subcode', '-')}: {error.get('message')}"
+    return str(answer)[:200]
+
+
+class _Retry(Exception):
+    pass
+
+
+class InstagramPublisher:
+    platform = "instagram"
+
+    def __init__(
+        self,
+        token: InstagramToken,
+        *,
+        graph_url: str = GRAPH,
+        upload_url: str | None = None,  # where container uris point (the loopback fake)
+        version: str = VERSION,
+        retries: int = 6,
+        backoff_s: float = 1.0,
+        poll_s: float = 10.0,
+        poll_tries: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.token = token
+        self.graph = graph_url.rstrip("/") + f"/{version}/"
+        self.upload_url = upload_url
+        self.retries, self.backoff_s, self.poll_s, self.poll_tries = (
+            retries,
+            backoff_s,
+            poll_s,
+            poll_tries,
+        )
+        self.sleep = sleep
+        self.http = requests.Session()
+
+    # --- the one method of a Publisher ---------------------------------------------------
+
+    def upload(self, short: ShortUpload, journal: UploadJournal) -> Published:
+        size = short.video.stat().st_size
+        caption = short.metadata.tiktok_caption()  # the same 2,200-character caption
+        what = f"post {short.post_id}"
+        task = json.loads(journal.session_uri) if journal.session_uri else None
+        if task:
+            state = self._container(task["id"])
+            if state.get("status_code") == "PUBLISHED":
+                log.info("%s: Instagram had published container %s already", what, task["id"])
+                return self._found(caption, task["id"])
+            if state.get("status_code") in ("ERROR", "EXPIRED"):
+                log.warning("%s: container %s is %s, published nothing; making a new one",
+                            what, task["id"], state["status_code"])  # fmt: skip
+                journal.gone()
+                task = None
+        if task is None:
+            self._check_limit()
+            task = self._api("POST", f"{self._user()}/media", {
+                "media_type": "REELS", "upload_type": "resumable", "caption": caption,
+                "share_to_feed": "true",
+            })  # fmt: skip
+            journal.started(json.dumps({"id": task["id"], "uri": task["uri"]}), size)
+        self._send(short.video, task, size, journal, what)
+        self._await(task["id"], what)
+        media = self._api("POST", f"{self._user()}/media_publish", {"creation_id": task["id"]})
+        return self._published(media["id"])
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _user(self) -> str:
+        return str(self.token.info()["ig_user_id"])
+
+    def _check_limit(self) -> None:
+        answer = self._api("GET", f"{self._user()}/content_publishing_limit",
+                           {"fields": "quota_usage,config"})  # fmt: skip
+        [limit] = answer.get("data") or [{}]
+        used, total = limit.get("quota_usage", 0), (limit.get("config") or {}).get("quota_total")
+        if total is not None and used >= total:
+            raise QuotaExhausted(
+                f"Instagram: {used} of {total} posts in the last 24 h (its publishing limit)",
+                "content_publishing_limit",
+            )
+
+    def _container(self, container: str) -> dict:
+        return self._api("GET", container, {"fields": "status_code,status,video_status"})
+
+    def _send(self, video: Path, task: dict, size: int, journal: UploadJournal, what: str) -> None:
+        """The bytes from where Instagram's upload stands, retried from its own count."""
+        for attempt in range(self.retries + 1):
+            phase = (self._container(task["id"]).get("video_status") or {}).get(
+                "uploading_phase"
+            ) or {}
+            offset = int(phase.get("bytes_transferred") or 0)
+            if offset >= size:
+                return
+            try:
+                with video.open("rb") as file:
+                    file.seek(offset)
+                    resp = self.http.post(
+                        self._rupload(task["uri"]),
+                        data=file.read(),
+                        headers={
+                            "Authorization": f"OAuth {self.token.bearer()}",
+                            "offset": str(offset),
+                            "file_size": str(size),
+                        },
+                        timeout=300,
+                    )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                answer = _json(resp)
+                if resp.status_code == 200 and answer.get("success"):
+                    journal.progressed(size)
+                    return
+                debug = answer.get("debug_info") or {}
+                problem = f"{resp.status_code}: {debug.get('message') or _said(answer)}"
+                if resp.status_code < 500 and not debug.get("retriable"):
+                    raise PublishRejected(f"Instagram refused the upload ({problem})", "upload")
+            if attempt < self.retries:
+                delay = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - jitter
+                log.warning("%s: upload: %s; asking how far it got, try %d in %.1f s",
+                            what, problem, attempt + 2, delay)  # fmt: skip
+                self.sleep(delay)
+        raise PublishError(
+            f"{what}: the upload gave up after {self.retries + 1} tries; last: {problem}"
+        )
+
+    def _rupload(self, uri: str) -> str:
+        """The container's upload uri, on the loopback fake's host when one is set."""
+        if not self.upload_url:
+            return uri
+        path = uri.split("/ig-api-upload/", 1)[1]
+        return self.upload_url.rstrip("/") + "/ig-api-upload/" + path
+
+    def _await(self, container: str, what: str) -> None:
+        for _ in range(self.poll_tries):
+            state = self._container(container)
+            code = state.get("status_code")
+            if code == "FINISHED":
+                return
+            if code in ("ERROR", "EXPIRED"):
+                raise PublishRejected(
+                    f"Instagram did not take the Reel: {code} ({state.get('status', '')})",
+                    str(code),
+                )
+            self.sleep(self.poll_s)
+        raise PublishError(f"{what}: container {container} still processing; the next run asks")
+
+    def _published(self, media_id: str) -> Published:
+        media = self._api("GET", media_id, {"fields": "id,permalink"})
+        return Published("instagram", media_id, media.get("permalink", ""), "public")
+
+    def _found(self, caption: str, container: str) -> Published:
+        """The Reel a published container made, by its caption among the latest media."""
+        listed = self._api("GET", f"{self._user()}/media", {"fields": "id,caption,permalink"})
+        for media in listed.get("data") or []:
+            if media.get("caption") == caption:
+                return Published("instagram", media["id"], media.get("permalink", ""), "public")
+        return Published("instagram", container, "", "public")  # published; not listed yet
+
+    # --- the API -------------------------------------------------------------------------
+
+    def _api(self, method: str, path: str, params: dict) -> dict:
+        return self._retrying(path, lambda: self._call(method, path, params))
+
+    def _call(self, method: str, path: str, params: dict, fresh: bool = False) -> dict:
+        headers = {"Authorization": f"Bearer {self.token.bearer(fresh)}"}
+        url = self.graph + path
+        if method == "GET":
+            resp = self.http.get(url, params=params, headers=headers, timeout=60)
+        else:
+            resp = self.http.post(url, data=params, headers=headers, timeout=60)
+        answer = _json(resp)
+        error = answer.get("error")
+        if resp.status_code == 200 and not error:
+            return answer
+        error = error if isinstance(error, dict) else {}
+        code, subcode = error.get("code"), error.get("error_subcode")
+        if code == 190 and not fresh:  # expired or invalidated: refresh once, ask again
+            return self._call(method, path, params, fresh=True)
+        if code == 190:
+            raise CredentialsRefused(f"{REFUSED_AUTH} ({_said(answer)})", "190")
+        if subcode in LIMIT_SUBCODES:
+            raise QuotaExhausted(f"Instagram: {_said(answer)}", "publishing_limit")
+        if resp.status_code >= 500 or code in RETRY_CODES or error.get("is_transient"):
+            raise _Retry(f"Instagram answered {resp.status_code} {_said(answer)}")
+        raise PublishRejected(f"Instagram refused ({resp.status_code} {_said(answer)})", str(code))
+
+    def _retrying(self, what: str, call: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
+                problem = str(exc)
+            if attempt == self.retries:
+                raise PublishError(f"{what}: gave up after {attempt + 1} tries; last: {problem}")
+            delay = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - jitter
+            log.warning("%s: %s; try %d of %d in %.1f s", what, problem, attempt + 2,
+                        self.retries + 1, delay)  # fmt: skip
+            self.sleep(delay)
+        raise AssertionError("unreachable")
