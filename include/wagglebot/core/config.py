@@ -175,6 +175,26 @@ class Settings(BaseSettings):
     fake_youtube_port: int = Field(8799, ge=1, le=65535)
     """Sample mode's loopback fake YouTube (no real token): publishing goes there, never to
     YouTube."""
+    publish_platforms: list[Literal["youtube", "tiktok", "instagram"]] = ["youtube"]
+    """Where a Short is published when a person does not choose."""
+    tiktok_token_file: Path | None = None
+    """The grant `./wagglebot tiktok-auth` writes (0600; default
+    <stack_home>/tiktok/token.json): client key and secret, the rotating refresh token."""
+    tiktok_api_url: str = "https://open.tiktokapis.com/"
+    """TikTok's API (the Content Posting API and its OAuth token endpoint)."""
+    tiktok_privacy: Literal[
+        "SELF_ONLY", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "PUBLIC_TO_EVERYONE"
+    ] = "SELF_ONLY"
+    """A TikTok post's privacy (an app TikTok has not audited may post only SELF_ONLY)."""
+    tiktok_daily_posts: int = Field(15, ge=0)
+    """Posts a creator may make per 24 h through the API (TikTok: "around 15")."""
+    instagram_token_file: Path | None = None
+    """The long-lived token and account id `./wagglebot instagram-auth` writes (0600;
+    default <stack_home>/instagram/token.json)."""
+    instagram_graph_url: str = "https://graph.facebook.com/"
+    """The Graph API host (Facebook Login for Business: resumable uploads of local files)."""
+    instagram_daily_posts: int = Field(50, ge=0)
+    """Reels per rolling 24 h (the account's live content_publishing_limit is read too)."""
 
     # -- the local stack ----------------------------------------------------------------------
     stack_home: Path = REPO_ROOT / "var"
@@ -299,6 +319,8 @@ class Settings(BaseSettings):
         "stack_home",
         "airflow_dags_folder",
         "youtube_token_file",
+        "tiktok_token_file",
+        "instagram_token_file",
         "preview_cache",
         "backup_dir",
     )
@@ -326,6 +348,14 @@ class Settings(BaseSettings):
     @property
     def youtube_token_path(self) -> Path:
         return self.youtube_token_file or self.stack_home / "youtube" / "token.json"
+
+    @property
+    def tiktok_token_path(self) -> Path:
+        return self.tiktok_token_file or self.stack_home / "tiktok" / "token.json"
+
+    @property
+    def instagram_token_path(self) -> Path:
+        return self.instagram_token_file or self.stack_home / "instagram" / "token.json"
 
     @property
     def user_agent(self) -> str:

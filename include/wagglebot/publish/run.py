@@ -68,18 +68,11 @@ class PublishReport:
     uploads_left_today: int | None = None
 
 
-def make_publisher(settings: Settings) -> Publisher:
-    """The YouTube publisher from the stored credentials, or PublishingOff."""
-    from wagglebot.publish.credentials import load_credentials, youtube_endpoint
-    from wagglebot.publish.youtube import YouTubePublisher
+def make_publisher(settings: Settings, platform: str = "youtube") -> Publisher:
+    """The platform's publisher from the stored credentials, or PublishingOff."""
+    from wagglebot.publish.platforms import make_publisher as made
 
-    endpoint = youtube_endpoint(settings)  # decided once: credentials and API agree
-    return YouTubePublisher(
-        load_credentials(settings, endpoint),
-        api_url=endpoint.api_url,
-        chunk_bytes=settings.upload_chunk_mib * 2**20,
-        retries=settings.upload_retries,
-    )
+    return made(settings, platform)
 
 
 def publish_posts(
