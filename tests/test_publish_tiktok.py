@@ -5,16 +5,21 @@ TikTok's own refusals."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from wagglebot_stack.fake_tiktok import FakeTikTok
 
 from wagglebot.publish import PublishError, PublishRejected, QuotaExhausted, ShortUpload
 from wagglebot.publish.metadata import ShortMetadata
 from wagglebot.publish.tiktok import CHUNK_BYTES, TikTokPublisher, TikTokToken, chunk_plan
 
+from conftest import REPO, free_ports
 from youtube_support import Recorder, short_file
 
 KEY, SECRET, REFRESH = "aw-test-key", "tiktok-secret-never-logged", "rft.never-logged-1"
@@ -154,3 +159,49 @@ def test_the_daily_cap_stops_the_run_and_refusals_carry_tiktoks_reason(
     # An app TikTok has not audited may post only SELF_ONLY.
     with pytest.raises(PublishRejected, match="unaudited_client_can_only_post_to_private"):
         _publisher(fake, tmp_path, privacy="PUBLIC_TO_EVERYONE").upload(short, Recorder())
+
+
+def test_tiktok_auth_runs_the_pkce_consent_and_its_grant_publishes(
+    fake: FakeTikTok, tmp_path: Path
+) -> None:
+    token = tmp_path / "var" / "tiktok" / "token.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WAGGLE_")},
+        "WAGGLE_DB_URL": "mysql+mysqldb://u:p@127.0.0.1:1/none",
+        "WAGGLE_TIKTOK_TOKEN_FILE": str(token),
+        "WAGGLE_TIKTOK_API_URL": fake.url,
+        "WAGGLE_TIKTOK_CLIENT_SECRET": SECRET,  # from the environment, never argv
+        "WAGGLE_ENV_FILE": str(tmp_path / ".env"),
+    }
+    authorize = f"{fake.url}v2/auth/authorize/"
+    argv = [sys.executable, "-m", "wagglebot.publish.tiktok_auth", "--client-key", KEY,
+            "--port", str(free_ports()), "--authorize-url", authorize]  # fmt: skip
+    flow = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        lines = []
+        for line in flow.stdout:  # the address a person opens in their browser
+            lines.append(line)
+            if line.startswith(fake.url):
+                break
+        address = lines[-1].strip()
+        assert "code_challenge_method=S256" in address
+        assert "scope=video.publish" in address
+        page = requests.get(address, timeout=30)  # TikTok allows and sends the browser back
+        assert "WaggleBot may now post to your TikTok account" in page.text
+        out = "".join(lines) + flow.stdout.read()
+        assert flow.wait(30) == 0, out
+    finally:
+        flow.kill()
+    assert f"Stored the TikTok grant in {token}" in out
+    assert SECRET not in out
+    assert fake.refresh_token not in out
+    assert token.stat().st_mode & 0o777 == 0o600
+    stored = json.loads(token.read_text())
+    assert stored["refresh_token"] == fake.refresh_token
+    publisher = TikTokPublisher(
+        TikTokToken(token, f"{fake.url}v2/oauth/token/"), api_url=fake.url, poll_s=0.01
+    )
+    short, digest = _short(tmp_path)
+    publisher.upload(short, Recorder())
+    assert fake.posts()[0]["sha256"] == digest
