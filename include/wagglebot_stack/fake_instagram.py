@@ -39,24 +39,22 @@ rather than Meta's pages are marked "unverified".
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
 import html
 import json
 import re
 import secrets
-import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+
+from wagglebot_stack import fake_http
+from wagglebot_stack.fake_http import FakeHandler, LoopbackFake, LoopbackState, cli, serve
 
 GRAPH_VERSION = "v23.0"  # the version put in an upload uri when the request named none
 _VERSION = re.compile(r"v\d+\.\d+")
@@ -144,7 +142,7 @@ STATUS_TEXT = {
 
 
 @dataclass
-class Fault:
+class Fault(fake_http.Fault):
     """What to do to the ``nth`` request of a kind (every one from then on, with ``every``).
 
     Kinds: "token" (refresh_access_token), "container_create", "upload", "container"
@@ -158,22 +156,15 @@ class Fault:
     and keeps them; a publish first publishes (the reply is lost).
     """
 
-    on: str
-    nth: int = 1
-    status: int | None = None
-    reason: str | None = None
+    kinds: ClassVar[frozenset[str]] = FAULT_KINDS
+
     code: int | None = None
     subcode: int | None = None
     message: str | None = None
-    drop: bool = False
     drop_after: int | None = None
-    delay: float = 0.0  # seconds before answering
-    every: bool = False
-    seen: int = 0
 
     def __post_init__(self) -> None:
-        if self.on not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.on!r}: one of {sorted(FAULT_KINDS)}")
+        super().__post_init__()
         if self.reason and self.reason not in REASONS and self.reason not in {"ERROR", "EXPIRED"}:
             raise ValueError(f"unknown fault reason {self.reason!r}")
 
@@ -255,7 +246,9 @@ def _new_token() -> str:
 
 
 @dataclass
-class FakeState:
+class FakeState(LoopbackState[Fault]):
+    fault_type = Fault
+
     folder: Path
     ig_user_id: str
     settings: Settings = field(default_factory=Settings)
@@ -265,26 +258,11 @@ class FakeState:
     codes: dict[str, str] = field(default_factory=dict)  # permalink code -> media id
     created_at: list[float] = field(default_factory=list)  # container creations
     published_at: list[float] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    log: list[dict] = field(default_factory=list)
     clock: Callable[[], float] = time.time  # tests may replace it, or configure(advance=)
     offset: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
         return self.clock() + self.offset
-
-    def fault_for(self, kind: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.on != kind:
-                    continue
-                fault.seen += 1
-                if fault.seen == fault.nth or (fault.every and fault.seen > fault.nth):
-                    if not fault.every:
-                        self.faults.remove(fault)
-                    return fault
-        return None
 
     def issue(self, value: str | None = None, age: float = 0.0) -> str:
         value = value or _new_token()
@@ -343,70 +321,23 @@ class FakeState:
             return asdict(self.settings)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FakeState
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler[FakeState]):
     server_version = "FakeInstagram/1.0 (WaggleBot loopback stand-in)"
-
-    def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
-        pass
 
     # --- plumbing ---------------------------------------------------------------------
 
-    @property
-    def state(self) -> FakeState:
-        return self.server.state
-
-    def _root(self) -> str:
-        host = self.headers.get("Host", f"127.0.0.1:{self.server.server_address[1]}")
-        return f"http://{host}/"
-
-    def _length(self) -> int:
-        return int(self.headers.get("Content-Length") or 0)
-
-    def _body(self) -> bytes:
-        return self.rfile.read(self._length())
-
     def _drain(self, count: int) -> None:
+        """Read and drop a refused upload's body, in pieces (it may be large)."""
         while count > 0:
             got = self.rfile.read(min(count, 1 << 16))
             if not got:
                 break
             count -= len(got)
 
-    def _send(
-        self, status: int, body: bytes = b"", kind: str = "application/json; charset=UTF-8"
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def _log_context(self) -> dict[str, object]:
+        return {"method": self.command, "path": urlsplit(self.path).path}  # never the query
 
-    def _json(self, status: int, data: object) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode())
-
-    def _record(self, kind: str, status: int, **extra: object) -> None:
-        entry = {
-            "kind": kind,
-            "status": status,
-            "method": self.command,
-            "path": urlsplit(self.path).path,
-            **extra,
-        }  # the path: never the query
-        with self.state.lock:
-            self.state.log.append(entry)
-
-    def _drop(self, kind: str, **extra: object) -> None:
-        self._record(kind, 0, dropped=True, **extra)
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+    # --- Meta's answers ---------------------------------------------------------------
 
     def _graph_error(
         self,
@@ -453,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.delay:
             time.sleep(fault.delay)
         if fault.drop and kind not in {"upload", "publish"}:
-            self._drop(kind, fault=True, **extra)
+            self._hang_up(kind, fault=True, **extra)
             return True
         if not fault.answers or fault.reason in {"ERROR", "EXPIRED"}:
             return False
@@ -544,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path in {"/", ""}:
             return self._home()
         if url.path.startswith("/_fake/"):
-            return self._steer_get(url.path, self._params())
+            return self._steer_or_404(url.path)
         if len(parts) == 2 and parts[0] == "reel":
             return self._reel(parts[1])
         params = self._params()
@@ -565,7 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._upload(version, parts[1])
         body = self._body()
         if url.path.startswith("/_fake/"):
-            return self._steer_post(url.path, body)
+            return self._steer_or_404(url.path, body)
         params = self._params(body)
         if len(parts) == 2 and parts[1] == "media":
             return self._create(version, parts[0], params)
@@ -583,34 +514,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- steering ---------------------------------------------------------------------
 
-    def _steer_get(self, path: str, params: dict[str, str]) -> None:
+    def _steer_or_404(self, path: str, body: bytes = b"") -> None:
+        if not self._steering(path, body):
+            self._json(404, {"error": "no such steering endpoint"})
+
+    def _view(self, path: str) -> object | None:
         with self.state.lock:
             if path == "/_fake/media":
-                return self._json(200, list(self.state.media.values()))
+                return list(self.state.media.values())
             if path == "/_fake/containers":
-                return self._json(200, [c.view() for c in self.state.containers.values()])
-            if path == "/_fake/log":
-                kind = params.get("kind")
-                return self._json(200, [e for e in self.state.log if kind in {None, e["kind"]}])
-        self._send(404, b'{"error": "no such steering endpoint"}')
+                return [c.view() for c in self.state.containers.values()]
+        return None
 
-    def _steer_post(self, path: str, body: bytes) -> None:
-        data = json.loads(body or b"{}")
-        try:
-            if path == "/_fake/faults/clear":
-                with self.state.lock:
-                    self.state.faults.clear()
-                return self._json(200, {"faults": 0})
-            if path == "/_fake/faults":
-                fault = Fault(**data)
-                with self.state.lock:
-                    self.state.faults.append(fault)
-                    return self._json(200, {"faults": len(self.state.faults)})
-            if path == "/_fake/config":
-                return self._json(200, self.state.configure(**data))
-        except (TypeError, ValueError) as refused:
-            return self._json(400, {"error": str(refused)})
-        self._send(404, b'{"error": "no such steering endpoint"}')
+    def _steer(self, path: str, data: Any) -> object | None:
+        return self.state.configure(**data) if path == "/_fake/config" else None
 
     # --- tokens -----------------------------------------------------------------------
 
@@ -697,7 +614,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"(#9) You reached the maximum of {limit} containers created in 24 hours.",
                 token_generation=token.generation,
             )
-        uri = f"{self._root()}ig-api-upload/{version}/{container_id}"
+        uri = f"{self.root}ig-api-upload/{version}/{container_id}"
         self._record(kind, 200, container=container_id, token_generation=token.generation)
         self._json(200, {"id": container_id, "uri": uri})
 
@@ -859,9 +776,9 @@ class _Handler(BaseHTTPRequestHandler):
             if container.complete:
                 container.sha256 = container.digest.hexdigest()
         if fault and fault.drop:
-            return self._drop("upload", fault=True, kept=got, **extra)
+            return self._hang_up("upload", fault=True, kept=got, **extra)
         if got < length:  # the client went away mid-body: what arrived is kept
-            return self._drop("upload", kept=got, **extra)
+            return self._hang_up("upload", kept=got, **extra)
         if container.complete:
             self._record("upload", 200, kept=got, **extra)
             return self._json(200, {"success": True, "message": "Upload successful."})
@@ -982,14 +899,22 @@ class _Handler(BaseHTTPRequestHandler):
         answer["id"] = media["id"]
         self._json(200, answer)
 
+    def _user_edge(self, kind: str, node: str, params: dict[str, str]) -> bool:
+        """The checks before a GET of one of the user's edges (a fault, the token, the
+        node); False when one of them answered."""
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return False
+        if self._graph_auth(kind, params) is None:
+            return False
+        if not self._is_user(node):
+            self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
+            return False
+        return True
+
     def _media_list(self, node: str, params: dict[str, str]) -> None:
         kind = "media"
-        if self._answer_fault(self.state.fault_for(kind), kind):
+        if not self._user_edge(kind, node, params):
             return
-        if self._graph_auth(kind, params) is None:
-            return
-        if not self._is_user(node):
-            return self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
         wanted = self._fields(params, ["id"], set(_MEDIA_FIELDS), kind, "IGMedia")
         if wanted is None:
             return
@@ -1004,12 +929,8 @@ class _Handler(BaseHTTPRequestHandler):
         """GET /{ig-user-id}/content_publishing_limit: publishes in the rolling window
         (from ``since``, a unix time, when it is later than the window's start)."""
         kind = "limit"
-        if self._answer_fault(self.state.fault_for(kind), kind):
+        if not self._user_edge(kind, node, params):
             return
-        if self._graph_auth(kind, params) is None:
-            return
-        if not self._is_user(node):
-            return self._graph_error(kind, 400, 100, 33, _UNSUPPORTED.format(verb="get", node=node))
         wanted = self._fields(
             params, ["quota_usage"], {"quota_usage", "config"}, kind, "ContentPublishingLimit"
         )
@@ -1101,7 +1022,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(http, {"error": error})
             media = self._make_media(container)
         if fault and fault.drop:  # published, but the reply never arrives
-            return self._drop(kind, fault=True, media=media["id"], **extra)
+            return self._hang_up(kind, fault=True, media=media["id"], **extra)
         self._record(kind, 200, media=media["id"], **extra)
         self._json(200, {"id": media["id"]})
 
@@ -1119,7 +1040,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "caption": container.params.get("caption", ""),
                 "media_type": "VIDEO",  # a Reel reads back as VIDEO (content publishing guide)
                 "media_product_type": "REELS",
-                "permalink": f"{self._root()}reel/{code}/",
+                "permalink": f"{self.root}reel/{code}/",
                 "shortcode": code,
                 "timestamp": _iso(now),
                 "share_to_feed": container.params.get("share_to_feed", "true") == "true",
@@ -1144,7 +1065,7 @@ class _Handler(BaseHTTPRequestHandler):
             "It speaks the Graph API's Reels publishing so the whole loop can be seen and "
             "tested without an account.</p>"
         )
-        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+        self._html(200, page)
 
     def _reel(self, code: str) -> None:
         with self.state.lock:
@@ -1161,7 +1082,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"<p>media id {html.escape(media['id'])}, {media['bytes']:,} bytes, "
             f"published {html.escape(media['timestamp'])}</p>"
         )
-        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+        self._html(200, page)
 
 
 _MEDIA_FIELDS = (
@@ -1175,7 +1096,7 @@ _MEDIA_FIELDS = (
 )
 
 
-class FakeInstagram:
+class FakeInstagram(LoopbackFake[FakeState]):
     """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8797/.
 
     ``access_token`` is the long-lived token it starts with, taken as a day old (so it
@@ -1184,42 +1105,18 @@ class FakeInstagram:
     def __init__(
         self, port: int = 0, *, ig_user_id: str, access_token: str, folder: Path | None = None
     ) -> None:
-        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="fake-instagram-")
-        folder = folder or Path(self._tmp.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.server = _Server(("127.0.0.1", port), _Handler)
-        self.server.state = FakeState(folder=folder, ig_user_id=str(ig_user_id))
-        self.state.issue(access_token, age=self.state.settings.min_refresh_age)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        def state(folder: Path) -> FakeState:
+            state = FakeState(folder=folder, ig_user_id=str(ig_user_id))
+            state.issue(access_token, age=state.settings.min_refresh_age)
+            return state
 
-    @property
-    def state(self) -> FakeState:
-        return self.server.state
+        super().__init__(_Handler, state, port=port, folder=folder, prefix="fake-instagram-")
 
     @property
     def access_token(self) -> str:
         """The newest token handed out (the one it was built with, until a refresh)."""
         with self.state.lock:
             return max(self.state.tokens.items(), key=lambda item: item[1].generation)[0]
-
-    def start(self) -> FakeInstagram:
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._tmp:
-            self._tmp.cleanup()
-
-    def add_fault(self, on: str, **spec: Any) -> None:
-        fault = Fault(on=on, **spec)
-        with self.state.lock:
-            self.state.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.state.lock:
-            self.state.faults.clear()
 
     def configure(self, **options: Any) -> dict:
         """Settings (quota_total, quota_duration, container_limit, processing_polls,
@@ -1235,21 +1132,9 @@ class FakeInstagram:
         with self.state.lock:
             return [c.view() for c in self.state.containers.values()]
 
-    def log(self, kind: str | None = None) -> list[dict]:
-        with self.state.lock:
-            return [dict(e) for e in self.state.log if kind is None or e["kind"] == kind]
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="WaggleBot's loopback stand-in for Instagram.")
-    parser.add_argument("--port", type=int, default=8797)
-    parser.add_argument("--folder", type=Path, required=True, help="where received videos go")
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        required=True,
-        help="JSON with the sample account's access_token and ig_user_id",
-    )
+    parser = cli("Instagram", 8797, "JSON with the sample account's access_token and ig_user_id")
     args = parser.parse_args()
     sample = json.loads(args.token_file.read_text())
     fake = FakeInstagram(
@@ -1257,9 +1142,8 @@ def main() -> None:
         ig_user_id=str(sample["ig_user_id"]),
         access_token=sample["access_token"],
         folder=args.folder,
-    ).start()
-    print(f"fake Instagram (loopback, sample mode) at {fake.url}", flush=True)
-    threading.Event().wait()
+    )
+    serve(fake, "Instagram")
 
 
 if __name__ == "__main__":

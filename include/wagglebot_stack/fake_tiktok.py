@@ -41,22 +41,22 @@ Where they leave something open, the choice is said where it is made.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html
 import json
 import re
 import secrets
-import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from wagglebot_stack import fake_http
+from wagglebot_stack.fake_http import FakeHandler, LoopbackFake, LoopbackState, cli, serve
 
 AUTHORIZE_PATH = "/v2/auth/authorize/"
 OAUTH_PATH = "/v2/oauth/token/"
@@ -158,20 +158,18 @@ def utf16_units(text: str) -> int:
 
 
 @dataclass
-class Fault:
-    on: str  # "token", "creator_info", "init", "chunk" or "status"
-    nth: int = 1  # the n-th such request from now
-    status: int | None = None  # answer this HTTP status ...
-    code: str | None = None  # ... with this error.code (OAuth: "error") ...
-    reason: str | None = None  # "status" only: the publish FAILS with this fail_reason
-    drop: bool = False  # read half the body, then close the connection
-    delay: float = 0.0  # seconds before answering
-    every: bool = False  # every such request from the n-th on, not once
-    seen: int = 0
+class Fault(fake_http.Fault):
+    """On "token", "creator_info", "init", "chunk" or "status": an HTTP ``status`` with
+    TikTok's error ``code`` (OAuth: "error"; either one, the other follows), or on
+    "status" a ``reason``: the publish FAILS with this fail_reason. ``drop`` reads half the
+    body, then closes the connection."""
+
+    kinds: ClassVar[frozenset[str]] = KINDS
+
+    code: str | None = None
 
     def __post_init__(self) -> None:
-        if self.on not in KINDS:
-            raise ValueError(f"no such kind of request: {self.on!r}")
+        super().__post_init__()
         if self.reason and self.on != "status":
             raise ValueError("a fail_reason is for status fetches only")
         if self.status or self.code:
@@ -270,7 +268,9 @@ class Publish:
 
 
 @dataclass
-class FakeState:
+class FakeState(LoopbackState[Fault]):
+    fault_type = Fault
+
     folder: Path
     client_key: str
     client_secret: str
@@ -287,27 +287,12 @@ class FakeState:
     codes: dict[str, Consent] = field(default_factory=dict)
     publishes: dict[str, Publish] = field(default_factory=dict)
     uploads: dict[str, Publish] = field(default_factory=dict)  # by upload id
-    faults: list[Fault] = field(default_factory=list)
-    log: list[dict] = field(default_factory=list)
     clock: Callable[[], float] = time.time  # tests may move time
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:  # the sample token's refresh token, as from a consent
         self.refresh[self.refresh_token] = Grant(
             OPEN_ID, (PUBLISH_SCOPE,), self.clock() + self.refresh_ttl_s
         )
-
-    def fault_for(self, kind: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.on != kind:
-                    continue
-                fault.seen += 1
-                if fault.seen == fault.nth or (fault.every and fault.seen > fault.nth):
-                    if not fault.every:
-                        self.faults.remove(fault)
-                    return fault
-        return None
 
     def configure(self, **options: object) -> dict:
         unknown = set(options) - set(CONFIG_KEYS)
@@ -360,51 +345,13 @@ class FakeState:
         )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FakeState
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler[FakeState]):
     server_version = "FakeTikTok/1.0 (WaggleBot loopback stand-in)"
 
-    def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
-        pass
+    # --- TikTok's answers -------------------------------------------------------------
 
-    # --- plumbing ---------------------------------------------------------------------
-
-    @property
-    def state(self) -> FakeState:
-        return self.server.state
-
-    @property
-    def root(self) -> str:
-        host = self.headers.get("Host", f"127.0.0.1:{self.server.server_address[1]}")
-        return f"http://{host}/"
-
-    def _body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              kind: str = "application/json; charset=UTF-8") -> None:  # fmt: skip
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode(), headers)
-
-    def _record(self, kind: str, status: int, **extra: object) -> None:
-        """A log entry: whether a bearer token came, never its value."""
-        entry = {"kind": kind, "status": status, "token": "Authorization" in self.headers}
-        with self.state.lock:
-            self.state.log.append({**entry, **extra})
+    def _log_context(self) -> dict[str, object]:
+        return {"token": "Authorization" in self.headers}  # whether one came, never its value
 
     def _envelope(self, kind: str, status: int, data: dict | None = None, code: str = "ok",
                   message: str | None = None, headers: dict[str, str] | None = None,
@@ -420,20 +367,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._record("token", status, error=error, **extra)
         self._json(status, {"error": error, "error_description": description, "log_id": log_id()})
 
-    def _drop(self, kind: str, **extra: object) -> None:
-        """Read half of what the client sends, then close the connection unanswered."""
-        wire = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(wire // 2)
-        self._record(kind, 0, dropped=True, wire=wire, **extra)
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_RDWR)
-
     def _begin(self, kind: str, **extra: object) -> tuple[bytes, Fault | None] | None:
         """The body, after any fault for this kind: None when the fault answered (or hung
         up). A "status" fault with a fail_reason goes on, to the handler."""
         fault = self.state.fault_for(kind)
         if fault and fault.drop:
-            self._drop(kind, **extra)
+            self._drop_half(kind, **extra)
             return None
         body = self._body()
         if fault and fault.delay:
@@ -485,18 +424,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._authorize(parse_qs(url.query))
         if url.path.startswith(PAGE_PREFIX):
             return self._page(url.path.removeprefix(PAGE_PREFIX).strip("/"))
-        if url.path == "/_fake/posts":
-            with self.state.lock:
-                publishes = list(self.state.publishes.values())
-            return self._json(200, [p.summary() for p in publishes])
-        if url.path == "/_fake/log":
-            with self.state.lock:
-                return self._json(200, list(self.state.log))
-        if url.path == "/_fake/config":
-            return self._json(200, self.state.config())
         if url.path == "/_fake/avatar.svg":
             return self._send(200, _AVATAR, kind="image/svg+xml")
-        self._json(404, {"error": "not_found"})
+        if not self._steering(url.path):
+            self._json(404, {"error": "not_found"})
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -508,23 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
         }.get(path)
         if handler:
             return handler()
-        body = self._body()
-        try:
-            data = json.loads(body or b"{}")
-            if path == "/_fake/faults/clear":
-                with self.state.lock:
-                    self.state.faults.clear()
-                return self._json(200, {"faults": 0})
-            if path == "/_fake/faults":
-                fault = Fault(**data)
-                with self.state.lock:
-                    self.state.faults.append(fault)
-                    return self._json(200, {"faults": len(self.state.faults)})
-            if path == "/_fake/config":
-                return self._json(200, self.state.configure(**data))
-        except (TypeError, ValueError) as refused:
-            return self._json(400, {"error": str(refused)})
-        self._json(404, {"error": "not_found"})
+        if not self._steering(path, self._body()):
+            self._json(404, {"error": "not_found"})
 
     def do_PUT(self) -> None:
         url = urlsplit(self.path)
@@ -532,6 +448,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._body()
             return self._json(404, {"error": "not_found"})
         self._chunk(parse_qs(url.query))
+
+    # --- steering: /_fake/ ------------------------------------------------------------
+
+    def _view(self, path: str) -> object | None:
+        if path == "/_fake/posts":
+            with self.state.lock:
+                publishes = list(self.state.publishes.values())
+            return [p.summary() for p in publishes]
+        if path == "/_fake/config":
+            return self.state.config()
+        return None
+
+    def _steer(self, path: str, data: Any) -> object | None:
+        return self.state.configure(**data) if path == "/_fake/config" else None
 
     # --- OAuth ------------------------------------------------------------------------
 
@@ -565,7 +495,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "<p><b>This is WaggleBot's loopback stand-in for TikTok, not TikTok.</b></p>"
                 f"<h1>We couldn't log in</h1><p>{html.escape(problem)}</p>"
             )
-            return self._send(400, page.encode(), kind="text/html; charset=utf-8")
+            return self._html(400, page)
         scopes = tuple(s for s in dict.fromkeys(asked.get("scope", "").split(",")) if s)
         code = "fake-code-" + secrets.token_urlsafe(18)
         with self.state.lock:
@@ -897,7 +827,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"{publish.received:,} of {publish.video_size:,} bytes, "
             f"{html.escape(publish.status)}, privacy {privacy}.{label}</p>"
         )
-        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+        self._html(200, page)
 
 
 _AVATAR = (
@@ -907,19 +837,18 @@ _AVATAR = (
 )
 
 
-class FakeTikTok:
+class FakeTikTok(LoopbackFake[FakeState]):
     """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8798/."""
 
     def __init__(self, port: int = 0, *, client_key: str, client_secret: str,
                  refresh_token: str, folder: Path | None = None,
                  **options: object) -> None:  # fmt: skip
-        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="fake-tiktok-")
-        folder = folder or Path(self._tmp.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.server = _Server(("127.0.0.1", port), _Handler)
-        self.server.state = FakeState(folder, client_key, client_secret, refresh_token)
-        self.state.configure(**options)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        def state(folder: Path) -> FakeState:
+            state = FakeState(folder, client_key, client_secret, refresh_token)
+            state.configure(**options)
+            return state
+
+        super().__init__(_Handler, state, port=port, folder=folder, prefix="fake-tiktok-")
 
     @classmethod
     def from_token_file(cls, path: Path, port: int = 0, folder: Path | None = None,
@@ -930,33 +859,10 @@ class FakeTikTok:
                    refresh_token=token["refresh_token"], folder=folder, **options)  # fmt: skip
 
     @property
-    def state(self) -> FakeState:
-        return self.server.state
-
-    @property
     def refresh_token(self) -> str:
         """The newest refresh token handed out (a refresh rotates it)."""
         with self.state.lock:
             return self.state.refresh_token
-
-    def start(self) -> FakeTikTok:
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._tmp:
-            self._tmp.cleanup()
-
-    def add_fault(self, on: str, **spec: object) -> None:
-        fault = Fault(on=on, **spec)  # type: ignore[arg-type]
-        with self.state.lock:
-            self.state.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.state.lock:
-            self.state.faults.clear()
 
     def configure(self, **options: object) -> dict:
         """audited, daily_cap, processing_polls, upload_url_ttl_s,
@@ -972,30 +878,17 @@ class FakeTikTok:
             publishes = list(self.state.publishes.values())
         return [p.summary() for p in publishes]
 
-    def log(self, kind: str | None = None) -> list[dict]:
-        with self.state.lock:
-            return [e for e in self.state.log if kind is None or e["kind"] == kind]
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="WaggleBot's loopback stand-in for TikTok.")
-    parser.add_argument("--port", type=int, default=8798)
-    parser.add_argument("--folder", type=Path, required=True, help="where received videos go")
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        required=True,
-        help="JSON with the refresh_token, client_key and client_secret it accepts",
+    parser = cli(
+        "TikTok", 8798, "JSON with the refresh_token, client_key and client_secret it accepts"
     )
     parser.add_argument(
         "--audited", action="store_true", help="act as an audited client (any privacy level)"
     )
     args = parser.parse_args()
-    fake = FakeTikTok.from_token_file(
-        args.token_file, args.port, args.folder, audited=args.audited
-    ).start()
-    print(f"fake TikTok (loopback, sample mode) at {fake.url}", flush=True)
-    threading.Event().wait()
+    fake = FakeTikTok.from_token_file(args.token_file, args.port, args.folder, audited=args.audited)
+    serve(fake, "TikTok")
 
 
 if __name__ == "__main__":

@@ -39,22 +39,20 @@ dropped mid-chunk, a delay per chunk.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html
 import json
 import secrets
-import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from wagglebot_stack.fake_http import FakeHandler, Fault, LoopbackFake, LoopbackState, cli, serve
 from wagglebot_stack.fake_youtube_figures import (
     Refused,
     etag,
@@ -92,16 +90,9 @@ REASONS = {  # reason -> (status, domain, message), as YouTube words them
 }
 
 
-@dataclass
-class Fault:
-    on: str  # "init", "chunk", "status", "token", "stats" (videos.list) or "reports"
-    nth: int = 1  # the n-th such request from now
-    status: int | None = None
-    reason: str | None = None
-    drop: bool = False  # read part of the chunk, then close the connection
-    delay: float = 0.0  # seconds before answering
-    every: bool = False  # every such request from the n-th on, not once
-    seen: int = 0
+# Faults (fake_http.Fault) go on "init", "chunk", "status", "token", "stats" (videos.list)
+# or "reports": a ``status`` and/or a ``reason`` from REASONS answer Google's error; ``drop``
+# (a chunk) reads half of it, then closes the connection.
 
 
 @dataclass
@@ -120,7 +111,7 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class FakeState:
+class FakeState(LoopbackState[Fault]):
     folder: Path
     refresh_token: str
     tokens: dict[str, frozenset[str]] = field(default_factory=dict)  # valid now -> scopes
@@ -131,22 +122,7 @@ class FakeState:
     videos: dict[str, dict] = field(default_factory=dict)
     analytics_lag_days: int = 2  # Google's figures arrive 48-72 h late
     missing_days: set[tuple[str, str]] = field(default_factory=set)  # (id, day) withheld
-    faults: list[Fault] = field(default_factory=list)
-    log: list[dict] = field(default_factory=list)
     clock: Callable[[], datetime] = _utcnow  # tests may move time
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def fault_for(self, kind: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.on != kind:
-                    continue
-                fault.seen += 1
-                if fault.seen == fault.nth or (fault.every and fault.seen > fault.nth):
-                    if not fault.every:
-                        self.faults.remove(fault)
-                    return fault
-        return None
 
     def grant(self, scopes: Iterable[str]) -> None:
         with self.lock:
@@ -180,40 +156,10 @@ class FakeState:
                 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FakeState
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler[FakeState]):
     server_version = "FakeYouTube/1.0 (WaggleBot loopback stand-in)"
 
-    def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
-        pass
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    @property
-    def state(self) -> FakeState:
-        return self.server.state
-
-    def _body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              kind: str = "application/json; charset=UTF-8") -> None:  # fmt: skip
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode(), headers)
+    # --- Google's answers -------------------------------------------------------------
 
     def _error(self, reason: str, status: int | None = None) -> None:
         code, domain, message = REASONS.get(reason, (status or 400, "global", reason))
@@ -221,10 +167,6 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"WWW-Authenticate": 'Bearer realm="fake"'} if code == 401 else None
         self._json(status or code, {"error": {"code": status or code, "message": message,
                                               "errors": [error]}}, headers)  # fmt: skip
-
-    def _record(self, kind: str, status: int, **extra: object) -> None:
-        with self.state.lock:
-            self.state.log.append({"kind": kind, "status": status, **extra})
 
     def _apply(self, fault: Fault | None, kind: str, **extra: object) -> bool:
         """Answer with the fault, if there is one; True when it answered."""
@@ -288,29 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._initiate(url.query)
         if url.path == UPLOAD_PATH and parse_qs(url.query).get("uploadType") == ["multipart"]:
             return self._one_shot()
-        if url.path == "/_fake/faults/clear":
-            with self.state.lock:
-                self.state.faults.clear()
-            return self._json(200, {"faults": 0})
-        if url.path == "/_fake/faults":
-            data = json.loads(self._body() or b"{}")
-            with self.state.lock:
-                self.state.faults.append(Fault(**data))
-            return self._json(200, {"faults": len(self.state.faults)})
-        if url.path == "/_fake/granted":
-            self.state.grant(json.loads(self._body() or b"{}")["scopes"])
-            return self._json(200, {"granted": sorted(self.state.granted)})
-        if url.path == "/_fake/analytics":
-            data = json.loads(self._body() or b"{}")
-            self.state.set_analytics(data.get("lag_days"), data.get("missing"))
-            return self._json(200, {"lag_days": self.state.analytics_lag_days,
-                                    "missing": sorted(self.state.missing_days)})  # fmt: skip
-        if url.path == "/_fake/history":
-            videos = json.loads(self._body() or b"{}")["videos"]
-            self.state.load_history(videos)
-            return self._json(200, {"videos": len(videos)})
-        self._body()
-        self._error("notFound", 404)
+        if not self._steering(url.path, self._body()):
+            self._error("notFound", 404)
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -322,13 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._videos_list(parse_qs(url.query))
         if url.path == REPORTS_PATH:
             return self._reports(parse_qs(url.query))
-        if url.path == "/_fake/videos":
-            with self.state.lock:
-                return self._json(200, list(self.state.videos.values()))
-        if url.path == "/_fake/log":
-            with self.state.lock:
-                return self._json(200, list(self.state.log))
-        self._error("notFound", 404)
+        if not self._steering(url.path):
+            self._error("notFound", 404)
 
     def do_PUT(self) -> None:
         url = urlsplit(self.path)
@@ -341,14 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(kind, 404)
             return self._error("notFound", 404)
         fault = self.state.fault_for(kind)
-        wire = int(self.headers.get("Content-Length") or 0)  # what the client sends
         if fault and fault.drop:
-            self.rfile.read(wire // 2)
-            self._record(kind, 0, dropped=True, range=spec, wire=wire)
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if self._apply(fault, kind, range=spec, wire=wire):
+            return self._drop_half(kind, range=spec)
+        if self._apply(fault, kind, range=spec, wire=self._length()):
             self._body()
             return
         if not self._authorised():
@@ -359,6 +270,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._body()
             return self._progress(session, kind, spec)
         self._chunk(session, spec, self._body())
+
+    # --- steering: /_fake/ ------------------------------------------------------------
+
+    def _view(self, path: str) -> object | None:
+        if path == "/_fake/videos":
+            with self.state.lock:
+                return list(self.state.videos.values())
+        return None
+
+    def _steer(self, path: str, data: Any) -> object | None:
+        if path == "/_fake/granted":
+            self.state.grant(data["scopes"])
+            return {"granted": sorted(self.state.granted)}
+        if path == "/_fake/analytics":
+            self.state.set_analytics(data.get("lag_days"), data.get("missing"))
+            return {"lag_days": self.state.analytics_lag_days,
+                    "missing": sorted(self.state.missing_days)}  # fmt: skip
+        if path == "/_fake/history":
+            self.state.load_history(data["videos"])
+            return {"videos": len(data["videos"])}
+        return None
+
+    # --- OAuth and uploads ------------------------------------------------------------
 
     def _consent(self, query: dict[str, list[str]]) -> None:
         """A person who clicks Allow at once: back to the app's loopback address with a code."""
@@ -458,8 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         session.path.write_bytes(b"")
         with self.state.lock:
             self.state.sessions[upload_id] = session
-        host = self.headers.get("Host", f"127.0.0.1:{self.server.server_address[1]}")
-        location = f"http://{host}{UPLOAD_PATH}?{query}&upload_id={upload_id}"
+        location = f"{self.root}{UPLOAD_PATH.lstrip('/')}?{query}&upload_id={upload_id}"
         self._record("init", 200, total=total)
         self._send(200, b"", {"Location": location, "X-GUploader-UploadID": upload_id})
 
@@ -572,7 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"{video['bytes']:,} bytes, privacy {privacy}"
             "</p>"
         )
-        self._send(200, page.encode(), kind="text/html; charset=utf-8")
+        self._html(200, page)
 
 
 def _part_content(part: bytes) -> bytes:
@@ -589,34 +522,12 @@ def _part_content(part: bytes) -> bytes:
 # --- read-back: answers ----------------------------------------------------------------
 
 
-class FakeYouTube:
+class FakeYouTube(LoopbackFake[FakeState]):
     """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8799/."""
 
     def __init__(self, port: int = 0, *, refresh_token: str, folder: Path | None = None) -> None:
-        self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="fake-youtube-")
-        folder = folder or Path(self._tmp.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.server = _Server(("127.0.0.1", port), _Handler)
-        self.server.state = FakeState(folder=folder, refresh_token=refresh_token)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    @property
-    def state(self) -> FakeState:
-        return self.server.state
-
-    def start(self) -> FakeYouTube:
-        threading.Thread(target=self.server.serve_forever, args=(0.1,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._tmp:
-            self._tmp.cleanup()
-
-    def add_fault(self, on: str, **spec: object) -> None:
-        with self.state.lock:
-            self.state.faults.append(Fault(on=on, **spec))
+        super().__init__(_Handler, lambda folder: FakeState(folder, refresh_token),
+                         port=port, folder=folder, prefix="fake-youtube-")  # fmt: skip
 
     def videos(self) -> list[dict]:
         with self.state.lock:
@@ -636,21 +547,9 @@ class FakeYouTube:
         """Videos with a past: [{"id", "uploaded_at", "title", "days": [{metric: n}]}]."""
         self.state.load_history(videos)
 
-    def log(self, kind: str | None = None) -> list[dict]:
-        with self.state.lock:
-            return [e for e in self.state.log if kind is None or e["kind"] == kind]
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="WaggleBot's loopback stand-in for YouTube.")
-    parser.add_argument("--port", type=int, default=8799)
-    parser.add_argument("--folder", type=Path, required=True, help="where received videos go")
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        required=True,
-        help="the sample token whose refresh token it takes",
-    )
+    parser = cli("YouTube", 8799, "the sample token whose refresh token it takes")
     parser.add_argument(
         "--analytics-lag-days",
         type=int,
@@ -659,10 +558,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     refresh = json.loads(args.token_file.read_text())["refresh_token"]
-    fake = FakeYouTube(args.port, refresh_token=refresh, folder=args.folder).start()
+    fake = FakeYouTube(args.port, refresh_token=refresh, folder=args.folder)
     fake.set_analytics(lag_days=args.analytics_lag_days)
-    print(f"fake YouTube (loopback, sample mode) at {fake.url}", flush=True)
-    threading.Event().wait()
+    serve(fake, "YouTube")
 
 
 if __name__ == "__main__":
