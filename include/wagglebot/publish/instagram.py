@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -43,6 +41,7 @@ from wagglebot.publish import (
     ShortUpload,
     UploadJournal,
 )
+from wagglebot.publish.backoff import Backoff, Retry, json_of
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class InstagramToken:
             params={"grant_type": "ig_refresh_token", "access_token": info["access_token"]},
             timeout=30,
         )
-        answer = _json(resp)
+        answer = json_of(resp)
         if resp.status_code != 200 or "access_token" not in answer:
             raise CredentialsRefused(f"{REFUSED_AUTH} ({_said(answer)})", "refresh")
         info = {**info, "access_token": answer["access_token"],
@@ -94,23 +93,11 @@ class InstagramToken:
         return info
 
 
-def _json(resp: requests.Response) -> dict:
-    try:
-        found = resp.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 def _said(answer: dict) -> str:
     error = answer.get("error") or {}
     if isinstance(error, dict) and error:
         return f"{error.get('code')}/{error.get('error_subcode', '-')}: {error.get('message')}"
     return str(answer)[:200]
-
-
-class _Retry(Exception):
-    pass
 
 
 class InstagramPublisher:
@@ -132,13 +119,8 @@ class InstagramPublisher:
         self.token = token
         self.graph = graph_url.rstrip("/") + f"/{version}/"
         self.upload_url = upload_url
-        self.retries, self.backoff_s, self.poll_s, self.poll_tries = (
-            retries,
-            backoff_s,
-            poll_s,
-            poll_tries,
-        )
-        self.sleep = sleep
+        self.backoff = Backoff(retries, backoff_s, sleep)
+        self.poll_s, self.poll_tries, self.sleep = poll_s, poll_tries, sleep
         self.http = requests.Session()
 
     # --- the one method of a Publisher ---------------------------------------------------
@@ -190,46 +172,38 @@ class InstagramPublisher:
         return self._api("GET", container, {"fields": "status_code,status,video_status"})
 
     def _send(self, video: Path, task: dict, size: int, journal: UploadJournal, what: str) -> None:
-        """The bytes from where Instagram's upload stands, retried from its own count."""
-        for attempt in range(self.retries + 1):
+        """The bytes from where Instagram's upload stands: each try asks it first."""
+
+        def attempt() -> None:
             phase = (self._container(task["id"]).get("video_status") or {}).get(
                 "uploading_phase"
             ) or {}
             offset = int(phase.get("bytes_transferred") or 0)
             if offset >= size:
                 return
-            try:
-                with video.open("rb") as file:
-                    file.seek(offset)
-                    resp = self.http.post(
-                        self._rupload(task["uri"]),
-                        data=file.read(),
-                        headers={
-                            "Authorization": f"OAuth {self.token.bearer()}",
-                            "offset": str(offset),
-                            "file_size": str(size),
-                        },
-                        timeout=300,
-                    )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                answer = _json(resp)
-                if resp.status_code == 200 and answer.get("success"):
-                    journal.progressed(size)
-                    return
-                debug = answer.get("debug_info") or {}
-                problem = f"{resp.status_code}: {debug.get('message') or _said(answer)}"
-                if resp.status_code < 500 and not debug.get("retriable"):
-                    raise PublishRejected(f"Instagram refused the upload ({problem})", "upload")
-            if attempt < self.retries:
-                delay = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - jitter
-                log.warning("%s: upload: %s; asking how far it got, try %d in %.1f s",
-                            what, problem, attempt + 2, delay)  # fmt: skip
-                self.sleep(delay)
-        raise PublishError(
-            f"{what}: the upload gave up after {self.retries + 1} tries; last: {problem}"
-        )
+            with video.open("rb") as file:
+                file.seek(offset)
+                resp = self.http.post(
+                    self._rupload(task["uri"]),
+                    data=file.read(),
+                    headers={
+                        "Authorization": f"OAuth {self.token.bearer()}",
+                        "offset": str(offset),
+                        "file_size": str(size),
+                    },
+                    timeout=300,
+                )
+            answer = json_of(resp)
+            if resp.status_code == 200 and answer.get("success"):
+                journal.progressed(size)
+                return
+            debug = answer.get("debug_info") or {}
+            problem = f"{resp.status_code}: {debug.get('message') or _said(answer)}"
+            if resp.status_code < 500 and not debug.get("retriable"):
+                raise PublishRejected(f"Instagram refused the upload ({problem})", "upload")
+            raise Retry(f"the upload stopped ({problem})")
+
+        self.backoff.run(f"{what}: upload", attempt)
 
     def _rupload(self, uri: str) -> str:
         """The container's upload uri, on the loopback fake's host when one is set."""
@@ -267,7 +241,7 @@ class InstagramPublisher:
     # --- the API -------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, params: dict) -> dict:
-        return self._retrying(path, lambda: self._call(method, path, params))
+        return self.backoff.run(path, lambda: self._call(method, path, params))
 
     def _call(self, method: str, path: str, params: dict, fresh: bool = False) -> dict:
         headers = {"Authorization": f"Bearer {self.token.bearer(fresh)}"}
@@ -276,7 +250,7 @@ class InstagramPublisher:
             resp = self.http.get(url, params=params, headers=headers, timeout=60)
         else:
             resp = self.http.post(url, data=params, headers=headers, timeout=60)
-        answer = _json(resp)
+        answer = json_of(resp)
         error = answer.get("error")
         if resp.status_code == 200 and not error:
             return answer
@@ -289,19 +263,5 @@ class InstagramPublisher:
         if subcode in LIMIT_SUBCODES:
             raise QuotaExhausted(f"Instagram: {_said(answer)}", "publishing_limit")
         if resp.status_code >= 500 or code in RETRY_CODES or error.get("is_transient"):
-            raise _Retry(f"Instagram answered {resp.status_code} {_said(answer)}")
+            raise Retry(f"Instagram answered {resp.status_code} {_said(answer)}")
         raise PublishRejected(f"Instagram refused ({resp.status_code} {_said(answer)})", str(code))
-
-    def _retrying(self, what: str, call: Callable[[], Any]) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                return call()
-            except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
-                problem = str(exc)
-            if attempt == self.retries:
-                raise PublishError(f"{what}: gave up after {attempt + 1} tries; last: {problem}")
-            delay = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - jitter
-            log.warning("%s: %s; try %d of %d in %.1f s", what, problem, attempt + 2,
-                        self.retries + 1, delay)  # fmt: skip
-            self.sleep(delay)
-        raise AssertionError("unreachable")

@@ -26,12 +26,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -44,6 +42,7 @@ from wagglebot.publish import (
     ShortUpload,
     UploadJournal,
 )
+from wagglebot.publish.backoff import Backoff, Retry, json_of
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +94,13 @@ class TikTokToken:
             },
             timeout=30,
         )
-        answer = _json(resp)
+        answer = json_of(resp)
         if resp.status_code != 200 or "access_token" not in answer:
             said = answer.get("error_description") or answer.get("error") or resp.status_code
             raise CredentialsRefused(f"{REFUSED_AUTH} ({said})", str(answer.get("error", "")))
         save_token({**info, "refresh_token": answer["refresh_token"]}, self.path)  # rotated
         self._access = answer["access_token"]
         self._expires = time.monotonic() + int(answer.get("expires_in", 3600)) - 60
-
-
-def _json(resp: requests.Response) -> dict:
-    try:
-        found = resp.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-class _Retry(Exception):
-    pass
 
 
 class TikTokPublisher:
@@ -134,13 +121,8 @@ class TikTokPublisher:
     ) -> None:
         self.token, self.api = token, api_url.rstrip("/") + "/"
         self.privacy, self.chunk_bytes = privacy, chunk_bytes
-        self.retries, self.backoff_s, self.poll_s, self.poll_tries = (
-            retries,
-            backoff_s,
-            poll_s,
-            poll_tries,
-        )
-        self.sleep = sleep
+        self.backoff = Backoff(retries, backoff_s, sleep)
+        self.poll_s, self.poll_tries, self.sleep = poll_s, poll_tries, sleep
         self.http = requests.Session()
 
     # --- the one method of a Publisher ---------------------------------------------------
@@ -218,7 +200,7 @@ class TikTokPublisher:
                 file.seek(first)
                 body = file.read(last - first + 1)
                 put = functools.partial(self._put, task["upload_url"], body, first, last, size)
-                resp = self._retrying(f"{what}: chunk {i + 1} of {len(plan)}", put)
+                resp = self.backoff.run(f"{what}: chunk {i + 1} of {len(plan)}", put)
                 if resp.status_code == 403:
                     return False
                 if resp.status_code == 416:  # TikTok has more (or less) than we thought
@@ -244,7 +226,7 @@ class TikTokPublisher:
             timeout=120,
         )
         if resp.status_code >= 500:
-            raise _Retry(f"TikTok answered {resp.status_code} to a chunk")
+            raise Retry(f"TikTok answered {resp.status_code} to a chunk")
         return resp
 
     def _await(self, publish_id: str, what: str) -> Published:
@@ -270,7 +252,7 @@ class TikTokPublisher:
     # --- the API -------------------------------------------------------------------------
 
     def _api(self, path: str, body: dict) -> dict:
-        return self._retrying(path, lambda: self._call(path, body))
+        return self.backoff.run(path, lambda: self._call(path, body))
 
     def _call(self, path: str, body: dict, fresh: bool = False) -> dict:
         resp = self.http.post(
@@ -279,7 +261,7 @@ class TikTokPublisher:
             headers={"Authorization": f"Bearer {self.token.bearer(fresh)}"},
             timeout=60,
         )
-        answer = _json(resp)
+        answer = json_of(resp)
         error = answer.get("error") or {}
         code, message = error.get("code", ""), error.get("message", "")
         if resp.status_code == 200 and code in ("ok", ""):
@@ -291,22 +273,8 @@ class TikTokPublisher:
         if code in ("access_token_invalid", "scope_not_authorized"):
             raise CredentialsRefused(f"{REFUSED_AUTH} ({code}: {message})", code)
         if resp.status_code >= 500 or resp.status_code == 429 or code in RETRY_CODES:
-            raise _Retry(f"TikTok answered {resp.status_code} {code}")
+            raise Retry(f"TikTok answered {resp.status_code} {code}")
         raise PublishRejected(f"TikTok refused ({resp.status_code} {code}): {message}", code)
-
-    def _retrying(self, what: str, call: Callable[[], Any]) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                return call()
-            except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
-                problem = str(exc)
-            if attempt == self.retries:
-                raise PublishError(f"{what}: gave up after {attempt + 1} tries; last: {problem}")
-            delay = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - jitter
-            log.warning("%s: %s; try %d of %d in %.1f s", what, problem, attempt + 2,
-                        self.retries + 1, delay)  # fmt: skip
-            self.sleep(delay)
-        raise AssertionError("unreachable")
 
 
 def _progress(resp: requests.Response) -> int:
