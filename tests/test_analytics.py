@@ -4,6 +4,7 @@ in the database and the Inbox's sort by it; the publishing hours."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from wagglebot_stack.fake_youtube import FakeYouTube
 from wagglebot_stack.synthetic_channel import synthetic_history, views_24h
 
 from wagglebot.analytics.collect import StatsProblems, collect_stats
+from wagglebot.analytics.history import published_shorts
 from wagglebot.analytics.learn import learn
 from wagglebot.analytics.schedule import publishing_hours, publishing_now
 from wagglebot.analytics.youtube_stats import YouTubeStats
@@ -302,12 +304,19 @@ def test_publishing_hours_come_from_the_history_once_it_says_enough(
         early = publishing_hours(session, db_settings)
     assert early.hours == db_settings.publish_hours
     assert "too few" in early.reason
+    assert early.best == db_settings.publish_hours[0]
     _history(sessions, 800)
     with sessions() as session:
         chosen = publishing_hours(session, db_settings)
     assert len(chosen.hours) == 3
     assert all(18 <= h <= 23 for h in chosen.hours), chosen
     assert "best hours" in chosen.reason
+    by_hour: dict[int, list[int]] = {}
+    with sessions() as session:
+        for short in published_shorts(session):
+            by_hour.setdefault(short.local("Asia/Seoul").hour, []).append(short.views_24h)
+    medians = {h: statistics.median(v) for h, v in by_hour.items() if len(v) >= 3}
+    assert chosen.best == max(medians, key=medians.get)  # what learn() scores posts at
     at = datetime(2026, 12, 7, chosen.hours[0], 5, tzinfo=ZoneInfo("Asia/Seoul"))
     assert publishing_now(db_settings, at)[0] is True
     off, why = publishing_now(db_settings, at.replace(hour=4))

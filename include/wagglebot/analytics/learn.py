@@ -78,7 +78,7 @@ def learn(
             )
             session.commit()
             log.info("expected views: %s (%s)", model.basis, model.reason)
-        hour = publishing_hours(session, settings).hours[0]
+        hour = publishing_hours(session, settings).best
         scored = score_posts(session, model, hour, everything=retrain)
     return {
         "retrained": retrain,

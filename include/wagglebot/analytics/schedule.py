@@ -38,6 +38,7 @@ def best_hours(history: Sequence[tuple[int, float]], n: int = 3, min_shorts: int
 class PublishingHours:
     hours: list[int]  # sorted, in the settings' time zone
     reason: str  # where they come from, for the dashboard and the skipped run's log
+    best: int  # the hour whose Shorts did best (the first of WAGGLE_PUBLISH_HOURS without)
 
 
 def publishing_hours(session: Session, settings: Settings) -> PublishingHours:
@@ -53,8 +54,8 @@ def publishing_hours(session: Session, settings: Settings) -> PublishingHours:
     ]
     best = best_hours(history, n=want)
     if len(best) >= want:
-        return PublishingHours(sorted(best), f"the channel's best hours by views in the first "
-                               f"24 h, from {len(history)} Shorts")  # fmt: skip
+        why = f"the channel's best hours by views in the first 24 h, from {len(history)} Shorts"
+        return PublishingHours(sorted(best), why, best[0])
     fill = [h for h in settings.publish_hours if h not in best][: want - len(best)]
     why = (
         f"{len(best)} of the channel's hours have enough Shorts ({len(history)} a day old) to "
@@ -62,7 +63,7 @@ def publishing_hours(session: Session, settings: Settings) -> PublishingHours:
         if best
         else f"WAGGLE_PUBLISH_HOURS: {len(history)} Shorts a day old, too few to rank hours yet"
     )
-    return PublishingHours(sorted(best + fill), why)
+    return PublishingHours(sorted(best + fill), why, (best + fill)[0])
 
 
 def publishing_now(
