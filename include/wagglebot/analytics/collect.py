@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.mysql import insert
@@ -38,11 +37,10 @@ from wagglebot.core.config import Settings, get_settings
 from wagglebot.core.db import settings_session
 from wagglebot.core.db.models import StatsRun, Upload, VideoStat, utcnow
 from wagglebot.publish import PublishingOff, QuotaExhausted
-from wagglebot.publish.quota import _locked_row, mark_spent, pacific_day
+from wagglebot.publish.quota import count_units, mark_spent, pacific_day, today
 
 log = logging.getLogger(__name__)
 
-PACIFIC = ZoneInfo("America/Los_Angeles")  # the day YouTube Analytics reports in
 SETTLE_DAYS = 3  # Analytics figures arrive 48-72 h late
 ANALYTICS_LINE = "yt-analytics"  # its calls' line in publish_quota
 # Analytics' names -> our columns.
@@ -183,10 +181,8 @@ def _read_totals(
     for i in range(0, len(due), IDS_PER_CALL):
         batch = due[i : i + IDS_PER_CALL]
         with settings_session(settings) as session:
-            row = _locked_row(session, "youtube", pacific_day())
-            spent = row.exhausted or row.units + 1 > settings.youtube_daily_units
-            session.rollback()
-        if spent:
+            quota = today(session, settings)
+        if quota.exhausted or quota.units + 1 > quota.unit_limit:
             report.totals_off = "the Data API's daily quota is spent (resets at midnight Pacific)"
             return
         calls = reader.calls["videos.list"]
@@ -226,12 +222,12 @@ def _read_totals(
 def _read_days(
     settings: Settings, reader: YouTubeStats, due: list[Due], now: datetime, report: StatsReport
 ) -> None:
-    today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(PACIFIC).date()
+    end = pacific_day(now.replace(tzinfo=UTC))  # Analytics counts days in Pacific time
     for d in due:
-        start = d.uploaded_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(PACIFIC).date()
+        start = pacific_day(d.uploaded_at.replace(tzinfo=UTC))
         calls = reader.calls["reports.query"]
         try:
-            rows = reader.days(d.video_id, start, today)
+            rows = reader.days(d.video_id, start, end)
         except StatsOff as exc:
             report.analytics_off = str(exc)
             return
@@ -302,4 +298,4 @@ def _count_calls(settings: Settings, line: str, calls: int) -> None:
     Analytics calls on their own line."""
     if calls:
         with settings_session(settings) as session:
-            _locked_row(session, line, pacific_day()).units += calls
+            count_units(session, calls, line)

@@ -127,7 +127,7 @@ class InstagramPublisher:
 
     def upload(self, short: ShortUpload, journal: UploadJournal) -> Published:
         size = short.video.stat().st_size
-        caption = short.metadata.tiktok_caption()  # the same 2,200-character caption
+        caption = short.metadata.caption()
         what = f"post {short.post_id}"
         task = json.loads(journal.session_uri) if journal.session_uri else None
         if task:

@@ -18,7 +18,7 @@ PRIVACIES: tuple[Privacy, ...] = ("private", "unlisted", "public")
 TITLE_CHARS = 100
 DESCRIPTION_BYTES = 5000
 TAGS_CHARS = 500
-TIKTOK_CAPTION_UNITS = 2200  # TikTok counts UTF-16 code units ("runes")
+CAPTION_UNITS = 2200  # TikTok counts UTF-16 code units ("runes")
 _ANGLES = str.maketrans({"<": "＜", ">": "＞"})  # full-width forms read the same
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -40,13 +40,14 @@ class ShortMetadata:
     synthetic_media: bool = True  # the voice is synthetic
     credit: str = ""  # "출처: <site> <URL>", for the platforms without a description
 
-    def tiktok_caption(self) -> str:
-        """Title, credit and hashtags within TikTok's 2,200 UTF-16 units; the title gives
-        way first, the credit never."""
+    def caption(self) -> str:
+        """The caption of the platforms without a description (TikTok, Instagram): title,
+        credit and hashtags within 2,200 UTF-16 units (TikTok's count; Instagram's 2,200
+        characters are never fewer); the title gives way first, the credit never."""
         tags = " ".join("#" + t.replace(" ", "") for t in (*self.tags, "Shorts"))
         tail = "\n\n".join(p for p in (self.credit, tags) if p)
         title = self.title
-        while _utf16(f"{title}\n\n{tail}") > TIKTOK_CAPTION_UNITS and title:
+        while _utf16(f"{title}\n\n{tail}") > CAPTION_UNITS and title:
             title = title[:-1]
         return f"{title}\n\n{tail}".strip()
 

@@ -100,6 +100,12 @@ def count_upload(session: Session, settings: Settings, platform: str = "youtube"
     row.units += settings.youtube_upload_cost
 
 
+def count_units(session: Session, units: int, platform: str = "youtube") -> None:
+    """Count API units beside the uploads (a read-back call costs one), row-locked; the
+    caller commits."""
+    _locked_row(session, platform, pacific_day()).units += units
+
+
 def mark_spent(session: Session, reason: str, platform: str = "youtube") -> None:
     """YouTube answered quotaExceeded or the like: nothing more today, for any run."""
     _locked_row(session, platform, pacific_day())

@@ -169,7 +169,7 @@ class TikTokPublisher:
         metadata = short.metadata
         body = {
             "post_info": {
-                "title": metadata.tiktok_caption(),
+                "title": metadata.caption(),
                 "privacy_level": self.privacy,
                 "disable_duet": False,
                 "disable_comment": False,
