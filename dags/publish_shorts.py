@@ -1,4 +1,8 @@
-"""Rendered Shorts go to YouTube: the posts a person marked "publish", or those given here.
+"""Rendered Shorts go to YouTube, TikTok and Instagram: the posts a person marked
+"publish" on each, or those given here, on the platforms given (by default
+WAGGLE_PUBLISH_PLATFORMS). One upload task per platform, side by side: a platform
+without credentials is skipped with the reason ("off"), and one platform's failure
+leaves the others alone.
 
 Triggered by the dashboard's Publish button (with the post ids) or by hand with
 params; on its own schedule only when WAGGLE_PUBLISH_SCHEDULE gives one (off by
@@ -51,6 +55,13 @@ AUTO = SCHEDULE == "auto"
             title="Posts",
             description="Rendered posts to publish now; empty: those people marked to publish.",
         ),
+        "platforms": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "enum": ["youtube", "tiktok", "instagram"]},
+            title="Platforms",
+            description="Where to publish; empty: WAGGLE_PUBLISH_PLATFORMS (youtube).",
+        ),
         "privacy": Param(
             None,
             type=["null", "string"],
@@ -62,17 +73,12 @@ AUTO = SCHEDULE == "auto"
     },
 )
 def publish_shorts() -> None:
-    @task(
-        retries=2,
-        retry_delay=timedelta(seconds=30),
-        retry_exponential_backoff=2.0,
-        execution_timeout=timedelta(hours=2),
-    )
-    def upload() -> dict:
-        from wagglebot.publish.run import publish_posts
+    @task
+    def platforms() -> list[str]:
+        from wagglebot.core.config import get_settings
+        from wagglebot.publish.platforms import chosen_platforms
 
         context = get_current_context()
-        params = context["params"]
         if AUTO and context["dag_run"].run_type == "scheduled":
             from airflow.exceptions import AirflowSkipException
 
@@ -81,9 +87,29 @@ def publish_shorts() -> None:
             now, why = publishing_now()
             if not now:
                 raise AirflowSkipException(why)
-        return publish_posts(params["post_ids"] or None, _attempt(), privacy=params["privacy"])
+        return chosen_platforms(context["params"]["platforms"], get_settings())
 
-    upload()
+    @task(
+        retries=2,
+        retry_delay=timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        execution_timeout=timedelta(hours=2),
+        map_index_template="{{ platform }}",
+    )
+    def upload(platform: str) -> dict:
+        from wagglebot.publish.run import publish_posts
+
+        params = get_current_context()["params"]
+        report = publish_posts(
+            params["post_ids"] or None, _attempt(), privacy=params["privacy"], platform=platform
+        )
+        if report["off"]:  # no credentials: said, and never a failure
+            from airflow.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(report["off"])
+        return report
+
+    upload.expand(platform=platforms())
 
 
 publish_shorts()

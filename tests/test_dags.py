@@ -78,10 +78,14 @@ def test_publish_dag_uploads_outside_the_gpu_pool_and_has_no_schedule_by_default
     dag = _bag(REPO / "dags").dags["publish_shorts"]
     assert dag.max_active_runs == 1
     assert dag.schedule is None  # WAGGLE_PUBLISH_SCHEDULE is unset here
-    [upload] = dag.tasks
-    assert (upload.task_id, upload.pool) == ("upload", "default_pool")
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert {t.pool for t in tasks.values()} == {"default_pool"}
+    # One upload per platform, mapped over the run's platforms and labelled with each.
+    upload = tasks["upload"]
+    assert upload.upstream_task_ids == {"platforms"}
+    assert upload.map_index_template == "{{ platform }}"
     assert upload.retries >= 2
-    assert set(dag.params) == {"post_ids", "privacy"}
+    assert set(dag.params) == {"post_ids", "platforms", "privacy"}
 
 
 def test_gpu_stages_go_to_queue_gpu_and_everything_else_to_default() -> None:

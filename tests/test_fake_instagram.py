@@ -1,6 +1,6 @@
-"""The loopback fake Instagram: Reels through the Graph API's resumable upload, the
-publishing limit, container failures and the long-lived token's refresh, driven with
-plain requests (no database)."""
+"""The loopback fake Instagram: Facebook Login's dialog, code and fb_exchange_token
+grants, the Pages' Instagram accounts, Reels through the Graph API's resumable upload,
+the publishing limit and container failures, driven with plain requests (no database)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,35 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from wagglebot_stack.fake_instagram import FakeInstagram
+from wagglebot_stack.fake_instagram import (
+    PAGE_NAME,
+    SAMPLE_APP_SECRET,
+    USERNAME,
+    FakeInstagram,
+    from_token_file,
+)
 
 IG_USER = "17841400000000001"
-FIRST_TOKEN = "IGAAfirst-long-lived-token-for-the-tests-0123456789"
+FIRST_TOKEN = "EAAfirst-long-lived-token-for-the-tests-0123456789"
+APP_ID, APP_SECRET = "1234567890123456", "app-secret-never-logged"
 VERSION = "v23.0"
+SCOPE = "instagram_basic,instagram_content_publish,pages_show_list,pages_read_engagement"
+BACK = "http://localhost:9/callback/"
 CAPTION = "퇴근길 고양이 <b>입양</b> & 후기 #고양이 #shorts @wagglebot"
 
 
 @pytest.fixture
 def fake(tmp_path: Path) -> Iterator[FakeInstagram]:
     server = FakeInstagram(
-        ig_user_id=IG_USER, access_token=FIRST_TOKEN, folder=tmp_path / "fake"
+        ig_user_id=IG_USER,
+        access_token=FIRST_TOKEN,
+        folder=tmp_path / "fake",
+        app_id=APP_ID,
+        app_secret=APP_SECRET,
     ).start()
     yield server
     server.stop()
@@ -79,6 +93,40 @@ def ready(fake: FakeInstagram, data: bytes = b"reel" * 256, token: str = FIRST_T
         if container(fake, made["id"], "status_code", token)["status_code"] == "FINISHED":
             return made["id"]
     raise AssertionError("the container never finished")
+
+
+def exchange(
+    fake: FakeInstagram, token: str, secret: str = APP_SECRET, app_id: str = APP_ID
+) -> requests.Response:
+    params = {"grant_type": "fb_exchange_token", "client_id": app_id,
+              "client_secret": secret, "fb_exchange_token": token}  # fmt: skip
+    return requests.get(graph(fake, "oauth/access_token"), params=params, timeout=10)
+
+
+def dialog(fake: FakeInstagram, **over: str) -> requests.Response:
+    params = {"client_id": APP_ID, "redirect_uri": BACK, "state": "st-1",
+              "response_type": "code", "scope": SCOPE, **over}  # fmt: skip
+    return requests.get(
+        f"{fake.url}{VERSION}/dialog/oauth", params=params, allow_redirects=False, timeout=10
+    )
+
+
+def code_of(answer: requests.Response) -> str:
+    where = urlsplit(answer.headers["Location"])
+    assert f"{where.scheme}://{where.netloc}{where.path}" == BACK
+    query = parse_qs(where.query)
+    assert query["state"] == ["st-1"]
+    return query["code"][0]
+
+
+def swap(fake: FakeInstagram, code: str, **over: str) -> requests.Response:
+    params = {"client_id": APP_ID, "redirect_uri": BACK, "client_secret": APP_SECRET,
+              "code": code, **over}  # fmt: skip
+    return requests.get(graph(fake, "oauth/access_token"), params=params, timeout=10)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def error(answer: requests.Response) -> dict:
@@ -300,58 +348,128 @@ def test_a_container_that_fails_processing_says_so(fake: FakeInstagram) -> None:
     assert container(fake, other["id"], "status_code")["status_code"] == "EXPIRED"
 
 
-def test_an_expired_token_is_refreshed_and_works_again(fake: FakeInstagram) -> None:
+def test_an_expired_token_is_exchanged_and_works_again(fake: FakeInstagram) -> None:
     fake.add_fault("container_create", reason="expired")
-    for _ in range(2):  # expired until refreshed, not just once
+    for _ in range(2):  # expired until exchanged, not just once
         refused = error(create(fake))
         assert (refused["code"], refused["error_subcode"]) == (190, 463)
         assert "Session has expired" in refused["message"]
-    refreshed = requests.get(
-        f"{fake.url}refresh_access_token",
-        timeout=10,
-        params={"grant_type": "ig_refresh_token", "access_token": FIRST_TOKEN},
-    ).json()
-    new = refreshed["access_token"]
-    assert refreshed == {"access_token": new, "token_type": "bearer", "expires_in": 5184000}
+    exchanged = exchange(fake, FIRST_TOKEN).json()
+    new = exchanged["access_token"]
+    assert exchanged == {"access_token": new, "token_type": "bearer", "expires_in": 5184000}
     assert new != FIRST_TOKEN
     assert fake.access_token == new
     assert create(fake, token=new).status_code == 200
-    bearer = requests.post(
+    by_header = requests.post(
         graph(fake, f"{IG_USER}/media", version="v19.0"),
         timeout=10,
-        headers={"Authorization": f"Bearer {new}"},
+        headers=bearer(new),
         json={"media_type": "REELS", "upload_type": "resumable"},
     )
-    assert bearer.status_code == 200
-    assert "/ig-api-upload/v19.0/" in bearer.json()["uri"]
+    assert by_header.status_code == 200
+    assert "/ig-api-upload/v19.0/" in by_header.json()["uri"]
     assert [e.get("token_generation") for e in fake.log("container_create")] == [None, None, 1, 1]
 
 
-def test_a_refresh_wants_a_token_a_day_old_and_unexpired(fake: FakeInstagram) -> None:
-    def refresh(token: str) -> requests.Response:
-        return requests.get(
-            f"{fake.url}refresh_access_token",
-            timeout=10,
-            params={"grant_type": "ig_refresh_token", "access_token": token},
-        )
-
-    new = refresh(FIRST_TOKEN).json()["access_token"]
-    too_young = error(refresh(new))
-    assert too_young["code"] == 100
-    assert "24 hours" in too_young["message"]
+def test_an_exchange_wants_the_app_and_an_unexpired_token(fake: FakeInstagram) -> None:
+    wrong_secret = error(exchange(fake, FIRST_TOKEN, secret="not-the-secret"))
+    assert (wrong_secret["code"], wrong_secret["message"]) == (1, "Error validating client secret.")
+    assert error(exchange(fake, FIRST_TOKEN, app_id="999"))["code"] == 101
+    fake.add_fault("exchange", reason="invalid_token")  # Meta refuses the exchange itself
+    assert error(exchange(fake, FIRST_TOKEN))["code"] == 190
+    new = exchange(fake, FIRST_TOKEN).json()["access_token"]
+    assert create(fake, token=FIRST_TOKEN).status_code == 200  # the old one still works
     fake.configure(token_age=5_184_000)  # every token is now 60 days old: expired
-    expired = error(refresh(new))
+    expired = error(exchange(fake, new))
     assert (expired["code"], expired["error_subcode"]) == (190, 463)
     assert error(create(fake, token=new))["error_subcode"] == 463
-    unknown = error(refresh("IGAAnever-issued"))
+    unknown = error(exchange(fake, "EAAnever-issued"))
     assert unknown["code"] == 190
     assert "error_subcode" not in unknown
     wrong_grant = requests.get(
-        f"{fake.url}refresh_access_token",
+        graph(fake, "oauth/access_token"),
         timeout=10,
-        params={"grant_type": "fb_exchange_token", "access_token": FIRST_TOKEN},
+        params={"grant_type": "ig_refresh_token", "access_token": FIRST_TOKEN},
     )
     assert error(wrong_grant)["code"] == 100
+
+
+def test_the_login_dialog_gives_a_code_that_works_once_for_its_redirect(
+    fake: FakeInstagram,
+) -> None:
+    consent = dialog(fake)
+    assert consent.status_code == 302
+    code = code_of(consent)
+    mismatch = error(swap(fake, code, redirect_uri="http://localhost:9/elsewhere/"))
+    assert (mismatch["code"], mismatch["error_subcode"]) == (100, 36008)
+    assert error(swap(fake, code, client_secret="wrong"))["code"] == 1
+    granted = swap(fake, code)
+    assert granted.status_code == 200, granted.text
+    short = granted.json()
+    assert (short["token_type"], short["expires_in"]) == ("bearer", 3600)
+    used = error(swap(fake, code))
+    assert (used["code"], used["error_subcode"]) == (100, 36009)
+    permissions = requests.get(graph(fake, "me/permissions"), headers=bearer(short["access_token"]),
+                               timeout=10).json()  # fmt: skip
+    assert permissions == {
+        "data": [{"permission": p, "status": "granted"} for p in SCOPE.split(",")]
+    }
+    long = exchange(fake, short["access_token"]).json()
+    assert long["expires_in"] == 5_184_000
+    assert create(fake, token=long["access_token"]).status_code == 200
+    unused = code_of(dialog(fake))
+    fake.configure(advance=601)  # a code lives 10 minutes
+    late = error(swap(fake, unused))
+    assert "expired" in late["message"]
+    text = json.dumps(fake.log())
+    for secret in (code, short["access_token"], long["access_token"], APP_SECRET):
+        assert secret not in text
+
+
+def test_the_dialog_refuses_what_meta_would_and_reports_a_denial(fake: FakeInstagram) -> None:
+    wrong_app = dialog(fake, client_id="42")
+    assert wrong_app.status_code == 400
+    assert "Invalid App ID" in wrong_app.text
+    assert "not Facebook" in wrong_app.text
+    assert (
+        "Invalid Scopes: publish_video" in dialog(fake, scope="instagram_basic,publish_video").text
+    )
+    assert dialog(fake, redirect_uri="").status_code == 400
+    fake.add_fault("consent", reason="denied")
+    denied = parse_qs(urlsplit(dialog(fake).headers["Location"]).query)
+    assert (denied["error"], denied["error_reason"]) == (["access_denied"], ["user_denied"])
+    assert "code" not in denied
+
+
+def test_the_pages_and_their_instagram_accounts(fake: FakeInstagram) -> None:
+    def accounts(fields: str = "id,name,instagram_business_account{id,username}") -> dict:
+        return requests.get(graph(fake, "me/accounts"), params={"fields": fields},
+                            headers=bearer(FIRST_TOKEN), timeout=10).json()  # fmt: skip
+
+    [page] = accounts()["data"]
+    assert page["name"] == PAGE_NAME
+    assert page["instagram_business_account"] == {"id": IG_USER, "username": USERNAME}
+    assert accounts("name")["data"] == [{"name": PAGE_NAME, "id": page["id"]}]
+    assert error(requests.get(graph(fake, "me/accounts"), timeout=10))["code"] == 104
+    plain = [{"id": "104000000000009", "name": "Cafe Page"}]
+    set_pages = requests.post(f"{fake.url}_fake/pages", json=plain, timeout=10)
+    assert set_pages.json() == plain
+    assert accounts()["data"] == plain  # no Instagram account linked: no field at all
+    assert requests.post(f"{fake.url}_fake/pages", json={"id": 1}, timeout=10).status_code == 400
+
+
+def test_a_sample_token_file_without_an_app_takes_any_app_with_the_sample_secret(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "token.json"
+    path.write_text(json.dumps({"access_token": FIRST_TOKEN, "ig_user_id": IG_USER}))
+    fake = from_token_file(path).start()
+    try:
+        assert exchange(fake, FIRST_TOKEN, secret=SAMPLE_APP_SECRET, app_id="77").status_code == 200
+        assert error(exchange(fake, FIRST_TOKEN, secret=APP_SECRET))["code"] == 1
+        assert dialog(fake, client_id="77").status_code == 302
+    finally:
+        fake.stop()
 
 
 def test_throttling_and_drop_faults_answer_like_graph(fake: FakeInstagram) -> None:
@@ -408,11 +526,7 @@ def test_the_log_holds_no_token(fake: FakeInstagram) -> None:
     fake.add_fault("publish", reason="expired")
     container_id = ready(fake)
     assert error(publish(fake, container_id))["error_subcode"] == 463
-    new = requests.get(
-        f"{fake.url}refresh_access_token",
-        timeout=10,
-        params={"grant_type": "ig_refresh_token", "access_token": FIRST_TOKEN},
-    ).json()["access_token"]
+    new = exchange(fake, FIRST_TOKEN).json()["access_token"]
     assert publish(fake, container_id, token=new).status_code == 200
     requests.get(
         graph(fake, container_id), timeout=10, params={"fields": "status_code", "access_token": new}
@@ -424,4 +538,5 @@ def test_the_log_holds_no_token(fake: FakeInstagram) -> None:
     for text in (served, kept):
         assert FIRST_TOKEN not in text
         assert new not in text
+        assert APP_SECRET not in text
     assert all("access_token" not in entry for entry in fake.log())

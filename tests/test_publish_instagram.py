@@ -1,6 +1,7 @@
 """The Instagram Reels publisher against the loopback fake of the Graph API: a container,
 the resumable upload resumed from Instagram's own count, the poll, the publish, the
-rolling limit, an expired token refreshed, and a rerun that publishes nothing new."""
+rolling limit, an expired token renewed by another fb_exchange_token grant, and a rerun
+that publishes nothing new."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from wagglebot.publish.metadata import ShortMetadata
 
 from youtube_support import Recorder, short_file
 
-USER, TOKEN = "17841400000000001", "IGQ-long-lived-never-logged"
+USER, TOKEN = "17841400000000001", "EAA-long-lived-never-logged"
+APP_ID, APP_SECRET = "1234567890123456", "app-secret-never-logged"
 METADATA = ShortMetadata(
     title="탕비실 커피 도둑 ☕",
     description="",
@@ -29,7 +31,9 @@ METADATA = ShortMetadata(
 
 @pytest.fixture
 def fake() -> Iterator[FakeInstagram]:
-    fake = FakeInstagram(ig_user_id=USER, access_token=TOKEN).start()
+    fake = FakeInstagram(
+        ig_user_id=USER, access_token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET
+    ).start()
     yield fake
     fake.stop()
 
@@ -38,8 +42,10 @@ def _publisher(fake: FakeInstagram, tmp_path: Path, **options: object) -> Instag
     path = tmp_path / "instagram" / "token.json"
     if not path.exists():
         path.parent.mkdir()
-        obtained = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-        info = {"access_token": TOKEN, "ig_user_id": USER, "obtained_at": obtained}
+        now = datetime.now(UTC)  # as instagram-auth left it, a day ago
+        info = {"access_token": TOKEN, "ig_user_id": USER, "app_id": APP_ID,
+                "app_secret": APP_SECRET, "obtained_at": (now - timedelta(days=1)).isoformat(),
+                "expires_at": (now + timedelta(days=59)).isoformat()}  # fmt: skip
         path.write_text(json.dumps(info))
     token = InstagramToken(path, graph_url=fake.url)
     options = {"backoff_s": 0.01, "poll_s": 0.01, **options}
@@ -109,7 +115,7 @@ def test_a_failed_container_is_refused_with_metas_status_and_a_rerun_starts_anew
     assert journal.gone_count == 1
 
 
-def test_an_expired_token_is_refreshed_and_written_back_never_logged(
+def test_an_expired_token_is_renewed_and_written_back_never_logged(
     fake: FakeInstagram, tmp_path: Path
 ) -> None:
     short, _ = _short(tmp_path)
@@ -119,6 +125,8 @@ def test_an_expired_token_is_refreshed_and_written_back_never_logged(
     assert len(fake.media()) == 1
     stored = json.loads(publisher.token.path.read_text())
     assert stored["access_token"] == fake.access_token != TOKEN
+    assert len(fake.log("exchange")) == 1
     text = json.dumps(fake.log())
     assert TOKEN not in text
     assert fake.access_token not in text
+    assert APP_SECRET not in text

@@ -52,6 +52,8 @@ SERVICES = (
     "mariadb",
     "sample-site",
     "fake-youtube",
+    "fake-tiktok",
+    "fake-instagram",
     "airflow-api-server",
     "airflow-scheduler",
     "airflow-dag-processor",

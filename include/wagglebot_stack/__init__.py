@@ -26,7 +26,11 @@ from wagglebot.ops.supervision import log_tail
 from wagglebot_stack import leftovers
 from wagglebot_stack.airflow import Airflow, mode_file, recorded_mode
 from wagglebot_stack.dashboard_service import DashboardService
-from wagglebot_stack.fake_youtube_service import FakeYouTubeService
+from wagglebot_stack.fake_services import (
+    FakeInstagramService,
+    FakeTikTokService,
+    FakeYouTubeService,
+)
 from wagglebot_stack.mariadb import MariaDB
 from wagglebot_stack.metrics_service import MetricsService
 from wagglebot_stack.procs import Service, ServiceError, StackPaths
@@ -59,6 +63,8 @@ class Stack:
         self.metrics = MetricsService(self.paths, settings)
         self.sample_site = SampleSiteService(self.paths, settings)
         self.fake_youtube = FakeYouTubeService(self.paths, settings)
+        self.fake_tiktok = FakeTikTokService(self.paths, settings)
+        self.fake_instagram = FakeInstagramService(self.paths, settings)
         self.supervisor = Supervisor(
             self.paths,
             LogPolicy(settings.service_log_max_bytes, settings.service_log_backups),
@@ -74,8 +80,8 @@ class Stack:
             out += [self.airflow.postgres, self.airflow.redis]
         if self.settings.crawl_target == "sample":
             out.append(self.sample_site)
-        if self.fake_youtube.wanted:
-            out.append(self.fake_youtube)
+        fakes = (self.fake_youtube, self.fake_tiktok, self.fake_instagram)
+        out += [fake for fake in fakes if fake.wanted]  # sample mode, no account connected
         return [*out, *self.airflow.services(), self.dashboard, self.metrics]
 
     def service(self, name: str) -> Service:

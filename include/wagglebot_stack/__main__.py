@@ -103,8 +103,12 @@ def _status(stack: Stack) -> int:
                 print(f"{'':<22}| {line[:200]}")
     healthy = stack.airflow.healthy()
     print(f"{'airflow API':<22}{'healthy at ' + stack.airflow.url if healthy else 'NOT HEALTHY'}")
-    if not stack.fake_youtube.wanted:
-        print(f"{'fake-youtube':<22}off (a YouTube channel is connected)")
+    sample = stack.settings.crawl_target == "sample"
+    for fake, account in ((stack.fake_youtube, "a YouTube channel"),
+                          (stack.fake_tiktok, "a TikTok account"),
+                          (stack.fake_instagram, "an Instagram account")):  # fmt: skip
+        if not fake.wanted:  # sample mode's stand-in, not started
+            print(f"{fake.name:<22}off ({account + ' is connected' if sample else 'live mode'})")
     return 0 if healthy and all(r.answering for r in reports) else 1
 
 

@@ -1,13 +1,24 @@
-"""A loopback stand-in for the Instagram Graph API's Reels publishing (resumable upload)
-and its long-lived token refresh, speaking their protocols. NOT Instagram.
+"""A loopback stand-in for Instagram Reels publishing through the Instagram API with
+Facebook Login for Business (the Graph API's resumable upload) and for the Facebook
+Login that grants it, speaking their protocols. NOT Instagram, NOT Facebook.
 
 Like fake_youtube, it exists for the tests and for sample mode, where a new user sees a
-Reel "published" on a page that says plainly it is this fake. One server answers both
-Meta hosts' paths on its root: graph.facebook.com / graph.instagram.com (a version
-prefix such as /v23.0/ is optional and any vNN.N is accepted) and rupload.facebook.com.
+Reel "published" on a page that says plainly it is this fake. One server answers the
+Meta hosts' paths on its root: www.facebook.com (the Login dialog), graph.facebook.com
+(a version prefix such as /v23.0/ is optional and any vNN.N is accepted) and
+rupload.facebook.com.
 
-  GET  /refresh_access_token          grant_type=ig_refresh_token&access_token=LONG ->
-                                      {"access_token", "token_type": "bearer", "expires_in"}
+  GET  /{ver}/dialog/oauth            client_id, redirect_uri, state, response_type=code,
+                                      scope: consent "allowed at once": 302 to the
+                                      redirect_uri with code and state (and "#_=_")
+  GET  /{ver}/oauth/access_token      client_id, redirect_uri, client_secret, code ->
+                                      a short-lived user token {"access_token",
+                                      "token_type": "bearer", "expires_in"}; or
+                                      grant_type=fb_exchange_token, client_id,
+                                      client_secret, fb_exchange_token -> a long-lived one
+  GET  /me/accounts?fields=id,name,instagram_business_account{id,username}
+                                      the person's Pages and their Instagram accounts
+  GET  /me/permissions                {"data": [{"permission", "status": "granted"}]}
   POST /{ig-user-id}/media            media_type=REELS&upload_type=resumable&caption=... ->
                                       {"id": C, "uri": "<root>ig-api-upload/{ver}/C"}
   POST /ig-api-upload/{ver}/C         headers "Authorization: OAuth <token>", "offset: N",
@@ -22,19 +33,31 @@ prefix such as /v23.0/ is optional and any vNN.N is accepted) and rupload.facebo
 (C: a container's id; MEDIA: a published media's id)
 
 and, to steer it: GET /_fake/media, /_fake/containers, /_fake/log; POST /_fake/faults
-(a Fault as JSON), /_fake/faults/clear, /_fake/config {setting: value}.
+(a Fault as JSON), /_fake/faults/clear, /_fake/config {setting: value}, /_fake/pages
+(the person's Pages, as /me/accounts lists them).
 
-Graph calls take the token as an ``access_token`` query/form/JSON parameter or as
-"Authorization: Bearer <token>" (both in Meta's examples); the upload host wants
-"Authorization: OAuth <token>". Graph errors have Meta's shape ({"error": {"message",
-"type": "OAuthException", "code", "error_subcode", "is_transient", "fbtrace_id"}}), the
-upload host's its own ({"debug_info": {"retriable", "type", "message"}}). No log entry
-holds a token. Sources (developers.facebook.com/docs/instagram-platform/...):
-content-publishing[/resumable-uploads], instagram-graph-api/reference/ig-user/media,
-.../ig-container, .../ig-user/content_publishing_limit, .../error-codes,
-reference/refresh_access_token; graph-api/guides/error-handling. Where they leave a
-detail open the choice is marked "Choice" below, and shapes taken from third-party code
-rather than Meta's pages are marked "unverified".
+The app: ``app_id`` and ``app_secret`` (the dialog and both grants check them). Choice:
+built without an app id (a sample token file that names none), it takes any client_id,
+and then the secret SAMPLE_APP_SECRET unless the file names one. A code works once, for
+the client_id and redirect_uri it was given with, for ``code_lifetime`` seconds. An
+fb_exchange_token grant gives a new long-lived token (``token_lifetime``, 60 days) for
+any unexpired user token; the old one keeps working until its own expiry (Meta does not
+say it is revoked). Graph calls take the token as an ``access_token`` query/form/JSON
+parameter or as "Authorization: Bearer <token>" (both in Meta's examples); the upload
+host wants "Authorization: OAuth <token>". Graph errors have Meta's shape ({"error":
+{"message", "type": "OAuthException", "code", "error_subcode", "is_transient",
+"fbtrace_id"}}), the upload host's its own ({"debug_info": {"retriable", "type",
+"message"}}). No log entry holds a token, code or secret.
+
+Sources (developers.facebook.com/docs/): facebook-login/guides/advanced/manual-flow,
+facebook-login/guides/access-tokens/get-long-lived,
+instagram-platform/instagram-api-with-facebook-login/get-started,
+instagram-platform/instagram-graph-api/reference/page, graph-api/reference/user/accounts
+and user/permissions, instagram-platform/content-publishing[/resumable-uploads],
+instagram-platform/instagram-graph-api/reference/ig-user/media, .../ig-container,
+.../ig-user/content_publishing_limit, .../error-codes; graph-api/guides/error-handling.
+Where they leave a detail open the choice is marked "Choice" below, and shapes taken
+from third-party code or reports rather than Meta's pages are marked "unverified".
 """
 
 from __future__ import annotations
@@ -51,7 +74,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wagglebot_stack import fake_http
 from wagglebot_stack.fake_http import FakeHandler, LoopbackFake, LoopbackState, cli, serve
@@ -64,8 +87,41 @@ CAPTION_CHARS, CAPTION_HASHTAGS, CAPTION_MENTIONS = 2200, 30, 20  # IG User Medi
 _HASHTAG = re.compile(r"(?<![\w&#])#\w+")
 _MENTION = re.compile(r"(?<![\w@.])@[\w.]+")
 FAULT_KINDS = frozenset(
-    {"token", "container_create", "upload", "container", "publish", "limit", "media"}
+    {
+        "consent",
+        "code",
+        "exchange",
+        "accounts",
+        "container_create",
+        "upload",
+        "container",
+        "publish",
+        "limit",
+        "media",
+    }
 )
+USERNAME = "wagglebot.loopback"  # the sample Instagram account's username
+PAGE_NAME = "WaggleBot Loopback Page"
+SAMPLE_APP_SECRET = "wagglebot-sample-app-secret"  # noqa: S105 - good only with this fake
+# Permissions the dialog knows (the Instagram API with Facebook Login's, and Login's own).
+KNOWN_SCOPES = frozenset(
+    {
+        "instagram_basic",
+        "instagram_content_publish",
+        "instagram_manage_comments",
+        "instagram_manage_insights",
+        "pages_show_list",
+        "pages_read_engagement",
+        "business_management",
+        "ads_management",
+        "ads_read",
+        "public_profile",
+        "email",
+    }
+)
+PUBLISH_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_show_list",
+                  "pages_read_engagement")  # fmt: skip
+_FIELD = re.compile(r"\s*(\w+)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
 _PUBLISH_LIMIT = (
     "You reached maximum number of posts that is allowed to be published by Content "
     "Publishing API."
@@ -112,6 +168,19 @@ REASONS: dict[str, tuple[int, int, int | None, str, bool]] = {
         "An unexpected error has occurred. Please retry your request later.",
         True,
     ),
+    # The token endpoint's refusals. Unverified: Meta's pages give none of these; the
+    # codes and words are what developers quote from Graph in SDKs' issue trackers.
+    "bad_app": (400, 101, None, "Error validating application. Invalid application ID.", False),
+    "bad_secret": (400, 1, None, "Error validating client secret.", False),
+    "code_used": (400, 100, 36009, "This authorization code has been used.", False),
+    "redirect_mismatch": (
+        400,
+        100,
+        36008,
+        "Error validating verification code. Please make sure your redirect_uri is "
+        "identical to the one you used in the OAuth dialog request",
+        False,
+    ),
 }
 # A container's processing failure, by subcode -> (code, message). The error-codes table
 # gives the subcodes, codes and words; 352 for 2207026 (format) is third-party-observed.
@@ -145,13 +214,17 @@ STATUS_TEXT = {
 class Fault(fake_http.Fault):
     """What to do to the ``nth`` request of a kind (every one from then on, with ``every``).
 
-    Kinds: "token" (refresh_access_token), "container_create", "upload", "container"
-    (a container read), "publish", "limit" (content_publishing_limit), "media" (a media
-    read). ``reason``: one of REASONS, or on "container" "ERROR" (with ``subcode``, default
-    2207026) or "EXPIRED", which change the container for good. ``status``/``code``/
-    ``subcode``/``message`` answer a Graph error of your own (or, on "upload", the upload
-    host's debug_info failure). A code-190/463 answer ("expired", on any kind but "token")
-    leaves the tokens in use expired until a refresh. ``drop``: close the connection
+    Kinds: "consent" (the Login dialog), "code" (a code exchanged at oauth/access_token),
+    "exchange" (fb_exchange_token), "accounts" (/me/accounts), "container_create",
+    "upload", "container" (a container read), "publish", "limit"
+    (content_publishing_limit), "media" (a media read). ``reason``: one of REASONS (e.g.
+    "invalid_token", "bad_secret" or "bad_app" on "exchange": the exchange is refused),
+    on "consent" "denied" (the person cancels: the redirect carries Meta's error), or on
+    "container" "ERROR" (with ``subcode``, default 2207026) or "EXPIRED", which change
+    the container for good. ``status``/``code``/``subcode``/``message`` answer a Graph
+    error of your own (or, on "upload", the upload host's debug_info failure). A
+    code-190/463 answer ("expired", on any kind but the token endpoint's) leaves the
+    tokens in use expired until an exchange. ``drop``: close the connection
     without an answer: an upload first reads ``drop_after`` bytes (default half the body)
     and keeps them; a publish first publishes (the reply is lost).
     """
@@ -165,7 +238,7 @@ class Fault(fake_http.Fault):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.reason and self.reason not in REASONS and self.reason not in {"ERROR", "EXPIRED"}:
+        if self.reason and self.reason not in {*REASONS, "ERROR", "EXPIRED", "denied"}:
             raise ValueError(f"unknown fault reason {self.reason!r}")
 
     @property
@@ -180,14 +253,30 @@ class Settings:
     container_limit: int = 400  # containers per rolling 24 h (IG User Media reference)
     processing_polls: int = 1  # status polls answered IN_PROGRESS after the last byte
     token_lifetime: int = 5_184_000  # 60 days, a long-lived token's life
-    min_refresh_age: int = 86_400  # "at least 24 hours old" (refresh_access_token)
+    # Choice: the manual flow says only that the code's token is short-lived ("an hour or
+    # two"); a code's life is unverified (developers report about 10 minutes).
+    short_token_lifetime: int = 3_600
+    code_lifetime: int = 600
 
 
 @dataclass
 class Token:
     issued: float  # fake time
-    generation: int  # 0: the one the fake was built with; n: the n-th refresh
-    stale: bool = False  # an "expired" answer was given for it: expired until refreshed
+    generation: int  # 0: the one the fake was built with; n: the n-th handed out after
+    scopes: tuple[str, ...] = PUBLISH_SCOPES
+    lifetime: int | None = None  # seconds; None: a long-lived token (token_lifetime)
+    stale: bool = False  # an "expired" answer was given for it: expired until exchanged
+
+
+@dataclass
+class Consent:
+    """A code the dialog handed out, and what it was asked with."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    issued: float
+    used: bool = False
 
 
 @dataclass
@@ -242,7 +331,36 @@ def _graph_id() -> str:
 
 
 def _new_token() -> str:
-    return "IGFAKE" + secrets.token_urlsafe(36).replace("-", "A").replace("_", "B")
+    return "EAAFAKE" + secrets.token_urlsafe(36).replace("-", "A").replace("_", "B")
+
+
+def _field_list(text: str) -> list[tuple[str, list[str]]] | None:
+    """Graph's ``fields`` with nested ones: "id,a{b,c}" -> [("id", []), ("a", ["b", "c"])];
+    None when it does not parse."""
+    found: list[tuple[str, list[str]]] = []
+    pos = 0
+    while pos < len(text):
+        match = _FIELD.match(text, pos)
+        if not match or match.end() == pos:
+            return None
+        inner = [name.strip() for name in (match.group(2) or "").split(",") if name.strip()]
+        found.append((match.group(1), inner))
+        pos = match.end()
+    return found
+
+
+def _page_fields(page: dict, asked: list[tuple[str, list[str]]]) -> dict:
+    """A Page as Graph answers it: the fields asked for that it has (a Page with no linked
+    Instagram account has no instagram_business_account at all), and always its id."""
+    answer: dict[str, object] = {}
+    for name, inner in asked:
+        value = page.get(name)
+        if isinstance(value, dict):
+            value = {k: value[k] for k in ["id", *inner] if k in value}
+        if value is not None:
+            answer[name] = value
+    answer["id"] = page["id"]
+    return answer
 
 
 @dataclass
@@ -251,8 +369,12 @@ class FakeState(LoopbackState[Fault]):
 
     folder: Path
     ig_user_id: str
+    app_id: str | None = None  # None: any client_id (a sample token file naming none)
+    app_secret: str = SAMPLE_APP_SECRET
+    pages: list[dict] = field(default_factory=list)  # what /me/accounts lists
     settings: Settings = field(default_factory=Settings)
     tokens: dict[str, Token] = field(default_factory=dict)
+    grants: dict[str, Consent] = field(default_factory=dict)  # the dialog's codes
     containers: dict[str, Container] = field(default_factory=dict)
     media: dict[str, dict] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # permalink code -> media id
@@ -264,18 +386,27 @@ class FakeState(LoopbackState[Fault]):
     def now(self) -> float:
         return self.clock() + self.offset
 
-    def issue(self, value: str | None = None, age: float = 0.0) -> str:
+    def issue(
+        self,
+        value: str | None = None,
+        age: float = 0.0,
+        scopes: tuple[str, ...] = PUBLISH_SCOPES,
+        lifetime: int | None = None,
+    ) -> str:
         value = value or _new_token()
         with self.lock:
             generation = len(self.tokens)
-            self.tokens[value] = Token(self.now() - age, generation)
+            self.tokens[value] = Token(self.now() - age, generation, scopes, lifetime)
         return value
+
+    def lifetime(self, token: Token) -> int:
+        return token.lifetime or self.settings.token_lifetime
 
     def token_problem(self, value: str) -> tuple[Token | None, tuple[int, int | None, str] | None]:
         """The token, and what is wrong with it as (code, subcode, message), if anything."""
         with self.lock:
             token = self.tokens.get(value)
-            lifetime = self.settings.token_lifetime
+            lifetime = self.lifetime(token) if token else 0
         if token is None:
             return None, (190, None, REASONS["invalid_token"][3])
         now = self.now()
@@ -319,6 +450,17 @@ class FakeState(LoopbackState[Fault]):
                 for token in self.tokens.values():
                     token.issued = self.now() - float(options["token_age"])
             return asdict(self.settings)
+
+    def set_pages(self, pages: Any) -> list[dict]:
+        """The person's Pages, each {"id", "name"} and, when an Instagram professional
+        account is linked, "instagram_business_account": {"id", "username"}."""
+        if not isinstance(pages, list) or not all(
+            isinstance(page, dict) and page.get("id") for page in pages
+        ):
+            raise ValueError("pages: a list of {id, name, instagram_business_account}")
+        with self.lock:
+            self.pages = [dict(page) for page in pages]
+            return [dict(page) for page in self.pages]
 
 
 class _Handler(FakeHandler[FakeState]):
@@ -395,7 +537,7 @@ class _Handler(FakeHandler[FakeState]):
         http = fault.status or http
         subcode = fault.subcode if fault.subcode is not None else subcode
         if code == 190 and subcode == 463:
-            if kind != "token":
+            if kind not in {"code", "exchange"}:  # a refused grant expires nothing
                 self.state.expire_tokens()
             message = self.state.expired_message(self.state.now() - 1)
         message = fault.message or message or "An unknown error occurred"
@@ -479,8 +621,14 @@ class _Handler(FakeHandler[FakeState]):
         if len(parts) == 2 and parts[0] == "reel":
             return self._reel(parts[1])
         params = self._params()
-        if parts == ["refresh_access_token"]:
-            return self._refresh(params)
+        if parts == ["dialog", "oauth"]:
+            return self._dialog(params)
+        if parts == ["oauth", "access_token"]:
+            return self._grant(params)
+        if parts == ["me", "accounts"]:
+            return self._accounts(params)
+        if parts == ["me", "permissions"]:
+            return self._permissions(params)
         if len(parts) == 1:
             return self._node(parts[0], params)
         if len(parts) == 2 and parts[1] == "content_publishing_limit":
@@ -527,54 +675,186 @@ class _Handler(FakeHandler[FakeState]):
         return None
 
     def _steer(self, path: str, data: Any) -> object | None:
+        if path == "/_fake/pages":
+            return self.state.set_pages(data)
         return self.state.configure(**data) if path == "/_fake/config" else None
 
-    # --- tokens -----------------------------------------------------------------------
+    # --- Facebook Login ---------------------------------------------------------------
 
-    def _refresh(self, params: dict[str, str]) -> None:
-        """GET /refresh_access_token: a new long-lived token for one at least
-        ``min_refresh_age`` old and unexpired. Choice: the old token keeps working until
-        its own expiry (Meta does not say it is revoked)."""
-        kind = "token"
+    def _dialog(self, params: dict[str, str]) -> None:
+        """GET /dialog/oauth: a person who allows at once. A request Meta would refuse gets
+        an error page and no redirect (Meta's dialog shows one, e.g. "URL blocked")."""
+        kind = "consent"
+        fault = self.state.fault_for(kind)
+        if fault and fault.reason == "denied":  # the manual flow's "user_denied" redirect
+            self._record(kind, 302, fault=True, error="access_denied")
+            return self._back(params.get("redirect_uri", ""), {
+                "error": "access_denied", "error_code": "200",
+                "error_description": "Permissions error", "error_reason": "user_denied",
+                "state": params.get("state", ""),
+            })  # fmt: skip
+        if fault and fault.drop:
+            return self._hang_up(kind, fault=True)
+        if fault and fault.answers:
+            return self._consent_page(fault.status or 500, "Something went wrong", fault=True)
+        if problem := self._dialog_problem(params):
+            return self._consent_page(400, problem)
+        scopes = tuple(dict.fromkeys(s.strip() for s in params.get("scope", "").split(",")))
+        code = "AQ" + secrets.token_urlsafe(48)
+        with self.state.lock:
+            self.state.grants[code] = Consent(
+                params["client_id"], params["redirect_uri"], tuple(s for s in scopes if s),
+                self.state.now(),
+            )  # fmt: skip
+        self._record(kind, 302, scopes=",".join(s for s in scopes if s))
+        self._back(params["redirect_uri"], {"code": code, "state": params.get("state", "")})
+
+    def _dialog_problem(self, params: dict[str, str]) -> str | None:
+        client_id = params.get("client_id", "")
+        if not client_id or (self.state.app_id and client_id != self.state.app_id):
+            return "Invalid App ID: the provided app ID does not look like a valid app ID."
+        where = urlsplit(params.get("redirect_uri", ""))
+        if where.scheme not in {"http", "https"} or not where.hostname:
+            return "URL blocked: the redirect_uri is missing or not a web address."
+        if params.get("response_type", "code") != "code":
+            # Choice: Meta also offers token and code%20token; a loopback fake, only code.
+            return "WaggleBot's loopback Facebook answers only response_type=code."
+        asked = {s.strip() for s in params.get("scope", "").split(",") if s.strip()}
+        if unknown := sorted(asked - KNOWN_SCOPES):
+            return f"Invalid Scopes: {', '.join(unknown)}."
+        return None
+
+    def _back(self, redirect_uri: str, answer: dict[str, str]) -> None:
+        # Unverified: the "#_=_" Meta is seen to append (browsers keep it to themselves).
+        joint = "&" if urlsplit(redirect_uri).query else "?"
+        self._send(302, b"", {"Location": f"{redirect_uri}{joint}{urlencode(answer)}#_=_"})
+
+    def _consent_page(self, status: int, problem: str, **extra: object) -> None:
+        self._record("consent", status, error=problem, **extra)
+        self._html(status, (
+            "<!doctype html><meta charset=utf-8><title>Fake Facebook Login (loopback)</title>"
+            "<p><b>This is WaggleBot's loopback stand-in for Facebook Login, not Facebook."
+            f"</b></p><h1>Sorry, something went wrong</h1><p>{html.escape(problem)}</p>"
+        ))  # fmt: skip
+
+    def _grant(self, params: dict[str, str]) -> None:
+        """GET /oauth/access_token: a code for a short-lived token (manual flow), or an
+        fb_exchange_token grant for a long-lived one (long-lived tokens guide)."""
+        grant = params.get("grant_type")
+        kind = "exchange" if grant == "fb_exchange_token" else "code"
         if self._answer_fault(self.state.fault_for(kind), kind):
             return
-        if params.get("grant_type") != "ig_refresh_token":
-            return self._bad_param(kind, "Unsupported grant_type: use ig_refresh_token")
-        value = params.get("access_token", "")
-        if not value:
+        if grant not in {None, "fb_exchange_token"}:
+            return self._bad_param(kind, f"Unsupported grant_type {grant!r}")
+        if self._client_refused(kind, params):
+            return
+        if kind == "code":
+            return self._code_grant(params)
+        self._exchange(params)
+
+    def _client_refused(self, kind: str, params: dict[str, str]) -> bool:
+        """The app's id and secret checked; True when a refusal was answered."""
+        client_id = params.get("client_id", "")
+        if not client_id:  # unverified: what developers quote
+            self._graph_error(kind, 400, 101, None, "Missing client_id parameter.")
+            return True
+        if self.state.app_id and client_id != self.state.app_id:
+            self._reason(kind, "bad_app")
+            return True
+        given = params.get("client_secret", "").encode()
+        if not secrets.compare_digest(given, self.state.app_secret.encode()):
+            self._reason(kind, "bad_secret")
+            return True
+        return False
+
+    def _code_grant(self, params: dict[str, str]) -> None:
+        kind = "code"
+        with self.state.lock:
+            consent = self.state.grants.get(params.get("code", ""))
+            refusal = self._code_refusal(consent, params)
+            if consent and not refusal:
+                consent.used = True  # Choice: a failed try leaves the code usable
+            lifetime = self.state.settings.short_token_lifetime
+        if refusal in REASONS:
+            return self._reason(kind, refusal)
+        if refusal or consent is None:
+            return self._bad_param(kind, refusal or "")
+        token = self.state.issue(scopes=consent.scopes, lifetime=lifetime)
+        self._answer_token(kind, token, lifetime)
+
+    def _code_refusal(self, consent: Consent | None, params: dict[str, str]) -> str | None:
+        """A REASONS key or a message for a code Meta would not take, or None (call under
+        the state's lock)."""
+        if not params.get("redirect_uri"):
+            return "Missing redirect_uri parameter."
+        if consent is None:  # unverified words, as developers quote them
+            return "Invalid verification code format."
+        if consent.used:
+            return "code_used"
+        if self.state.now() - consent.issued >= self.state.settings.code_lifetime:
+            return "This authorization code has expired."
+        asked = (params["client_id"], params["redirect_uri"])
+        if asked != (consent.client_id, consent.redirect_uri):
+            return "redirect_mismatch"
+        return None
+
+    def _exchange(self, params: dict[str, str]) -> None:
+        """fb_exchange_token: a new long-lived token for an unexpired user token. The guide:
+        "You can not use an expired token to request a long-lived token"."""
+        kind = "exchange"
+        value = params.get("fb_exchange_token", "")
+        if not value:  # unverified: the words developers quote, with code 1
             return self._graph_error(
-                kind, 400, 104, None, "An access token is required to request this resource."
+                kind, 400, 1, None, "fb_exchange_token parameter not specified"
             )
         token, problem = self.state.token_problem(value)
-        if problem and not (
-            token
-            and token.stale
-            and problem[1] == 463
-            and self._age(token) < self.state.settings.token_lifetime
-        ):
-            # A token that a fault declared expired can still be refreshed (the fault is
-            # Meta's answer on a call, the client's recovery is what it tests); one truly
-            # past its lifetime cannot, as the reference says.
+        if problem and not (token and token.stale and problem[1] == 463 and self._alive(token)):
+            # A token a fault declared expired can still be exchanged (the fault is Meta's
+            # answer on a call; the client's recovery is what it tests); one truly past its
+            # lifetime cannot.
             code, subcode, message = problem
             return self._graph_error(kind, 400, code, subcode, message)
         assert token is not None
-        age, needed = self._age(token), self.state.settings.min_refresh_age
-        if age < needed:  # Choice: Meta documents the rule, not its error; code 100 here
-            return self._bad_param(
-                kind,
-                f"The access token is {int(age)} s old: only a "
-                f"token at least {needed} s (24 hours) old can be "
-                "refreshed.",
-            )
-        new = self.state.issue()
         with self.state.lock:
-            generation = self.state.tokens[new].generation
             lifetime = self.state.settings.token_lifetime
-        self._record(kind, 200, token_generation=generation)
-        self._json(200, {"access_token": new, "token_type": "bearer", "expires_in": lifetime})
+        self._answer_token(kind, self.state.issue(scopes=token.scopes), lifetime)
 
-    def _age(self, token: Token) -> float:
-        return self.state.now() - token.issued
+    def _alive(self, token: Token) -> bool:
+        return self.state.now() - token.issued < self.state.lifetime(token)
+
+    def _answer_token(self, kind: str, token: str, lifetime: int) -> None:
+        with self.state.lock:
+            generation = self.state.tokens[token].generation
+        self._record(kind, 200, token_generation=generation)  # never the token itself
+        self._json(200, {"access_token": token, "token_type": "bearer", "expires_in": lifetime})
+
+    def _accounts(self, params: dict[str, str]) -> None:
+        """GET /me/accounts: the Pages the person can act on, with the fields asked for
+        (nested ones such as instagram_business_account{id,username} too)."""
+        kind = "accounts"
+        if self._answer_fault(self.state.fault_for(kind), kind):
+            return
+        if (token := self._graph_auth(kind, params)) is None:
+            return
+        asked = _field_list(params.get("fields", "")) if params.get("fields") else []
+        known = {"id", "name", "instagram_business_account"}
+        if asked is None or any(name not in known for name, _ in asked):
+            return self._bad_param(kind, f"Tried accessing nonexisting field on node type (Page): "
+                                   f"{params.get('fields', '')}")  # fmt: skip
+        with self.state.lock:
+            pages = [dict(page) for page in self.state.pages]
+        data = [_page_fields(page, asked or [("id", []), ("name", [])]) for page in pages]
+        self._record(kind, 200, listed=len(data), token_generation=token.generation)
+        cursor = secrets.token_urlsafe(12)
+        self._json(200, {"data": data, "paging": {"cursors": {"before": cursor, "after": cursor}}})
+
+    def _permissions(self, params: dict[str, str]) -> None:
+        """GET /me/permissions: what the person granted (every asked scope, at once)."""
+        if (token := self._graph_auth("permissions", params)) is None:
+            return
+        self._record("permissions", 200, token_generation=token.generation)
+        granted = [{"permission": scope, "status": "granted"} for scope in token.scopes]
+        self._json(200, {"data": granted})
 
     # --- containers -------------------------------------------------------------------
 
@@ -1099,30 +1379,50 @@ _MEDIA_FIELDS = (
 class FakeInstagram(LoopbackFake[FakeState]):
     """The fake, on its own thread; ``url`` is its root, e.g. http://127.0.0.1:8797/.
 
-    ``access_token`` is the long-lived token it starts with, taken as a day old (so it
-    can be refreshed at once; ``configure(token_age=...)`` says otherwise)."""
+    ``access_token`` is the long-lived user token it starts with (new; ``configure(
+    token_age=...)`` says otherwise). ``app_id`` and ``app_secret``: the Meta app the
+    dialog and the grants accept (no app id: any). The person has one Page, linked to
+    the Instagram account ``ig_user_id`` (``username``); ``set_pages`` says otherwise."""
 
     def __init__(
-        self, port: int = 0, *, ig_user_id: str, access_token: str, folder: Path | None = None
+        self,
+        port: int = 0,
+        *,
+        ig_user_id: str,
+        access_token: str,
+        folder: Path | None = None,
+        app_id: str | None = None,
+        app_secret: str = SAMPLE_APP_SECRET,
+        username: str = USERNAME,
     ) -> None:
         def state(folder: Path) -> FakeState:
-            state = FakeState(folder=folder, ig_user_id=str(ig_user_id))
-            state.issue(access_token, age=state.settings.min_refresh_age)
+            linked = {"id": str(ig_user_id), "username": username}
+            page = {"id": "1040" + str(ig_user_id)[-11:], "name": PAGE_NAME,
+                    "instagram_business_account": linked}  # fmt: skip
+            state = FakeState(folder=folder, ig_user_id=str(ig_user_id), app_id=app_id,
+                              app_secret=app_secret, pages=[page])  # fmt: skip
+            state.issue(access_token)
             return state
 
         super().__init__(_Handler, state, port=port, folder=folder, prefix="fake-instagram-")
 
     @property
     def access_token(self) -> str:
-        """The newest token handed out (the one it was built with, until a refresh)."""
+        """The newest token handed out (the one it was built with, until a grant)."""
         with self.state.lock:
             return max(self.state.tokens.items(), key=lambda item: item[1].generation)[0]
 
     def configure(self, **options: Any) -> dict:
         """Settings (quota_total, quota_duration, container_limit, processing_polls,
-        token_lifetime, min_refresh_age), and: token_age (seconds: how old every token
-        handed out so far now is), advance (seconds to move the fake's clock on)."""
+        token_lifetime, short_token_lifetime, code_lifetime), and: token_age (seconds: how
+        old every token handed out so far now is), advance (seconds to move the fake's
+        clock on)."""
         return self.state.configure(**options)
+
+    def set_pages(self, pages: list[dict]) -> list[dict]:
+        """The person's Pages as /me/accounts lists them: each {"id", "name"} and, for a
+        linked Instagram account, "instagram_business_account": {"id", "username"}."""
+        return self.state.set_pages(pages)
 
     def media(self) -> list[dict]:
         with self.state.lock:
@@ -1133,17 +1433,30 @@ class FakeInstagram(LoopbackFake[FakeState]):
             return [c.view() for c in self.state.containers.values()]
 
 
-def main() -> None:
-    parser = cli("Instagram", 8797, "JSON with the sample account's access_token and ig_user_id")
-    args = parser.parse_args()
-    sample = json.loads(args.token_file.read_text())
-    fake = FakeInstagram(
-        args.port,
+def from_token_file(path: Path, port: int = 0, folder: Path | None = None) -> FakeInstagram:
+    """The fake for a token file as instagram-auth writes it (access_token, ig_user_id,
+    and username, app_id, app_secret when there): without an app id it takes any, and
+    without a secret SAMPLE_APP_SECRET."""
+    sample = json.loads(path.read_text(encoding="utf-8"))
+    return FakeInstagram(
+        port,
         ig_user_id=str(sample["ig_user_id"]),
         access_token=sample["access_token"],
-        folder=args.folder,
+        folder=folder,
+        app_id=str(sample["app_id"]) if sample.get("app_id") else None,
+        app_secret=sample.get("app_secret") or SAMPLE_APP_SECRET,
+        username=sample.get("username") or USERNAME,
     )
-    serve(fake, "Instagram")
+
+
+def main() -> None:
+    parser = cli(
+        "Instagram",
+        8797,
+        "JSON with the sample account's access_token and ig_user_id (and app_id, app_secret)",
+    )
+    args = parser.parse_args()
+    serve(from_token_file(args.token_file, args.port, args.folder), "Instagram")
 
 
 if __name__ == "__main__":

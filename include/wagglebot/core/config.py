@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     fake_youtube_port: int = Field(8799, ge=1, le=65535)
     """Sample mode's loopback fake YouTube (no real token): publishing goes there, never to
     YouTube."""
+    fake_tiktok_port: int = Field(8798, ge=1, le=65535)
+    """Sample mode's loopback fake TikTok (no TikTok grant, the API left at TikTok's):
+    publishing goes there, never to TikTok."""
+    fake_instagram_port: int = Field(8797, ge=1, le=65535)
+    """Sample mode's loopback fake Instagram (no Instagram token, the Graph host left at
+    Meta's): publishing goes there, never to Instagram."""
     publish_platforms: list[Literal["youtube", "tiktok", "instagram"]] = ["youtube"]
     """Where a Short is published when a person does not choose."""
     tiktok_token_file: Path | None = None

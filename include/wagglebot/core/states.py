@@ -14,11 +14,12 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from wagglebot.core.db.models import Post
+from wagglebot.core.db.models import Post, Upload
 from wagglebot.core.db.story_rows import standing_moved
-from wagglebot.core.statuses import PostStatus
+from wagglebot.core.statuses import PostStatus, UploadState
 
 S = PostStatus
+U = UploadState
 # target -> the statuses a post may be in to move there.
 ALLOWED_SOURCES: dict[PostStatus, frozenset[PostStatus]] = {
     # approve, retry, recover, script approved (or sent back to the LLM)
@@ -165,3 +166,95 @@ def claim_approved(session: Session, limit: int, owner: str | None = None) -> Se
         transition(session, post_id, S.PROCESSING, expected=S.APPROVED, claimed_by=owner)
     session.commit()
     return ids
+
+
+# --- publishing: one uploads row per platform, and the post's status that follows -------
+
+# target -> the states an uploads row may be in to move there.
+UPLOAD_SOURCES: dict[UploadState, frozenset[UploadState]] = {
+    U.UPLOADING: frozenset({U.WAITING}),  # claimed by a run
+    U.WAITING: frozenset({U.UPLOADING, U.FAILED}),  # given back (quota, a stop); retried
+    U.PUBLISHED: frozenset({U.UPLOADING}),
+    U.FAILED: frozenset({U.UPLOADING}),  # the platform refused; or the Short is not whole
+}
+
+
+def move_upload(
+    session: Session, post_id: int, platform: str, target: UploadState, **values: object
+) -> bool:
+    """Move one platform's upload of a post (a guarded UPDATE, like a post's); False when
+    it was not in a state that may move there (another run moved it first). The caller
+    holds the post's row (``lock_post``) and settles the post after."""
+    stmt = (
+        update(Upload)
+        .where(
+            Upload.post_id == post_id,
+            Upload.platform == platform,
+            Upload.state.in_(UPLOAD_SOURCES[target]),
+        )
+        .values(state=target, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def lock_post(session: Session, post_id: int) -> PostStatus | None:
+    """Hold the post's row until the transaction ends. Every change of an upload's state
+    takes it first, so the post's platforms are settled one change at a time (and two
+    runs' locks are always taken in the same order)."""
+    return session.scalar(select(Post.status).where(Post.id == post_id).with_for_update())
+
+
+def publishing_status(states: Iterable[UploadState]) -> PostStatus:
+    """The post's status from its platforms' uploads: published anywhere is UPLOADED; else
+    one in flight is PUBLISHING; else one still waiting keeps it RENDERED; FAILED only
+    once every platform asked for has failed. A failure on one platform leaves the
+    others alone."""
+    found = set(states)
+    for state, status in (
+        (U.PUBLISHED, S.UPLOADED),
+        (U.UPLOADING, S.PUBLISHING),
+        (U.WAITING, S.RENDERED),
+        (U.FAILED, S.FAILED),
+    ):
+        if state in found:
+            return status
+    return S.RENDERED
+
+
+def settle_publishing(session: Session, post_id: int, error: str | None = None) -> PostStatus:
+    """Move the post to the status its uploads add up to (``publishing_status``); the caller
+    holds its row (``lock_post``) and commits. ``error``: why, if it ends FAILED."""
+    current = lock_post(session, post_id)
+    if current is None:
+        raise PostNotFound(post_id)
+    states = session.scalars(
+        select(Upload.state).where(
+            Upload.post_id == post_id,
+            # a request withdrawn before any run took it counts for nothing
+            (Upload.requested_at.is_not(None)) | (Upload.state != U.WAITING),
+        )
+    ).all()
+    target = publishing_status(states)
+    if target is current or current not in (S.RENDERED, S.PUBLISHING, S.UPLOADED):
+        return current  # e.g. FAILED stays FAILED until a person retries it
+    if target is S.FAILED and error is None:
+        notes = session.scalars(
+            select(Upload.note).where(Upload.post_id == post_id, Upload.state == U.FAILED)
+        ).all()
+        error = "; ".join(n for n in notes if n) or "the upload failed"
+    transition(
+        session, post_id, target, expected=current, error=error if target is S.FAILED else None
+    )
+    return target
+
+
+def reopen_failed_uploads(session: Session, post_id: int) -> None:
+    """A person retries the post: each platform that failed waits for the next run again
+    (still asked for, its session kept). The caller commits."""
+    session.execute(
+        update(Upload)
+        .where(Upload.post_id == post_id, Upload.state == U.FAILED)
+        .values(state=U.WAITING, heartbeat_at=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -20,6 +20,16 @@ class PostStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
+class UploadState(enum.StrEnum):
+    """Where a post's publication on one platform stands (its uploads row). The post's own
+    status follows from its platforms' (core.states.settle_publishing)."""
+
+    WAITING = "waiting"  # asked for (or given back: quota, a stop), for the next run
+    UPLOADING = "uploading"  # claimed by a run; its heartbeat says whether that run lives
+    PUBLISHED = "published"
+    FAILED = "failed"  # refused for good, with the platform's reason in the row's note
+
+
 class Stage(enum.StrEnum):
     """The production stages, in the order a post goes through them."""
 

@@ -41,14 +41,15 @@ def youtube_endpoint(settings: Settings) -> YouTubeEndpoint:
     """YouTube itself, unless this is a sample-site install without a channel connected
     (no token from youtube-auth, no other endpoint): then the stack's loopback fake."""
     real = settings.youtube_token_path
-    if settings.crawl_target == "sample" and not settings.youtube_api_url and not _present(real):
+    sample = settings.crawl_target == "sample" and not settings.youtube_api_url
+    if sample and not token_present(real):
         root = f"http://127.0.0.1:{settings.fake_youtube_port}/"
         sample_token = settings.stack_home / "youtube" / "sample-token.json"
         return YouTubeEndpoint(root, f"{root}token", sample_token, sample=True)
     return YouTubeEndpoint(settings.youtube_api_url, settings.youtube_token_uri, real, False)
 
 
-def _present(path: Path) -> bool:
+def token_present(path: Path) -> bool:
     """Whether a token file is there, readable or not (an unreadable one is reported)."""
     try:
         path.stat()

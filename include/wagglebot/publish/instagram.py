@@ -1,6 +1,15 @@
-"""Publishing a Short as an Instagram Reel: the Instagram Graph API's resumable upload.
+"""Publishing a Short as an Instagram Reel: the Instagram API with Facebook Login for
+Business and its resumable upload of a local file.
 
-The steps (developers.facebook.com/docs/instagram-platform/content-publishing):
+Which login: the resumable upload (``upload_type=resumable``, then the bytes to
+rupload.facebook.com) is documented only for Facebook Login for Business on
+graph.facebook.com, so WaggleBot uses that login, not Instagram Login
+(graph.instagram.com), which would want a public ``video_url``. ``./wagglebot
+instagram-auth`` (``publish.instagram_auth``) gets the long-lived user token and the
+Instagram professional account linked to the person's Facebook Page.
+
+The steps (developers.facebook.com/docs/instagram-platform/content-publishing and
+.../content-publishing/resumable-uploads):
 
 1. ``GET /{ig-user-id}/content_publishing_limit``: the rolling 24 h allowance; a spent
    one stops the run before anything is made.
@@ -8,7 +17,8 @@ The steps (developers.facebook.com/docs/instagram-platform/content-publishing):
    a container and its upload ``uri``. Both go to the journal before any byte is sent.
 3. ``POST {uri}`` (the rupload host) with ``Authorization: OAuth <token>``, ``offset``
    and ``file_size``: the bytes from ``offset``. After a dropped connection the
-   container's ``video_status.uploading_phase.bytes_transferred`` says where to resume.
+   container's ``video_status.uploading_phase.bytes_transferred`` says where to resume
+   (third-party code reads it; Meta's pages do not say how to learn the offset).
 4. ``GET /{container}?fields=status_code,status`` until ``FINISHED``; ``ERROR`` or
    ``EXPIRED`` is a refusal with Meta's status text.
 5. ``POST /{ig-user-id}/media_publish`` with ``creation_id``: the Reel.
@@ -16,9 +26,17 @@ The steps (developers.facebook.com/docs/instagram-platform/content-publishing):
 A run that finds a container in the journal asks it first: ``PUBLISHED`` means the Reel
 exists (it is found among the account's media by its caption; never published again),
 ``FINISHED`` is published now, an unfinished upload is resumed, and an ``ERROR`` or
-``EXPIRED`` one, which published nothing, makes way for a new container. The long-lived
-token (60 days) is refreshed once it is ``refresh_after_days`` old, and written back.
-"""
+``EXPIRED`` one, which published nothing, makes way for a new container.
+
+The token: a long-lived user token (about 60 days). There is no refresh token; it is
+renewed with another ``fb_exchange_token`` grant (``GET /{version}/oauth/access_token``
+with the app's id and secret and the stored token: developers.facebook.com/docs/
+facebook-login/guides/access-tokens/get-long-lived, which also says an expired token
+cannot be exchanged), ``refresh_before_days`` before it expires (or, with no known
+expiry, once it is ``refresh_after_days`` old; at most once a day), and once after
+Graph answers code 190 (developers.facebook.com/docs/graph-api/guides/error-handling).
+The new token and its expiry are written back to the token file; a refused exchange
+stops publishing with "run ./wagglebot instagram-auth"."""
 
 from __future__ import annotations
 
@@ -45,55 +63,113 @@ from wagglebot.publish.backoff import Backoff, Retry, json_of
 
 log = logging.getLogger(__name__)
 
-GRAPH = "https://graph.instagram.com/"
+GRAPH = "https://graph.facebook.com/"
+# Pinned; Meta's pages name v25.0 as the latest (late 2026), and each version is kept
+# about two years.
 VERSION = "v23.0"
 RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613, 9007})  # transient, throttled, not ready
 LIMIT_SUBCODES = frozenset({2207042})  # the day's publishing limit is reached
 REFUSED_AUTH = (
     "Instagram publishing is off: the Instagram token was refused; run ./wagglebot instagram-auth"
 )
+_EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def graph_base(graph_url: str, version: str = VERSION) -> str:
+    """The versioned Graph root, e.g. https://graph.facebook.com/v23.0/."""
+    return graph_url.rstrip("/") + f"/{version}/"
+
+
+def exchange_token(graph: str, app_id: str, app_secret: str, token: str) -> dict:
+    """Meta's answer to an ``fb_exchange_token`` grant at ``{graph}oauth/access_token``
+    ({"access_token", "token_type", "expires_in"}): a long-lived user token for a short-
+    or long-lived one. Retry on a 5xx or a transient error; CredentialsRefused when Meta
+    refuses it (e.g. 190: expired or revoked; 101: no such app; 1: a wrong secret).
+    Never a word of the request in a message: its URL carries the secret and the token."""
+    params = {"grant_type": "fb_exchange_token", "client_id": app_id,
+              "client_secret": app_secret, "fb_exchange_token": token}  # fmt: skip
+    try:
+        resp = requests.get(graph + "oauth/access_token", params=params, timeout=30)
+    except requests.RequestException as exc:  # its words hold the URL, secret and all
+        raise Retry(f"the token exchange failed ({type(exc).__name__})") from None
+    answer = json_of(resp)
+    if resp.status_code == 200 and answer.get("access_token"):
+        return answer
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    if resp.status_code >= 500 or error.get("is_transient"):
+        raise Retry(f"the token exchange answered {resp.status_code} {said(answer)}")
+    raise CredentialsRefused(f"Meta refused the token exchange ({said(answer)})", "exchange")
+
+
+def expiry(answer: dict, now: datetime) -> str | None:
+    """When a token Meta just gave expires (ISO, UTC), from its ``expires_in``, if said."""
+    seconds = answer.get("expires_in")
+    if isinstance(seconds, int) and seconds > 0:
+        return (now + timedelta(seconds=seconds)).isoformat()
+    return None
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
 class InstagramToken:
-    """The stored long-lived token and its account (``./wagglebot instagram-auth``)."""
+    """The stored long-lived token, its app and its account (``./wagglebot instagram-auth``)."""
 
     path: Path
     graph_url: str = GRAPH
-    refresh_after_days: int = 30
+    version: str = VERSION
+    refresh_before_days: int = 10  # renewed this long before expires_at
+    refresh_after_days: int = 50  # with no expires_at: renewed once this old
+    # Unless a 190 forces it, at most once a day: should Meta hand back a token whose
+    # expiry did not move, each call must not exchange it again.
+    renew_gap_hours: int = 24
 
     def info(self) -> dict:
         return json.loads(self.path.read_text(encoding="utf-8"))
 
     def bearer(self, fresh: bool = False) -> str:
-        """The token; refreshed first once it is ``refresh_after_days`` old, or ``fresh``."""
+        """The token; renewed first when it is due, or when ``fresh`` (after a 190)."""
         info = self.info()
-        obtained = datetime.fromisoformat(info.get("obtained_at", "1970-01-01T00:00:00+00:00"))
-        if fresh or datetime.now(UTC) - obtained > timedelta(days=self.refresh_after_days):
-            info = self._refresh(info)
+        if fresh or self.due(info, datetime.now(UTC)):
+            info = self._renew(info)
         return info["access_token"]
 
-    def _refresh(self, info: dict) -> dict:
+    def due(self, info: dict, now: datetime) -> bool:
+        obtained = _moment(info.get("obtained_at") or _EPOCH)
+        if now - obtained < timedelta(hours=self.renew_gap_hours):
+            return False
+        if expires := info.get("expires_at"):
+            return now >= _moment(expires) - timedelta(days=self.refresh_before_days)
+        return now - obtained > timedelta(days=self.refresh_after_days)
+
+    def _renew(self, info: dict) -> dict:
         from wagglebot.publish.credentials import save_token
 
-        resp = requests.get(
-            self.graph_url + "refresh_access_token",
-            params={"grant_type": "ig_refresh_token", "access_token": info["access_token"]},
-            timeout=30,
-        )
-        answer = json_of(resp)
-        if resp.status_code != 200 or "access_token" not in answer:
-            raise CredentialsRefused(f"{REFUSED_AUTH} ({_said(answer)})", "refresh")
+        if not info.get("app_id") or not info.get("app_secret"):
+            raise CredentialsRefused(
+                f"{REFUSED_AUTH} (the token file {self.path} holds no app id and secret "
+                "to renew the token with)",
+                "fb_exchange_token",
+            )
+        now = datetime.now(UTC)
+        graph = graph_base(self.graph_url, self.version)
+        try:
+            answer = exchange_token(graph, str(info["app_id"]), info["app_secret"],
+                                    info["access_token"])  # fmt: skip
+        except CredentialsRefused as exc:
+            raise CredentialsRefused(f"{REFUSED_AUTH} ({exc})", exc.reason) from None
+        # expires_at None (Meta gave no expires_in): the age rule decides the next renewal.
         info = {**info, "access_token": answer["access_token"],
-                "obtained_at": datetime.now(UTC).isoformat()}  # fmt: skip
+                "obtained_at": now.isoformat(), "expires_at": expiry(answer, now)}  # fmt: skip
         save_token(info, self.path)
-        log.info(
-            "the Instagram token was refreshed (%d days left)", answer.get("expires_in", 0) // 86400
-        )
+        log.info("the Instagram token was renewed (until %s)", info["expires_at"] or "unknown")
         return info
 
 
-def _said(answer: dict) -> str:
+def said(answer: dict) -> str:
     error = answer.get("error") or {}
     if isinstance(error, dict) and error:
         return f"{error.get('code')}/{error.get('error_subcode', '-')}: {error.get('message')}"
@@ -117,7 +193,7 @@ class InstagramPublisher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.token = token
-        self.graph = graph_url.rstrip("/") + f"/{version}/"
+        self.graph = graph_base(graph_url, version)
         self.upload_url = upload_url
         self.backoff = Backoff(retries, backoff_s, sleep)
         self.poll_s, self.poll_tries, self.sleep = poll_s, poll_tries, sleep
@@ -198,7 +274,7 @@ class InstagramPublisher:
                 journal.progressed(size)
                 return
             debug = answer.get("debug_info") or {}
-            problem = f"{resp.status_code}: {debug.get('message') or _said(answer)}"
+            problem = f"{resp.status_code}: {debug.get('message') or said(answer)}"
             if resp.status_code < 500 and not debug.get("retriable"):
                 raise PublishRejected(f"Instagram refused the upload ({problem})", "upload")
             raise Retry(f"the upload stopped ({problem})")
@@ -259,9 +335,9 @@ class InstagramPublisher:
         if code == 190 and not fresh:  # expired or invalidated: refresh once, ask again
             return self._call(method, path, params, fresh=True)
         if code == 190:
-            raise CredentialsRefused(f"{REFUSED_AUTH} ({_said(answer)})", "190")
+            raise CredentialsRefused(f"{REFUSED_AUTH} ({said(answer)})", "190")
         if subcode in LIMIT_SUBCODES:
-            raise QuotaExhausted(f"Instagram: {_said(answer)}", "publishing_limit")
+            raise QuotaExhausted(f"Instagram: {said(answer)}", "publishing_limit")
         if resp.status_code >= 500 or code in RETRY_CODES or error.get("is_transient"):
-            raise Retry(f"Instagram answered {resp.status_code} {_said(answer)}")
-        raise PublishRejected(f"Instagram refused ({resp.status_code} {_said(answer)})", str(code))
+            raise Retry(f"Instagram answered {resp.status_code} {said(answer)}")
+        raise PublishRejected(f"Instagram refused ({resp.status_code} {said(answer)})", str(code))

@@ -1,22 +1,27 @@
-"""One publish run: take the requested Shorts and upload them, one after another.
+"""One publish run on one platform: take the Shorts asked for there and upload them, one
+after another.
 
-Runs outside the GPU pool (an upload is network work). Each post's attempt is a
-stage_runs row (stage ``upload``) with the Airflow task it ran in, like the other
-stages. How a post's attempt can end:
+Runs outside the GPU pool (an upload is network work); publish_shorts runs one of these
+per platform, side by side, and one platform's trouble never touches another's. Each
+post's attempt is a stage_runs row (stage ``upload``) with the Airflow task it ran in,
+like the other stages. How a platform's run, and a post's upload in it, can end:
 
+- the platform is off (no credentials): said in the task log and on each waiting
+  request, nothing claimed, never a failure;
 - not a whole Short (truncated, empty, the wrong size, silent; publish.video_check):
-  FAILED as a render gone wrong, before any quota is counted or session opened; its
-  retry renders it again;
-- uploaded: UPLOADED, the video id and URL in contents.upload_meta;
-- the day's quota is spent (counted here, or YouTube said so): the run stops, this
-  post and the rest go back to RENDERED with a note and are taken by the next day's run;
-- the credentials were refused: publishing is off; the run stops, and this post and
-  the rest go back to RENDERED with the note, their upload sessions kept for the run
-  after ./wagglebot youtube-auth, which asks each session where it stands first;
-- refused for good (YouTube's reason, metadata it would refuse): FAILED with the
-  reason, its session (if any) kept until YouTube says it is gone;
-- a network failure that outlived the retries: the post stays PUBLISHING, free to be
-  resumed by the task's next try (Airflow retries it), and FAILED on the last try.
+  failed as a render gone wrong, before any quota is counted or session opened;
+- uploaded: published, the platform's id and URL in contents.upload_meta;
+- the day's allowance is spent (counted here, or the platform said so): the run stops,
+  this upload and the rest go back to waiting with a note, for the next day's run;
+- the credentials were refused: the platform is off; the run stops, and this upload
+  and the rest wait with the note, their sessions kept for the run after the platform's
+  auth command, which asks each session where it stands first;
+- refused for good (the platform's reason, metadata it would refuse): failed with the
+  reason, its session (if any) kept until the platform says it is gone;
+- a network failure that outlived the retries: the upload stays claimed, free to be
+  resumed by the task's next try (Airflow retries it), and failed on the last try.
+
+The post's status follows from its platforms' (core.states.settle_publishing).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from wagglebot.publish.store import (
     fail_upload,
     finish_upload,
     give_back,
+    note_off,
     rendered_short,
     request_publish,
     short_metadata,
@@ -61,10 +67,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class PublishReport:
     uploaded: dict[str, str] = field(default_factory=dict)  # post id -> video URL
-    waiting: list[int] = field(default_factory=list)  # back to RENDERED (quota, a stop)
+    platform: str = "youtube"
+    waiting: list[int] = field(default_factory=list)  # back to waiting (quota, a stop)
     failed: dict[str, str] = field(default_factory=dict)  # post id -> reason
     retry: list[int] = field(default_factory=list)  # left PUBLISHING for the next try
     stopped: str | None = None  # why the run stopped early
+    off: str | None = None  # why the platform published nothing (no credentials)
     uploads_left_today: int | None = None
 
 
@@ -82,42 +90,51 @@ def publish_posts(
     privacy: str | None = None,
     settings: Settings | None = None,
     publisher: Publisher | None = None,
+    platform: str = "youtube",
 ) -> dict:
-    """Publish what was requested (``post_ids``: these, requested now if need be)."""
+    """Publish what was asked for on ``platform`` (``post_ids``: these, asked for now if
+    need be)."""
     settings = settings or get_settings()
     attempt = attempt or TaskAttempt()
+    report = PublishReport(platform=publisher.platform if publisher else platform)
     try:
-        publisher = publisher or make_publisher(settings)
-    except PublishingOff as exc:  # said in the task log as it is; nothing is claimed
-        log.error("%s", exc)
-        raise
-    report = PublishReport()
+        publisher = publisher or make_publisher(settings, platform)
+    except PublishingOff as exc:  # said where people look; nothing is claimed
+        log.warning("%s", exc)
+        with settings_session(settings) as session:
+            note_off(session, platform, str(exc), post_ids)
+        report.off = str(exc)
+        return asdict(report)
+    platform = publisher.platform
     with settings_session(settings) as session:
-        if post_ids:  # asked for by id: requested now, unless someone asked already
+        if post_ids:  # asked for by id: asked for now, unless someone asked already
             asked = set(session.scalars(select(Upload.post_id).where(
-                Upload.post_id.in_(post_ids), Upload.requested_at.is_not(None)
+                Upload.post_id.in_(post_ids), Upload.platform == platform,
+                Upload.requested_at.is_not(None),
             )))  # fmt: skip
-            _, refused = request_publish(session, [p for p in post_ids if p not in asked], by=None)
+            fresh = [p for p in post_ids if p not in asked]
+            _, refused = request_publish(session, fresh, by=None, platforms=[platform])
             for exc in refused:
                 log.warning("not published: %s", exc)
         claimed = claim_for_publish(
             session,
             timedelta(seconds=settings.upload_stale_seconds),
             post_ids=post_ids or None,
-            platform=publisher.platform,
+            platform=platform,
         )
-    log.info("publishing %d posts to %s: %s", len(claimed), publisher.platform, claimed)
+    log.info("publishing %d posts to %s: %s", len(claimed), platform, claimed)
     for i, post_id in enumerate(claimed):
         try:
             url = _publish_one(settings, publisher, post_id, attempt, privacy)
         except QuotaExhausted as exc:
             report.stopped = str(exc)
-            _wait_all(settings, claimed[i:], f"waits for tomorrow's quota: {exc}", report)
+            _wait_all(settings, platform, claimed[i:], f"waits for tomorrow's quota: {exc}",
+                      report)  # fmt: skip
             break
         except CredentialsRefused as exc:
             report.stopped = str(exc)
             report.waiting.append(post_id)  # given back by _publish_one, its session kept
-            _wait_all(settings, claimed[i + 1 :], f"not tried: {exc}", report)
+            _wait_all(settings, platform, claimed[i + 1 :], f"not tried: {exc}", report)
             break
         except PublishRejected as exc:
             report.failed[str(post_id)] = str(exc)
@@ -129,7 +146,7 @@ def publish_posts(
         else:
             report.uploaded[str(post_id)] = url
     with settings_session(settings) as session:
-        report.uploads_left_today = today(session, settings, publisher.platform).uploads_left
+        report.uploads_left_today = today(session, settings, platform).uploads_left
     log.info("publish run: %s", asdict(report))
     if report.retry:
         raise StageRetry(f"posts {report.retry}: the upload will be resumed by the next try")
@@ -153,9 +170,9 @@ def _publish_one(
             raise
         run_id = stage_started(session, post_id, Stage.UPLOAD, attempt)
         try:
-            metadata = short_metadata(session, settings, post_id, privacy)
+            metadata = short_metadata(session, settings, post_id, privacy, platform)
             journal = DbJournal(settings, post_id, platform)
-            if journal.session_uri is None:  # counted once YouTube accepts the session
+            if journal.session_uri is None:  # counted once the platform accepts the session
                 left = check_upload(session, settings, platform).uploads_left
                 log.info("post %d: today's quota has %d uploads left", post_id, left)
         except QuotaExhausted as exc:
@@ -205,8 +222,10 @@ def _stage_note(settings: Settings, run_id: int, note: str) -> None:
         stage_failed(session, run_id, note, final=False)
 
 
-def _wait_all(settings: Settings, post_ids: list[int], note: str, report: PublishReport) -> None:
+def _wait_all(
+    settings: Settings, platform: str, post_ids: list[int], note: str, report: PublishReport
+) -> None:
     with settings_session(settings) as session:
         for post_id in post_ids:
-            give_back(session, post_id, note)
+            give_back(session, post_id, note, platform)
             report.waiting.append(post_id)

@@ -1,17 +1,20 @@
 """Publishing in the database: requests, claims, the upload journal, and how an upload ends.
 
-A post is published at most once. A run claims it with the state machine's guarded
-move (RENDERED -> PUBLISHING), the upload's session URI is written before the first
-chunk, and the video id goes to ``contents.upload_meta`` with the move to UPLOADED
-in one transaction. A post left in PUBLISHING by a run that died (its heartbeat,
-moved by every chunk, has gone stale) is taken over by the next run, which resumes
-the same session.
+A post is published at most once per platform: it has one ``uploads`` row per platform,
+and each row moves through its own states (core.states: waiting -> uploading ->
+published or failed) by guarded UPDATEs whose row count says who won. The post's status
+follows from its platforms' (RENDERED -> PUBLISHING -> UPLOADED, or FAILED once every
+platform asked for has failed), so a failure on one platform leaves the others alone.
+The upload's session is written before the first byte, and the platform's id goes to
+``contents.upload_meta`` with the move to published, in one transaction. An upload left
+"uploading" by a run that died (its heartbeat, moved by every chunk, has gone stale) is
+taken over by the next run of that platform, which resumes the same session.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +24,18 @@ from sqlalchemy.orm import Session
 
 from wagglebot.core.config import Settings
 from wagglebot.core.db import settings_session
-from wagglebot.core.db.models import Content, Post, Upload
+from wagglebot.core.db.models import Content, Post, StageRun, Upload
 from wagglebot.core.db.queries import TakenBy, story_taken_by
 from wagglebot.core.post_files import VOICE, media_path, post_file, read_json
 from wagglebot.core.stage_runs import TaskAttempt, stage_failed, stage_started, stage_succeeded
-from wagglebot.core.states import PostNotFound, TransitionError, transition
-from wagglebot.core.statuses import PostStatus, Stage
+from wagglebot.core.states import (
+    PostNotFound,
+    TransitionError,
+    lock_post,
+    move_upload,
+    settle_publishing,
+)
+from wagglebot.core.statuses import PostStatus, Stage, UploadState
 from wagglebot.crawl.sites import all_sites
 from wagglebot.publish import Published, PublishRejected
 from wagglebot.publish.metadata import (
@@ -45,7 +54,10 @@ from wagglebot.publish.video_check import BrokenShort, check_short
 
 log = logging.getLogger(__name__)
 S = PostStatus
+U = UploadState
 Outcome = tuple[list[int], list[TransitionError]]
+# A post whose Short is made: it may be asked for on any platform it is not on yet.
+MADE = (S.RENDERED, S.PUBLISHING, S.UPLOADED)
 
 
 class NotPublishable(TransitionError):
@@ -62,19 +74,30 @@ class StoryPublished(TransitionError):
         self.post_id, self.taken = post_id, taken
 
 
+class AlreadyThere(TransitionError):
+    """The post is already on this platform, or on its way there."""
+
+    def __init__(self, post_id: int, platform: str, state: UploadState) -> None:
+        where = "already published" if state is U.PUBLISHED else "being published now"
+        super().__init__(f"post {post_id} is {where} on {platform}")
+        self.post_id, self.platform = post_id, platform
+
+
 def request_publish(
     session: Session,
     post_ids: Iterable[int],
     *,
     by: str | None,
-    platform: str = "youtube",
+    platforms: Sequence[str] = ("youtube",),
     title: str | None = None,
     description: str | None = None,
     privacy: str | None = None,
     publish_at: datetime | None = None,
 ) -> Outcome:
-    """Mark RENDERED posts to be published (with a person's title, description and privacy,
-    checked here; None keeps what is made from the post). Other posts are refused."""
+    """Mark made posts to be published on ``platforms`` (with a person's title, description
+    and privacy, checked here; None keeps what is made from the post). A platform the
+    post is already on, or failed on, is asked again only in the second case. Returns the
+    posts asked for on at least one platform, and the refusals."""
     if title is not None:
         title = check_title(title)
     if description is not None:
@@ -90,17 +113,29 @@ def request_publish(
         if status is None:
             refused.append(PostNotFound(post_id))
             continue
-        if status is not S.RENDERED:
+        if status not in MADE:
             refused.append(NotPublishable(post_id, status))
             continue
         if taken := story_taken_by(session, post_id, published_only=True):
             refused.append(StoryPublished(post_id, taken))
             continue
-        values: dict[str, object] = {"requested_by": by, "requested_at": func.now(6), "note": None}
-        values |= {k: v for k, v in edits.items() if v is not None}  # None: keep what is there
-        stmt = insert(Upload).values(post_id=post_id, platform=platform, **values)
-        session.execute(stmt.on_duplicate_key_update(values))
-        moved.append(post_id)
+        asked = False
+        for platform in platforms:
+            state = session.scalar(select(Upload.state).where(
+                Upload.post_id == post_id, Upload.platform == platform
+            ))  # fmt: skip
+            if state in (U.UPLOADING, U.PUBLISHED):
+                refused.append(AlreadyThere(post_id, platform, state))
+                continue
+            values: dict[str, object] = {
+                "requested_by": by, "requested_at": func.now(6), "note": None, "state": U.WAITING
+            }  # fmt: skip
+            values |= {k: v for k, v in edits.items() if v is not None}  # None: keep it
+            stmt = insert(Upload).values(post_id=post_id, platform=platform, **values)
+            session.execute(stmt.on_duplicate_key_update(values))
+            asked = True
+        if asked:
+            moved.append(post_id)
     session.commit()
     return moved, refused
 
@@ -108,7 +143,7 @@ def request_publish(
 def waiting_to_publish(
     session: Session, post_ids: list[int], platform: str = "youtube"
 ) -> list[int]:
-    """Which of these posts are RENDERED and asked to be published."""
+    """Which of these posts are asked for on ``platform`` and wait for a run."""
     return list(
         session.scalars(
             select(Upload.post_id)
@@ -117,7 +152,8 @@ def waiting_to_publish(
                 Upload.post_id.in_(post_ids),
                 Upload.platform == platform,
                 Upload.requested_at.is_not(None),
-                Post.status == S.RENDERED,
+                Upload.state == U.WAITING,
+                Post.status.in_(MADE),
             )
         )
     )
@@ -131,32 +167,38 @@ def claim_for_publish(
     platform: str = "youtube",
     limit: int = 50,
 ) -> list[int]:
-    """Take this run's posts: first those a dead run left mid-upload (to resume), then
-    the requested RENDERED ones, oldest request first. Each is taken by exactly one run:
-    candidates are read plainly, then each is taken by a guarded UPDATE whose row count
-    says who won (SKIP LOCKED over a join could let two runs each skip what the other
-    had half-locked, and leave a post to nobody)."""
+    """Take this run's posts for ``platform``: first those a dead run left mid-upload (to
+    resume), then the waiting ones, oldest request first. Each is taken by exactly one
+    run: candidates are read plainly, then each is taken by a guarded UPDATE whose row
+    count says who won (SKIP LOCKED over a join could let two runs each skip what the
+    other had half-locked, and leave a post to nobody)."""
     cutoff = session.scalar(select(func.now(6))) - stale_after
     mine = Upload.platform == platform
     chosen = [Upload.post_id.in_(post_ids)] if post_ids else []
     stale = or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < cutoff)
     orphans = session.scalars(
         select(Upload.post_id)
-        .join(Post, Post.id == Upload.post_id)
-        .where(mine, Post.status == S.PUBLISHING, stale, *chosen)
+        .where(mine, Upload.state == U.UPLOADING, stale, *chosen)
         .order_by(Upload.requested_at, Upload.post_id)
     ).all()
     session.commit()
     taken: list[int] = []
     for post_id in orphans:  # the heartbeat moves now: the next run to look sees it live
-        beat = update(Upload).where(Upload.post_id == post_id, mine, stale)
+        beat = update(Upload).where(Upload.post_id == post_id, mine, Upload.state == U.UPLOADING,
+                                    stale)  # fmt: skip
         if session.execute(beat.values(heartbeat_at=func.now(6))).rowcount == 1:
             taken.append(post_id)
         session.commit()
     waiting = session.scalars(
         select(Upload.post_id)
         .join(Post, Post.id == Upload.post_id)
-        .where(mine, Upload.requested_at.is_not(None), Post.status == S.RENDERED, *chosen)
+        .where(
+            mine,
+            Upload.requested_at.is_not(None),
+            Upload.state == U.WAITING,
+            Post.status.in_(MADE),
+            *chosen,
+        )
         .order_by(Upload.requested_at, Upload.post_id)
         .limit(max(limit - len(taken), 0))
     ).all()
@@ -167,12 +209,12 @@ def claim_for_publish(
         if published := story_taken_by(session, post_id, published_only=True, lock=True):
             _refuse_published(session, post_id, platform, published)
             continue
-        try:
-            transition(session, post_id, S.PUBLISHING, expected=S.RENDERED)
-        except TransitionError:  # another run took it first
-            session.rollback()
+        if lock_post(session, post_id) not in MADE or not move_upload(
+            session, post_id, platform, U.UPLOADING, heartbeat_at=func.now(6)
+        ):
+            session.rollback()  # another run took it first, or a person moved the post
             continue
-        _beat(session, [post_id], platform)
+        settle_publishing(session, post_id)
         session.commit()
         taken.append(post_id)
     return taken
@@ -190,13 +232,21 @@ def _refuse_published(session: Session, post_id: int, platform: str, taken: Take
     log.warning("%s", reason)
 
 
-def _beat(session: Session, post_ids: list[int], platform: str) -> None:
-    if post_ids:
-        session.execute(
-            update(Upload)
-            .where(Upload.post_id.in_(post_ids), Upload.platform == platform)
-            .values(heartbeat_at=func.now(6))
+def note_off(session: Session, platform: str, reason: str, post_ids: list[int] | None) -> None:
+    """Say on each waiting request why this platform published nothing (no credentials):
+    the Gallery shows it; the request stays for the run after the platform is on."""
+    chosen = [Upload.post_id.in_(post_ids)] if post_ids else []
+    session.execute(
+        update(Upload)
+        .where(
+            Upload.platform == platform,
+            Upload.state == U.WAITING,
+            Upload.requested_at.is_not(None),
+            *chosen,
         )
+        .values(note=reason[:10_000])
+    )
+    session.commit()
 
 
 class DbJournal:
@@ -235,13 +285,18 @@ class DbJournal:
 
 
 def short_metadata(
-    session: Session, settings: Settings, post_id: int, privacy: str | None = None
+    session: Session,
+    settings: Settings,
+    post_id: int,
+    privacy: str | None = None,
+    platform: str = "youtube",
 ) -> ShortMetadata:
-    """What to publish the Short with: a person's choices, else made from the post."""
+    """What to publish the Short with on ``platform``: a person's choices, else made from
+    the post."""
     post, content, upload = session.execute(
         select(Post, Content, Upload)
         .join(Content, Content.post_id == Post.id)
-        .join(Upload, Upload.post_id == Post.id)
+        .join(Upload, (Upload.post_id == Post.id) & (Upload.platform == platform))
         .where(Post.id == post_id)
     ).one()
     site = all_sites().get(post.site_code)
@@ -291,14 +346,15 @@ def rendered_short(session: Session, settings: Settings, post_id: int) -> Path:
 def fail_broken(
     session: Session, post_id: int, error: str, attempt: TaskAttempt, platform: str = "youtube"
 ) -> None:
-    """The Short is not whole: the post is FAILED as a render that went wrong (its retry
-    renders it again), still requested, nothing counted, no session opened."""
+    """The Short is not whole: this platform's upload fails as a render that went wrong
+    (a retry of the post renders it again), nothing counted, no session opened."""
     run_id = stage_started(session, post_id, Stage.RENDER, attempt)
     fail_upload(session, post_id, f"not published: {error}", run_id, platform)
 
 
 def finish_upload(session: Session, post_id: int, published: Published, stage_run_id: int) -> None:
-    """Record where the video lives and move the post to UPLOADED, together."""
+    """Record where the video lives on its platform and settle the post, together."""
+    lock_post(session, post_id)
     now = session.scalar(select(func.now(6)))
     meta = {
         "id": published.video_id,
@@ -312,12 +368,12 @@ def finish_upload(session: Session, post_id: int, published: Published, stage_ru
         .where(Content.post_id == post_id)
         .values(upload_meta={**old, published.platform: meta})
     )
-    session.execute(
-        update(Upload)
-        .where(Upload.post_id == post_id, Upload.platform == published.platform)
-        .values(video_id=published.video_id, video_url=published.url, uploaded_at=now, note=None)
-    )
-    transition(session, post_id, S.UPLOADED, expected=S.PUBLISHING)
+    if not move_upload(session, post_id, published.platform, U.PUBLISHED,
+                       video_id=published.video_id, video_url=published.url, uploaded_at=now,
+                       heartbeat_at=None, note=None):  # fmt: skip
+        session.rollback()
+        raise TransitionError(f"post {post_id}: its {published.platform} upload was not ours")
+    settle_publishing(session, post_id)
     session.commit()
     stage_succeeded(session, stage_run_id, engine=published.platform)
 
@@ -330,29 +386,34 @@ def give_back(
     *,
     keep_claim: bool = False,
 ) -> None:
-    """The upload waits (quota, a stop): the post goes back to RENDERED, still requested,
-    its session kept for the next run. ``keep_claim``: stay PUBLISHING, free for the
-    next try of this task to resume at once."""
-    session.execute(
-        update(Upload)
-        .where(Upload.post_id == post_id, Upload.platform == platform)
-        .values(heartbeat_at=None, note=note[:10_000])
-    )
-    if not keep_claim:
-        transition(session, post_id, S.RENDERED, expected=S.PUBLISHING)
+    """The upload waits (quota, a stop): back to waiting, its session kept for the next
+    run. ``keep_claim``: stay uploading, free for the next try of this task to resume at
+    once."""
+    values = {"heartbeat_at": None, "note": note[:10_000]}
+    if keep_claim:
+        session.execute(
+            update(Upload)
+            .where(Upload.post_id == post_id, Upload.platform == platform)
+            .values(**values)
+        )
+    else:
+        lock_post(session, post_id)
+        move_upload(session, post_id, platform, U.WAITING, **values)
+        settle_publishing(session, post_id)
     session.commit()
 
 
 def fail_upload(
     session: Session, post_id: int, error: str, stage_run_id: int, platform: str = "youtube"
 ) -> None:
-    """The platform refused for good: the post is FAILED with the reason; a retry
-    (review.retry) brings it back to RENDERED, still requested. Its upload session, if
-    any, is kept: the next run asks it first, and only YouTube's "gone" drops it."""
-    session.execute(
-        update(Upload)
-        .where(Upload.post_id == post_id, Upload.platform == platform)
-        .values(heartbeat_at=None, note=error[:10_000])
-    )
+    """The platform refused for good: this platform's upload is failed with the reason,
+    and the post is FAILED only when no other platform published it, uploads it or waits
+    for it; a retry (review.retry, or asking for the platform again) makes it wait
+    again. Its upload session, if any, is kept: the next run asks it first."""
+    stage_failed(session, stage_run_id, error, final=False)  # the attempt ends; not the post
+    run = session.get(StageRun, stage_run_id)
+    why = f"{run.stage.value} (attempt {run.attempt}): {run.error}" if run else error
+    lock_post(session, post_id)
+    move_upload(session, post_id, platform, U.FAILED, heartbeat_at=None, note=error[:10_000])
+    settle_publishing(session, post_id, error=why)
     session.commit()
-    stage_failed(session, stage_run_id, error, final=True)

@@ -16,21 +16,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
-import html
 import os
 import secrets
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 
 from wagglebot.core.config import load_settings
 from wagglebot.publish.credentials import save_token
+from wagglebot.publish.redirect import PATH, RedirectCatcher, refusal
 
 AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
 SCOPE = "video.publish"
+WAIT_S = 600.0  # how long the redirect back is waited for
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -39,34 +38,11 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, hashlib.sha256(verifier.encode()).hexdigest()
 
 
-class _Callback(BaseHTTPRequestHandler):
-    answer: ClassVar[dict[str, str]] = {}  # what the redirect brought (one per run)
-
-    def do_GET(self) -> None:
-        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
-        type(self).answer = query
-        ok = "code" in query
-        text = (
-            "WaggleBot may now post to your TikTok account. You can close this tab."
-            if ok
-            else f"TikTok did not allow it: {query.get('error_description') or query}"
-        )
-        body = f"<!doctype html><meta charset=utf-8><p>{html.escape(text)}</p>".encode()
-        self.send_response(200 if ok else 400)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # the code is not logged
-        pass
-
-
 def consent(client_key: str, client_secret: str, api: str, authorize: str, port: int) -> dict:
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
-    server = HTTPServer(("127.0.0.1", port), _Callback)
-    redirect = f"http://127.0.0.1:{server.server_address[1]}/callback/"
+    catcher = RedirectCatcher(port, "TikTok", "WaggleBot may now post to your TikTok account.")
+    redirect = f"http://127.0.0.1:{catcher.port}{PATH}"
     query = {
         "client_key": client_key,
         "scope": SCOPE,
@@ -78,13 +54,9 @@ def consent(client_key: str, client_secret: str, api: str, authorize: str, port:
     }
     print("Open this address in a browser and allow WaggleBot to post to your TikTok account:")
     print(f"{authorize}?{urlencode(query)}", flush=True)
-    try:
-        server.handle_request()  # the one redirect back
-    finally:
-        server.server_close()
-    answer = _Callback.answer
+    answer = catcher.wait(WAIT_S)
     if answer.get("state") != state or "code" not in answer:
-        raise SystemExit(f"TikTok did not send a code back: {answer.get('error') or 'no code'}")
+        raise SystemExit(f"TikTok did not send a code back: {refusal(answer)}")
     resp = requests.post(
         f"{api}v2/oauth/token/",
         data={

@@ -15,7 +15,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wagglebot.core.db.models import Content, StageRun
-from wagglebot.core.states import TransitionError, transition, transition_many
+from wagglebot.core.states import (
+    TransitionError,
+    reopen_failed_uploads,
+    transition,
+    transition_many,
+)
 from wagglebot.core.statuses import PostStatus, Stage
 from wagglebot.orchestration.api import AirflowClient
 from wagglebot.orchestration.dag_ids import PRODUCE_DAG, PUBLISH_DAG
@@ -60,6 +65,8 @@ def retry(session: Session, post_ids: Iterable[int], by: str | None = None) -> O
         done, not_done = transition_many(
             session, [post_id], target, expected=PostStatus.FAILED, by=by
         )
+        if done:  # its failed platforms are asked for again, once it is made again
+            reopen_failed_uploads(session, post_id)
         moved += done
         refused += not_done
     session.commit()
@@ -126,7 +133,11 @@ def request_sweep(client: AirflowClient, note: str) -> dict[str, Any]:
     return client.trigger(PRODUCE_DAG, note=note)
 
 
-def request_publishing(client: AirflowClient, post_ids: list[int], note: str) -> dict[str, Any]:
-    """Start a publish_shorts run for these posts (already marked with request_publish);
-    runs queue one behind another, each with its own posts."""
-    return client.trigger(PUBLISH_DAG, conf={"post_ids": post_ids}, note=note)
+def request_publishing(
+    client: AirflowClient, post_ids: list[int], note: str, platforms: list[str] | None = None
+) -> dict[str, Any]:
+    """Start a publish_shorts run for these posts (already marked with request_publish) on
+    ``platforms`` (None: WAGGLE_PUBLISH_PLATFORMS); runs queue one behind another, each
+    with its own posts."""
+    conf = {"post_ids": post_ids, "platforms": platforms}
+    return client.trigger(PUBLISH_DAG, conf=conf, note=note)

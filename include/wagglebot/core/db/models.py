@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMTEXT
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from wagglebot.core.statuses import PostStatus, Stage, StageOutcome
+from wagglebot.core.statuses import PostStatus, Stage, StageOutcome, UploadState
 
 TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 NOW = text("CURRENT_TIMESTAMP(6)")
@@ -301,6 +301,7 @@ class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (
         Index(None, "platform", "requested_at"),
+        Index(None, "platform", "state"),
         CheckConstraint("bytes_sent >= 0", name="bytes_sent_positive"),
         TABLE_OPTIONS,
     )
@@ -309,6 +310,11 @@ class Upload(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # This platform's own state (core.states moves it); the post's status follows from
+    # its platforms', so a failure on one leaves the others alone.
+    state: Mapped[UploadState] = mapped_column(
+        _enum(UploadState, "upload_state"), nullable=False, server_default="waiting"
+    )
     # The metadata to publish with, as a person left it (None: made from the post).
     title: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
