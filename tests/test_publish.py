@@ -67,16 +67,21 @@ def settings(
 
 
 def rendered(
-    sessions: sessionmaker[Session], tmp_path: Path, n: int = 1, **kind: object
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    n: int = 1,
+    voice_s: float = 2.0,
+    **kind: object,
 ) -> dict[int, str]:
     """RENDERED posts with a Short each (``kind``: short_file's options) and the voice it
-    was made from (2 s); returns post id -> the video's sha256."""
+    was made from (``voice_s``); returns post id -> the video's sha256."""
     digests = {}
     media = tmp_path / "media"
     with sessions() as session:
         for post_id in add_posts(session, n, status=S.RENDERED, title="퇴근길 <고양이> 입양 후기"):
             video, digest = short_file(tmp_path / f"short-{post_id}.mp4", **kind)
-            write_json(media / "posts" / str(post_id) / VOICE, {"duration": 2.0, "cues": []})
+            voice = {"duration": voice_s, "cues": []}
+            write_json(media / "posts" / str(post_id) / VOICE, voice)
             session.add(Content(post_id=post_id, summary_text=SCRIPT, video_path=str(video)))
             digests[post_id] = digest
         session.commit()
@@ -429,7 +434,12 @@ def test_the_token_file_is_readable_by_its_owner_only(settings: Settings) -> Non
 
 
 def _cut(path: Path, keep: int = 1_500_000) -> None:
-    path.write_bytes(path.read_bytes()[:keep])
+    """The picture data cut before the index, which an index-last file keeps at its end."""
+    whole = path.with_suffix(".whole.mp4")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-c", "copy", str(whole)], check=True, timeout=60
+    )  # fmt: skip (no +faststart: the index goes last)
+    path.write_bytes(whole.read_bytes()[:keep])
 
 
 def _cut_after_its_index(path: Path) -> None:

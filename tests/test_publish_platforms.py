@@ -36,6 +36,7 @@ from youtube_support import REFRESH_TOKEN, token_info
 S, U = PostStatus, UploadState
 PLATFORMS = ("youtube", "tiktok", "instagram")
 TT_KEY, TT_SECRET, TT_REFRESH = "aw-multi-key", "tiktok-secret-never-logged", "rft.multi-never-1"
+REEL_S = 3.5  # Instagram takes Reels of 3 s and more
 IG_USER, IG_TOKEN = "17841400000000042", "IGQ-long-lived-never-logged"
 
 
@@ -128,7 +129,7 @@ def test_each_short_goes_to_every_platform_once_whole_and_no_token_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    digests = rendered(sessions, tmp_path, 2)
+    digests = rendered(sessions, tmp_path, 2, seconds=REEL_S, voice_s=REEL_S)
     with sessions() as session:
         moved, refused = request_publish(session, list(digests), by="alice", platforms=PLATFORMS)
     assert (sorted(moved), refused) == (sorted(digests), [])
@@ -176,7 +177,7 @@ def test_a_failure_on_one_platform_leaves_the_others_alone(
     fake_instagram: FakeInstagram,
     tmp_path: Path,
 ) -> None:
-    [shared, tiktok_only] = rendered(sessions, tmp_path, 2)
+    [shared, tiktok_only] = rendered(sessions, tmp_path, 2, seconds=REEL_S, voice_s=REEL_S)
     with sessions() as session:
         request_publish(session, [shared], by="alice", platforms=PLATFORMS)
         request_publish(session, [tiktok_only], by="alice", platforms=["tiktok"])
@@ -213,7 +214,7 @@ def test_each_platforms_daily_limit_stops_only_that_platform_cleanly(
     fake_instagram: FakeInstagram,
     tmp_path: Path,
 ) -> None:
-    posts = list(rendered(sessions, tmp_path, 3))
+    posts = list(rendered(sessions, tmp_path, 3, seconds=REEL_S, voice_s=REEL_S))
     with sessions() as session:
         request_publish(session, posts, by="alice", platforms=PLATFORMS)
     fake_instagram.configure(quota_total=2)  # Instagram's rolling 24 h allows two more
@@ -238,7 +239,7 @@ def test_each_platforms_daily_limit_stops_only_that_platform_cleanly(
 def test_a_platform_without_credentials_is_off_and_the_others_publish(
     settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    [pid] = rendered(sessions, tmp_path)
+    [pid] = rendered(sessions, tmp_path, seconds=REEL_S, voice_s=REEL_S)
     with sessions() as session:
         request_publish(session, [pid], by="alice", platforms=PLATFORMS)
     off = settings.model_copy(update={"instagram_token_file": tmp_path / "none.json"})
@@ -275,7 +276,7 @@ def test_a_worker_killed_mid_upload_ends_in_exactly_one_post(
 ) -> None:
     fake = {"tiktok": fake_tiktok, "instagram": fake_instagram}[platform]
     kind, published = KILLED[platform]
-    [(pid, digest)] = rendered(sessions, tmp_path).items()
+    [(pid, digest)] = rendered(sessions, tmp_path, seconds=REEL_S, voice_s=REEL_S).items()
     with sessions() as session:
         request_publish(session, [pid], by="alice", platforms=[platform])
     fake.add_fault(kind, delay=30.0)  # the bytes hang: the worker dies in the middle
@@ -299,3 +300,29 @@ def test_a_worker_killed_mid_upload_ends_in_exactly_one_post(
     assert publish_posts(settings=settings, platform=platform)["uploaded"] == {}
     assert len(published(fake)) == 1
     assert uploads(sessions, pid)[platform].state is U.PUBLISHED
+
+
+def test_a_short_is_mended_only_for_the_platform_whose_rules_need_it_and_it_is_said(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    fake_youtube: FakeYouTube,
+    fake_tiktok: FakeTikTok,
+    fake_instagram: FakeInstagram,
+    tmp_path: Path,
+) -> None:
+    """An index-last file (an older render): Instagram wants the moov atom first."""
+    [(pid, digest)] = rendered(
+        sessions, tmp_path, seconds=REEL_S, voice_s=REEL_S, faststart=False
+    ).items()
+    with sessions() as session:
+        request_publish(session, [pid], by="alice", platforms=PLATFORMS)
+    reports = publish_all(settings)
+    assert (reports["youtube"]["adapted"], reports["tiktok"]["adapted"]) == ({}, {})
+    assert "moved to the front" in reports["instagram"]["adapted"][str(pid)]
+    got = received(fake_youtube, fake_tiktok, fake_instagram)
+    assert got["youtube"] == got["tiktok"] == [digest]  # the very file
+    assert got["instagram"] != [digest]  # a copy, its streams not re-encoded
+    with sessions() as session:
+        meta = session.get(Content, pid).upload_meta
+    assert meta["youtube"]["video"] == meta["tiktok"]["video"] == "sent as rendered"
+    assert "not re-encoded" in meta["instagram"]["video"]

@@ -88,6 +88,22 @@ def test_a_short_is_posted_whole_labelled_ai_generated_with_its_credit(
     assert published.privacy == "SELF_ONLY"
     task = json.loads(journal.starts[0])
     assert published.video_id == task["publish_id"]  # SELF_ONLY: no public post id
+    assert published.url == ""  # and no address: its creator sees it in the app
+
+
+def test_a_public_post_links_to_its_page_under_the_creators_name(
+    fake: FakeTikTok, tmp_path: Path
+) -> None:
+    fake.configure(audited=True)  # an audited app may post publicly
+    short, _ = _short(tmp_path)
+    options = {"privacy": "PUBLIC_TO_EVERYONE", "web_url": fake.url}
+    published = _publisher(fake, tmp_path, **options).upload(short, Recorder())
+    [post] = fake.posts()
+    assert published.video_id == str(post["post_id"])
+    assert published.url == f"{fake.url}@wagglebot/video/{post['post_id']}"
+    page = requests.get(published.url, timeout=10)
+    assert page.ok
+    assert "loopback stand-in for TikTok" in page.text
 
 
 def test_a_larger_short_goes_in_chunks_and_a_5xx_chunk_is_sent_again(

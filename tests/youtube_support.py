@@ -65,19 +65,29 @@ _SHORTS: dict[tuple, Path] = {}
 
 
 def short_file(
-    path: Path, seconds: float = 2.0, *, size: str = "1080x1920", sound: str | None = "sine"
+    path: Path,
+    seconds: float = 2.0,
+    *,
+    size: str = "1080x1920",
+    sound: str | None = "sine",
+    faststart: bool = True,
+    rate: int = 44100,
 ) -> tuple[Path, str]:
     """A real Short made by ffmpeg (H.264 at 12 Mb/s, so it spans several upload chunks;
-    AAC sound: a tone, silence, or none); returns it and its sha256. Made once per kind."""
-    key = (seconds, size, sound)
+    AAC sound at ``rate`` Hz: a tone, silence, or none; the index first, as the render
+    writes it, unless not ``faststart``); returns it and its sha256. Made once per kind."""
+    key = (seconds, size, sound, faststart, rate)
     if key not in _SHORTS:
         made = Path(tempfile.mkdtemp(prefix="wagglebot-short-")) / "short.mp4"
         audio = {"sine": f"sine=frequency=440:duration={seconds}",
-                 "silence": f"anullsrc=r=44100:cl=mono:d={seconds}"}  # fmt: skip
+                 "silence": f"anullsrc=r={rate}:cl=mono:d={seconds}"}  # fmt: skip
         argv = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
                 "-i", f"color=c=gray:s={size}:r=30:d={seconds},noise=alls=30:allf=t"]  # fmt: skip
         if sound:
-            argv += ["-f", "lavfi", "-i", audio[sound], "-c:a", "aac", "-shortest"]
+            argv += ["-f", "lavfi", "-i", audio[sound], "-c:a", "aac", "-ar", str(rate),
+                     "-shortest"]  # fmt: skip
+        if faststart:
+            argv += ["-movflags", "+faststart"]
         argv += ["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "12M", "-minrate", "12M",
                  "-maxrate", "12M", "-bufsize", "6M", "-pix_fmt", "yuv420p", str(made)]  # fmt: skip
         subprocess.run(argv, check=True, timeout=120)

@@ -2,8 +2,8 @@
 Airflow (the bundled sample site on a fresh install), approve a few of the collected
 posts as a person would, let the produce_shorts sweep write their scripts, approve
 the scripts as they are, let the next sweep voice and render them, publish the Shorts
-through publish_shorts (to the loopback fake YouTube in sample mode), and say what
-came of it and where the videos are."""
+through publish_shorts (in sample mode to the loopback fakes of YouTube, TikTok and
+Instagram), and say what came of it and where the videos are."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from wagglebot.core.db import settings_session
 from wagglebot.core.db.models import Content, Post, StatsRun, Story, Upload
 from wagglebot.core.db.queries import story_taken_by
 from wagglebot.core.post_files import media_path, posts_folder
-from wagglebot.core.statuses import PostStatus
+from wagglebot.core.statuses import PostStatus, UploadState
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG, STATS_DAG
 from wagglebot.produce.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
-from wagglebot.publish.credentials import publishing_off, youtube_endpoint
+from wagglebot.publish.platforms import PLATFORMS, endpoint, platform_off
+from wagglebot.publish.quota import NAMES
 from wagglebot.publish.store import request_publish
 from wagglebot.review.decisions import (
     approve_script,
@@ -197,45 +198,61 @@ def produce(
 
 
 def publish(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:
-    """Publish the rendered ones of ``post_ids`` through publish_shorts and say where they
-    went; True unless an upload failed (publishing being off is said, not a failure)."""
-    endpoint = youtube_endpoint(settings)
-    if off := publishing_off(settings):
-        say(f"not published: {off}")
+    """Publish the rendered ones of ``post_ids`` through publish_shorts, on every platform
+    that is on (in sample mode the loopback fakes), and say where each went; True unless
+    an upload failed (a platform being off is said, never a failure)."""
+    wanted = [
+        p for p in PLATFORMS if p in settings.publish_platforms or endpoint(settings, p).sample
+    ]
+    platforms = []
+    for platform in wanted:
+        if off := platform_off(settings, platform):
+            say(f"not published to {NAMES[platform]}: {off}")
+        else:
+            platforms.append(platform)
+    if not platforms:
         return True
     with settings_session(settings) as session:
         rendered = session.scalars(
             select(Post.id).where(Post.id.in_(post_ids), Post.status == PostStatus.RENDERED)
         ).all()
-        requested, _ = request_publish(session, list(rendered), by=REVIEWER)
+        requested, _ = request_publish(session, list(rendered), by=REVIEWER, platforms=platforms)
     if not requested:
         return True
     client = AirflowClient.from_settings(settings)
     client.wait_for_dag(PUBLISH_DAG)
-    run = request_publishing(client, requested, note="./wagglebot up: main job")
-    where = f"the loopback fake YouTube at {endpoint.api_url}" if endpoint.sample else "YouTube"
+    run = request_publishing(client, requested, "./wagglebot up: main job", platforms)
+    where = ", ".join(_where(settings, p) for p in platforms)
     say(f"publishing posts {requested} to {where}: {PUBLISH_DAG} run {run['dag_run_id']} ...")
     final = client.wait(PUBLISH_DAG, run["dag_run_id"], timeout=1800)
     with settings_session(settings) as session:
         rows = session.execute(
-            select(Post.id, Post.status, Post.last_error, Upload.video_url, Upload.note)
-            .join(Upload, Upload.post_id == Post.id)
-            .where(Post.id.in_(requested))
-            .order_by(Post.id)
+            select(Upload.post_id, Upload.platform, Upload.state, Upload.video_url, Upload.note)
+            .where(Upload.post_id.in_(requested), Upload.platform.in_(platforms))
+            .order_by(Upload.post_id, Upload.platform)
         ).all()
-    for post_id, status, error, url, note in rows:
-        detail = url if status is PostStatus.UPLOADED else (error or note or "")
-        say(f"  post {post_id:<5} {status:<10} {detail}")
-    uploaded = sum(1 for row in rows if row.status is PostStatus.UPLOADED)
-    say(f"publish {final['state']}: {uploaded} of {len(rows)} Shorts published")
-    if endpoint.sample:
+    for row in rows:
+        detail = row.video_url if row.state is UploadState.PUBLISHED else row.note or ""
+        say(f"  post {row.post_id:<5} {NAMES[row.platform]:<10} {row.state:<10} {detail}")
+    published = [r for r in rows if r.state is UploadState.PUBLISHED]
+    say(f"publish {final['state']}: {len(published)} of {len(rows)} uploads published")
+    if samples := [NAMES[p] for p in platforms if endpoint(settings, p).sample]:
         say(
-            "  SAMPLE MODE: these went to WaggleBot's loopback stand-in for YouTube, not to "
-            "YouTube. Connect a channel with ./wagglebot youtube-auth --client-secrets FILE "
-            f"and the same command publishes for real ({settings.youtube_privacy} by default)."
+            f"  SAMPLE MODE: {', '.join(samples)} here are WaggleBot's loopback stand-ins, not "
+            "the platforms. Connect an account with ./wagglebot youtube-auth, tiktok-auth or "
+            "instagram-auth (docs/publishing.md) and the same command publishes for real."
         )
-    published = [row.id for row in rows if row.status is PostStatus.UPLOADED]
-    return uploaded == len(rows) and (not published or read_back(settings, say, published))
+    on_youtube = [r.post_id for r in published if r.platform == "youtube"]
+    return len(published) == len(rows) and (not on_youtube or read_back(settings, say, on_youtube))
+
+
+def _where(settings: Settings, platform: str) -> str:
+    there = endpoint(settings, platform)
+    return (
+        f"the loopback fake {NAMES[platform]} at {there.api_url}"
+        if there.sample
+        else NAMES[platform]
+    )
 
 
 def read_back(settings: Settings, say: Callable[[str], None], post_ids: list[int]) -> bool:

@@ -47,7 +47,7 @@ class ShortMetadata:
         tags = " ".join("#" + t.replace(" ", "") for t in (*self.tags, "Shorts"))
         tail = "\n\n".join(p for p in (self.credit, tags) if p)
         title = self.title
-        while _utf16(f"{title}\n\n{tail}") > CAPTION_UNITS and title:
+        while utf16_units(f"{title}\n\n{tail}") > CAPTION_UNITS and title:
             title = title[:-1]
         return f"{title}\n\n{tail}".strip()
 
@@ -107,7 +107,7 @@ def check_description(text: str) -> str:
     return description
 
 
-def _utf16(text: str) -> int:
+def utf16_units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 

@@ -161,6 +161,7 @@ def _tiktok(settings: Settings) -> Publisher:
     return TikTokPublisher(
         TikTokToken(path, f"{where.api_url}v2/oauth/token/"),
         api_url=where.api_url,
+        **({"web_url": where.api_url} if where.sample else {}),  # the fake serves the page
         privacy=settings.tiktok_privacy,
         retries=settings.upload_retries,
     )

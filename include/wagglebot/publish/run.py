@@ -46,6 +46,7 @@ from wagglebot.publish import (
     QuotaExhausted,
     ShortUpload,
 )
+from wagglebot.publish.platform_rules import AS_RENDERED, adapt_video, check_caption
 from wagglebot.publish.quota import check_upload, mark_spent, today
 from wagglebot.publish.store import (
     DbJournal,
@@ -73,6 +74,7 @@ class PublishReport:
     retry: list[int] = field(default_factory=list)  # left PUBLISHING for the next try
     stopped: str | None = None  # why the run stopped early
     off: str | None = None  # why the platform published nothing (no credentials)
+    adapted: dict[str, str] = field(default_factory=dict)  # post id -> the copy it got instead
     uploads_left_today: int | None = None
 
 
@@ -125,7 +127,7 @@ def publish_posts(
     log.info("publishing %d posts to %s: %s", len(claimed), platform, claimed)
     for i, post_id in enumerate(claimed):
         try:
-            url = _publish_one(settings, publisher, post_id, attempt, privacy)
+            url, how = _publish_one(settings, publisher, post_id, attempt, privacy)
         except QuotaExhausted as exc:
             report.stopped = str(exc)
             _wait_all(settings, platform, claimed[i:], f"waits for tomorrow's quota: {exc}",
@@ -145,6 +147,8 @@ def publish_posts(
                 report.retry.append(post_id)
         else:
             report.uploaded[str(post_id)] = url
+            if how != AS_RENDERED:
+                report.adapted[str(post_id)] = how
     with settings_session(settings) as session:
         report.uploads_left_today = today(session, settings, platform).uploads_left
     log.info("publish run: %s", asdict(report))
@@ -159,7 +163,7 @@ def _publish_one(
     post_id: int,
     attempt: TaskAttempt,
     privacy: str | None,
-) -> str:
+) -> tuple[str, str]:
     platform = publisher.platform
     with settings_session(settings) as session:
         try:  # before any quota is counted or session opened
@@ -171,6 +175,9 @@ def _publish_one(
         run_id = stage_started(session, post_id, Stage.UPLOAD, attempt)
         try:
             metadata = short_metadata(session, settings, post_id, privacy, platform)
+            check_caption(metadata, platform)  # its limits, before anything is sent
+            sent = adapt_video(video, platform, video.parent / "platforms")
+            log.info("post %d: %s", post_id, sent.how)
             journal = DbJournal(settings, post_id, platform)
             if journal.session_uri is None:  # counted once the platform accepts the session
                 left = check_upload(session, settings, platform).uploads_left
@@ -182,7 +189,7 @@ def _publish_one(
             fail_upload(session, post_id, f"{exc}", run_id, platform)
             log.error("post %d: %s", post_id, exc)
             raise
-    short = ShortUpload(post_id, video, metadata)
+    short = ShortUpload(post_id, sent.video, metadata)
     try:
         published = publisher.upload(short, journal)
     except QuotaExhausted as exc:
@@ -212,9 +219,9 @@ def _publish_one(
         log.error("post %d: %s", post_id, exc)
         raise
     with settings_session(settings) as session:
-        finish_upload(session, post_id, published, run_id)
+        finish_upload(session, post_id, published, run_id, sent=sent.how)
     log.info("post %d: published as %s (%s)", post_id, published.url, published.privacy)
-    return published.url
+    return published.url, sent.how
 
 
 def _stage_note(settings: Settings, run_id: int, note: str) -> None:

@@ -49,6 +49,7 @@ from wagglebot.publish.metadata import (
     credit_line,
     describe,
 )
+from wagglebot.publish.platform_rules import AS_RENDERED
 from wagglebot.publish.quota import count_upload
 from wagglebot.publish.video_check import BrokenShort, check_short
 
@@ -352,8 +353,15 @@ def fail_broken(
     fail_upload(session, post_id, f"not published: {error}", run_id, platform)
 
 
-def finish_upload(session: Session, post_id: int, published: Published, stage_run_id: int) -> None:
-    """Record where the video lives on its platform and settle the post, together."""
+def finish_upload(
+    session: Session,
+    post_id: int,
+    published: Published,
+    stage_run_id: int,
+    sent: str = AS_RENDERED,
+) -> None:
+    """Record where the video lives on its platform (and ``sent``: whether the platform
+    got the rendered file or a copy mended for its rules) and settle the post, together."""
     lock_post(session, post_id)
     now = session.scalar(select(func.now(6)))
     meta = {
@@ -361,6 +369,7 @@ def finish_upload(session: Session, post_id: int, published: Published, stage_ru
         "url": published.url,
         "privacy": published.privacy,
         "uploaded_at": now.isoformat(timespec="seconds") + "Z",
+        "video": sent,
     }
     old = session.scalar(select(Content.upload_meta).where(Content.post_id == post_id)) or {}
     session.execute(

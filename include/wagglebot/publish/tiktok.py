@@ -47,6 +47,7 @@ from wagglebot.publish.backoff import Backoff, Retry, json_of
 log = logging.getLogger(__name__)
 
 API = "https://open.tiktokapis.com/"
+WEB = "https://www.tiktok.com/"  # where a public post is seen: @<username>/video/<post id>
 CHUNK_BYTES = 10_000_000  # within 5-64 MB whether TikTok's "MB" is 10^6 or 2^20 bytes
 SMALL = 5 * 1024 * 1024  # a file under this goes whole, in one chunk of its size
 QUOTA_CODES = frozenset({"spam_risk_too_many_posts", "reached_active_user_cap"})
@@ -111,6 +112,7 @@ class TikTokPublisher:
         token: TikTokToken,
         *,
         api_url: str = API,
+        web_url: str = WEB,
         privacy: str = "SELF_ONLY",
         chunk_bytes: int = CHUNK_BYTES,
         retries: int = 6,
@@ -120,6 +122,7 @@ class TikTokPublisher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.token, self.api = token, api_url.rstrip("/") + "/"
+        self.web, self.username = web_url.rstrip("/") + "/", ""
         self.privacy, self.chunk_bytes = privacy, chunk_bytes
         self.backoff = Backoff(retries, backoff_s, sleep)
         self.poll_s, self.poll_tries, self.sleep = poll_s, poll_tries, sleep
@@ -155,6 +158,7 @@ class TikTokPublisher:
 
     def _check_creator(self, short: ShortUpload) -> None:
         creator = self._api("post/publish/creator_info/query/", {})
+        self.username = str(creator.get("creator_username") or "")
         options = creator.get("privacy_level_options") or []
         if self.privacy not in options:
             raise PublishRejected(
@@ -242,8 +246,11 @@ class TikTokPublisher:
 
     def _published(self, publish_id: str, status: dict) -> Published:
         ids = status.get("publicaly_available_post_id") or []  # (sic) TikTok's spelling
-        # A SELF_ONLY post has no public id: it is seen in the app, by its creator.
-        url = f"{self.api}@me/video/{ids[0]}" if ids else ""
+        # A SELF_ONLY post has no public id (and no address): its creator sees it in the app.
+        if ids and not self.username:  # resumed: creator_info was not asked in this run
+            self.username = str(self._api("post/publish/creator_info/query/", {}).get(
+                "creator_username") or "")  # fmt: skip
+        url = f"{self.web}@{self.username}/video/{ids[0]}" if ids else ""
         return Published("tiktok", str(ids[0]) if ids else publish_id, url, self.privacy)
 
     def _status(self, publish_id: str) -> dict:

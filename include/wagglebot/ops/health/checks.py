@@ -297,26 +297,31 @@ def production_checks(session: Session, settings: Settings, now: datetime) -> li
 
 
 def quota_checks(session: Session, settings: Settings) -> list[Check]:
-    from wagglebot.publish.credentials import publishing_off
-    from wagglebot.publish.quota import today
+    """Each platform that publishes here: what its day's allowance has left."""
+    from wagglebot.publish.platforms import PLATFORMS, platform_off
+    from wagglebot.publish.quota import NAMES, today
 
-    if publishing_off(settings):
-        return []
-    quota = today(session, settings)
-    left = quota.uploads_left
-    detail = ""
-    if left <= 0:
-        detail = quota.exhausted or "Today's allowance is spent; uploads wait for tomorrow."
-    return [
-        Check(
-            "quota",
-            "Publishing",
-            Level.AMBER if left <= 0 else Level.GREEN,
-            f"{left} upload(s) left today (Pacific day {quota.day})",
-            "at least one left",
-            detail,
+    checks = []
+    for platform in PLATFORMS:
+        if platform_off(settings, platform):
+            continue
+        quota = today(session, settings, platform)
+        left = quota.uploads_left
+        detail = ""
+        if left <= 0:
+            detail = quota.exhausted or "Today's allowance is spent; uploads wait for tomorrow."
+        day = "Pacific day" if platform == "youtube" else "UTC day"
+        checks.append(
+            Check(
+                "quota" if platform == "youtube" else f"quota {platform}",
+                "Publishing",
+                Level.AMBER if left <= 0 else Level.GREEN,
+                f"{NAMES[platform]}: {left} upload(s) left today ({day} {quota.day})",
+                "at least one left",
+                detail,
+            )
         )
-    ]
+    return checks
 
 
 STATS_LATE = timedelta(hours=3)  # collect_stats runs hourly
