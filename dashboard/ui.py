@@ -25,16 +25,18 @@ from wagglebot.core.db import settings_session
 from wagglebot.core.db.models import utcnow
 from wagglebot.core.post_files import previews_folder
 from wagglebot.core.states import IllegalTransition, PostNotFound, TransitionError
+from wagglebot.core.statuses import UploadState
 from wagglebot.crawl.sites import picture_sources
 from wagglebot.ops.health import Check, Level, evaluate, worst
 from wagglebot.ops.supervision import log_tail, watch
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.api import health as airflow_health
 from wagglebot.orchestration.dag_ids import PRODUCE_DAG
+from wagglebot.publish.platforms import NAMES as PLATFORM_NAMES
 from wagglebot.review.auth import LoginThrottle, check_login
 from wagglebot.review.decisions import request_publishing, request_sweep
 from wagglebot.review.picture_preview import PicturePreviews
-from wagglebot.review.queries import Attempt
+from wagglebot.review.queries import Attempt, PlatformUpload
 
 SESSION_HOURS = 12
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&\"'])")
@@ -204,11 +206,13 @@ def ask_for_sweep(note: str) -> None:
     flash("info", f"Airflow is on it: {PRODUCE_DAG} run {run['dag_run_id']} ({run['state']}).")
 
 
-def ask_to_publish(post_ids: list[int], note: str) -> None:
-    """Ask Airflow for a publish_shorts run of these posts; say what came of it."""
+def ask_to_publish(post_ids: list[int], note: str, platforms: list[str] | None = None) -> None:
+    """Ask Airflow for a publish_shorts run of these posts on ``platforms`` (None: the
+    settings' choice); say what came of it."""
     s = settings()
-    try:
-        run = request_publishing(_airflow(s.airflow_api_url, s.airflow_username), post_ids, note)
+    try:  # the client too: without Airflow's password it cannot be made
+        client = _airflow(s.airflow_api_url, s.airflow_username)
+        run = request_publishing(client, post_ids, note, platforms=platforms)
     except (AirflowError, OSError) as exc:
         flash(
             "warning",
@@ -229,6 +233,53 @@ def task_log_url(attempt: Attempt) -> str | None:
     path = "/".join(quote(p, safe="") for p in parts)
     query = f"?try_number={attempt.try_number}" if attempt.try_number else ""
     return f"{settings().airflow_ui_url.rstrip('/')}/dags/{path}{query}"
+
+
+# --- a Short on each platform -------------------------------------------------------------
+
+NOTE_CHARS = 300  # of a platform's note (a refusal can run long); the log has all of it
+
+
+def platform_name(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, platform)
+
+
+def upload_line(upload: PlatformUpload, off: str | None = None) -> str:
+    """One platform's upload as safe Markdown: published (privacy, when, who asked),
+    uploading, failed (the platform's reason), or waiting (why: quota, or the platform is
+    ``off`` here). The platform's words are escaped, like crawled text."""
+    name = f"**{platform_name(upload.platform)}**"
+    why = upload.note or (off if upload.state is UploadState.WAITING else None)
+    note = f": {md(clip_note(why))}" if why else ""
+    if upload.state is UploadState.PUBLISHED:
+        privacy = f" · {md(upload.privacy)}" if upload.privacy else ""
+        asked = f" · asked by {md(upload.requested_by)}" if upload.requested_by else ""
+        return (
+            f":material/check_circle: {name}{privacy} · "
+            f"published {local(upload.uploaded_at)}{asked}"
+        )
+    if upload.state is UploadState.UPLOADING:
+        done = upload_done(upload.bytes_sent, upload.total_bytes)
+        return f":material/upload: {name} · uploading: {done}"
+    if upload.state is UploadState.FAILED:
+        return f":red[:material/error: {name} · failed{note or ' (no reason given)'}]"
+    if upload.requested_at is None:  # withdrawn before a run took it; the note says why
+        return f":material/block: {name} · not asked for{note}"
+    asked = ago(upload.requested_at)
+    return f":material/schedule: {name} · waiting to be published (asked {asked}){note}"
+
+
+def upload_done(sent: int, total: int | None) -> str:
+    """Bytes sent of the total, or "starting" before the platform took the session."""
+    return f"{sent / 2**20:.1f} of {total / 2**20:.1f} MiB" if total else "starting"
+
+
+def upload_fraction(sent: int, total: int | None) -> float:
+    return min(sent / total, 1.0) if total else 0.0
+
+
+def clip_note(text: str) -> str:
+    return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
 
 
 # --- the services' health ----------------------------------------------------------------

@@ -90,6 +90,17 @@ def test_a_dropped_upload_resumes_where_instagram_stopped(
     assert (second["offset"], second["sent"]) == (size // 3, size - size // 3)
 
 
+def test_a_5xx_from_the_upload_host_is_tried_again_and_the_reel_is_whole(
+    fake: FakeInstagram, tmp_path: Path
+) -> None:
+    short, digest = _short(tmp_path)
+    fake.add_fault("upload", status=503)
+    _publisher(fake, tmp_path).upload(short, Recorder())
+    [media] = fake.media()
+    assert media["sha256"] == digest
+    assert [entry["status"] for entry in fake.log("upload")] == [503, 200]
+
+
 def test_the_rolling_limit_stops_the_run_before_a_container(
     fake: FakeInstagram, tmp_path: Path
 ) -> None:

@@ -41,6 +41,7 @@ from wagglebot.ops.backup import finished_backups
 from wagglebot.ops.supervision import log_tail
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.api import health as airflow_health
+from wagglebot.publish.platforms import NAMES, PLATFORMS
 from wagglebot.review.auth import hash_password
 
 from alert_receiver import AlertReceiver
@@ -298,48 +299,53 @@ def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> No
     assert sorted(rows) == sorted(stored)
 
 
-def test_up_publishes_the_shorts_to_the_loopback_fake_youtube(stack: RunningStack) -> None:
+def test_up_publishes_the_shorts_to_the_three_loopback_fakes(stack: RunningStack) -> None:
     out = stack.up_output
-    fake = f"http://127.0.0.1:{stack.settings.fake_youtube_port}/"
+    ports = {p: getattr(stack.settings, f"fake_{p}_port") for p in PLATFORMS}
+    fakes = {p: f"http://127.0.0.1:{port}/" for p, port in ports.items()}
+    where = ", ".join(f"the loopback fake {NAMES[p]} at {fakes[p]}" for p in PLATFORMS)
     assert re.search(
-        rf"^publishing posts \[[\d, ]+\] to the loopback fake YouTube at {fake}: "
-        r"publish_shorts run \S+ \.\.\.$",
+        rf"^publishing posts \[[\d, ]+\] to {re.escape(where)}: publish_shorts run \S+ \.\.\.$",
         out,
         re.M,
     ), out
-    published = dict(re.findall(rf"^  post (\d+) +UPLOADED +({fake}watch\?v=\S+)$", out, re.M))
-    assert len(published) == 3, out
-    assert "publish success: 3 of 3 Shorts published" in out
-    assert "SAMPLE MODE: these went to WaggleBot's loopback stand-in for YouTube" in out
-    videos = {v["id"]: v for v in requests.get(f"{fake}_fake/videos", timeout=10).json()}
+    lines = re.findall(r"^  post (\d+) +(YouTube|TikTok|Instagram) +published +(\S*)$", out, re.M)
+    assert len(lines) == 9, out
+    assert "publish success: 9 of 9 uploads published" in out
+    assert "SAMPLE MODE: YouTube, TikTok, Instagram here are WaggleBot's loopback stand-ins" in out
+    received = {
+        "youtube": requests.get(f"{fakes['youtube']}_fake/videos", timeout=10).json(),
+        "tiktok": requests.get(f"{fakes['tiktok']}_fake/posts", timeout=10).json(),
+        "instagram": requests.get(f"{fakes['instagram']}_fake/media", timeout=10).json(),
+    }
     engine = make_engine(stack.settings.db_url.get_secret_value())
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.post_id, c.video_path, c.upload_meta, s.dag_id, s.outcome "
-                "FROM contents c JOIN stage_runs s ON s.post_id = c.post_id AND s.stage = 'upload'"
-            )
+        rows = conn.execute(text("SELECT post_id, video_path, upload_meta FROM contents")).all()
+        runs = conn.execute(
+            text("SELECT dag_id, outcome, engine FROM stage_runs WHERE stage = 'upload'")
         ).all()
     engine.dispose()
-    assert len(rows) == 3
-    assert len(videos) == 3
-    for post_id, video_path, meta, dag_id, outcome in rows:
-        youtube = json.loads(meta)["youtube"]
-        assert published[str(post_id)] == youtube["url"] == f"{fake}watch?v={youtube['id']}"
+    assert sorted(runs) == sorted([("publish_shorts", "succeeded", p) for p in PLATFORMS] * 3)
+    assert {p: len(v) for p, v in received.items()} == dict.fromkeys(PLATFORMS, 3)
+    for post_id, video_path, meta in rows:
+        digest = hashlib.sha256(media_path(stack.settings, video_path).read_bytes()).hexdigest()
+        meta = json.loads(meta)
+        for platform in PLATFORMS:  # each platform got the very file the render made
+            assert meta[platform]["video"] == "sent as rendered"
+            assert digest in {v["sha256"] for v in received[platform]}, (post_id, platform)
+        youtube = meta["youtube"]
+        assert youtube["url"] == f"{fakes['youtube']}watch?v={youtube['id']}"
         assert youtube["privacy"] == "private"
-        data = media_path(stack.settings, video_path).read_bytes()
-        assert videos[youtube["id"]]["sha256"] == hashlib.sha256(data).hexdigest()
-        assert (dag_id, outcome) == ("publish_shorts", "succeeded")
-    page = requests.get(next(iter(published.values())), timeout=10)
-    assert "not YouTube" in page.text  # the fake says what it is
+        assert meta["tiktok"]["privacy"] == "SELF_ONLY"  # an unaudited app's only choice
+        assert (str(post_id), "Instagram", meta["instagram"]["url"]) in lines
+    page = requests.get(received["instagram"][0]["permalink"], timeout=10)
+    assert "not Instagram" in page.text  # the fake says what it is
     client = stack.client()
     [run] = client.request("GET", "/dags/publish_shorts/dagRuns")["dag_runs"]
-    [upload] = client.task_instances("publish_shorts", run["dag_run_id"])
-    assert (upload["task_id"], upload["pool"], upload["state"]) == (
-        "upload",
-        "default_pool",
-        "success",
-    )
+    uploads = client.task_instances("publish_shorts", run["dag_run_id"])
+    mapped = {t["rendered_map_index"]: t for t in uploads if t["task_id"] == "upload"}
+    assert set(mapped) == set(PLATFORMS)
+    assert {(t["pool"], t["state"]) for t in mapped.values()} == {("default_pool", "success")}
 
 
 def test_up_ends_with_the_published_shorts_first_figures(stack: RunningStack) -> None:

@@ -21,7 +21,7 @@ from wagglebot_stack.sample_site import SampleSite
 from wagglebot.core.config import Settings
 from wagglebot.core.db.models import Post, Story, StoryBand, StoryPicture, Upload, utcnow
 from wagglebot.core.states import transition
-from wagglebot.core.statuses import PostStatus, StoryStanding
+from wagglebot.core.statuses import PostStatus, StoryStanding, UploadState
 from wagglebot.crawl.stories import StoryIndex, StoryRules
 from wagglebot.crawl.story_table import (
     LOCK_NAME,
@@ -202,6 +202,7 @@ def test_a_repost_weeks_later_joins_a_published_story_and_is_never_made_again(
             Upload(
                 post_id=posts["original"],
                 platform="youtube",
+                state=UploadState.PUBLISHED,
                 video_id="abc",
                 video_url="https://youtu.be/abc",
             )

@@ -1,7 +1,10 @@
-"""Gallery: the Shorts made so far, playable here, and published from here to YouTube."""
+"""Gallery: the Shorts made so far, playable here, and published from here to YouTube,
+TikTok and Instagram (the platforms ticked at the top), each card saying how far its Short
+got on each platform."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,10 +12,11 @@ import streamlit as st
 
 from dashboard import ui
 from wagglebot.core.post_files import media_path
-from wagglebot.core.statuses import PostStatus
+from wagglebot.core.states import TransitionError
+from wagglebot.core.statuses import UploadState
 from wagglebot.crawl.sites import all_sites
-from wagglebot.publish.credentials import publishing_off, youtube_endpoint
 from wagglebot.publish.metadata import PRIVACIES, InvalidMetadata, clean_title, describe
+from wagglebot.publish.platforms import PLATFORMS, endpoint, platform_off
 from wagglebot.publish.quota import today
 from wagglebot.publish.store import request_publish
 from wagglebot.review.queries import Video, gallery_page
@@ -24,6 +28,39 @@ UNAUDITED = (
     "Google may keep videos uploaded through an API project it has not audited private, "
     "whatever is chosen here; YouTube Studio shows what it did."
 )
+SELF_ONLY = (
+    "TikTok: an app TikTok has not audited can post only as SELF_ONLY (visible to the "
+    "account owner only), so these Shorts go up on TikTok where only the account sees "
+    "them. After TikTok's audit, set WAGGLE_TIKTOK_PRIVACY (e.g. PUBLIC_TO_EVERYONE)."
+)
+# On a platform already, or on its way: asking for it again is refused (AlreadyThere).
+TAKEN = (UploadState.UPLOADING, UploadState.PUBLISHED)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A platform as this install can publish to it now."""
+
+    platform: str
+    off: str | None  # why it cannot (no credentials, and the command that connects it)
+    sample: bool  # the stack's loopback fake (sample mode), not the platform itself
+
+    @property
+    def name(self) -> str:
+        return ui.platform_name(self.platform)
+
+    @property
+    def label(self) -> str:
+        if self.off:
+            return f"{self.name} (off)"
+        return f"{self.name} (loopback fake, sample mode)" if self.sample else self.name
+
+
+def _targets() -> dict[str, Target]:
+    settings = ui.settings()
+    return {
+        p: Target(p, platform_off(settings, p), endpoint(settings, p).sample) for p in PLATFORMS
+    }
 
 
 @st.fragment
@@ -41,30 +78,68 @@ def _player(video: Video) -> None:
         st.image(str(thumb), width=THUMB_WIDTH)
 
 
-def _publish(post_ids: list[int], **metadata: object) -> None:
-    """A person asks for these Shorts to be published (with their edits), then Airflow."""
+def _request(
+    asked: dict[int, list[str]], user: str, metadata: dict[str, object]
+) -> tuple[list[int], list[TransitionError]]:
+    """Ask for each post on its platforms: one request_publish per set of platforms (a call
+    asks for all its posts on the same ones)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for pid, platforms in asked.items():
+        groups.setdefault(tuple(platforms), []).append(pid)
+    moved: list[int] = []
+    refused: list[TransitionError] = []
+    with ui.db() as session:
+        for platforms, post_ids in groups.items():
+            done, said = request_publish(
+                session, post_ids, by=user, platforms=platforms, **metadata
+            )
+            moved += done
+            refused += said
+    return moved, refused
+
+
+def _publish(asked: dict[int, list[str]], **metadata: object) -> None:
+    """A person asks for these Shorts to be published, each on its platforms (with their
+    edits), then Airflow for one run of them all (each platform's task takes only the
+    posts waiting there)."""
     user = ui.current_user()
-    if not post_ids or user is None:
+    asked = {pid: platforms for pid, platforms in asked.items() if platforms}
+    if not asked or user is None:
         return
     try:
-        with ui.db() as session:
-            moved, refused = request_publish(session, post_ids, by=user, **metadata)
+        moved, refused = _request(asked, user, metadata)
     except InvalidMetadata as exc:
         ui.flash("error", f"Not published: {exc}.")
         return
-    for post_id in post_ids:
+    for post_id in asked:
         st.session_state.pop(f"pub-pick-{post_id}", None)
     ui.report_refusals(refused, "published")
     if moved:
-        ui.flash("success", f"Publishing {len(moved)} Short(s): {', '.join(map(str, moved))}.")
-        ui.ask_to_publish(moved, f"{len(moved)} Short(s) published by {user} in the dashboard")
+        wanted = {p for pid in moved for p in asked[pid]}
+        platforms = [p for p in PLATFORMS if p in wanted]
+        names = ", ".join(map(ui.platform_name, platforms))
+        ids = ", ".join(map(str, moved))
+        ui.flash("success", f"Publishing {len(moved)} Short(s) to {names}: {ids}.")
+        note = f"{len(moved)} Short(s) published to {names} by {user} in the dashboard"
+        ui.ask_to_publish(moved, note, platforms)
 
 
-def _publish_form(video: Video, off: str | None) -> None:
+def _open(video: Video, chosen: list[str]) -> list[str]:
+    """The chosen platforms this Short can be asked for on: not there, nor on its way."""
+    return [p for p in chosen if video.state(p) not in TAKEN]
+
+
+def _publish_form(video: Video, platforms: list[str]) -> None:
     site = all_sites().get(video.site_code)
     key = f"pub-{video.id}"
+    names = ", ".join(map(ui.platform_name, platforms))
     with (
-        st.popover("Publish…", disabled=off is not None, width="stretch"),
+        st.popover(
+            f"Publish to {names}…" if platforms else "Publish…",
+            disabled=not platforms,
+            help=None if platforms else "On every platform ticked above already, or on its way.",
+            width="stretch",
+        ),
         st.form(key, border=False),
     ):
         title = st.text_input("Title", clean_title(video.title), max_chars=100)
@@ -74,7 +149,7 @@ def _publish_form(video: Video, off: str | None) -> None:
             height=180,
         )
         privacy = st.selectbox(
-            "Privacy", PRIVACIES, index=PRIVACIES.index(ui.settings().youtube_privacy)
+            "Privacy (YouTube)", PRIVACIES, index=PRIVACIES.index(ui.settings().youtube_privacy)
         )
         later = st.checkbox("Schedule the release (needs private)")
         day = st.date_input("Release day", datetime.now(UTC).date() + timedelta(days=1))
@@ -87,7 +162,7 @@ def _publish_form(video: Video, off: str | None) -> None:
                 else None
             )
             _publish(
-                [video.id],
+                {video.id: platforms},
                 title=title,
                 description=description,
                 privacy=privacy,
@@ -96,32 +171,29 @@ def _publish_form(video: Video, off: str | None) -> None:
             st.rerun()
 
 
-def _publication(video: Video, off: str | None) -> None:
-    pub = video.publication
-    if video.status is PostStatus.UPLOADED and pub and pub.video_url:
-        st.caption(
-            f"On YouTube · {ui.md(pub.privacy or '?')} · published {ui.local(pub.uploaded_at)}"
-        )
-        if link := ui.web_url(pub.video_url):
-            st.link_button("Watch on YouTube", link)
-        return
-    if video.status is PostStatus.PUBLISHING and pub:
-        total = pub.total_bytes or 0
-        st.progress(
-            pub.bytes_sent / total if total else 0.0,
-            text=f"Uploading: {pub.bytes_sent / 2**20:.1f} of {total / 2**20:.1f} MiB",
-        )
-        return
-    if pub and pub.requested_at:
-        note = f": {pub.note}" if pub.note else ""
-        st.caption(f"Waiting to be published (asked {ui.ago(pub.requested_at)}){ui.md(note)}")
+def _platform_states(video: Video, targets: dict[str, Target]) -> None:
+    """How far the Short got on each platform it was asked for on."""
+    for upload in video.platforms.values():
+        target = targets.get(upload.platform)
+        line = ui.upload_line(upload, target.off if target else None)
+        if upload.state is UploadState.UPLOADING:
+            st.progress(ui.upload_fraction(upload.bytes_sent, upload.total_bytes), text=line)
+        else:
+            st.caption(line)
+        if upload.state is UploadState.PUBLISHED and (link := ui.web_url(upload.video_url or "")):
+            st.link_button(f"Watch on {ui.platform_name(upload.platform)}", link)
+
+
+def _publication(video: Video, targets: dict[str, Target], chosen: list[str]) -> None:
+    _platform_states(video, targets)
+    platforms = _open(video, chosen)
     pick, form = st.columns([1, 3], vertical_alignment="center")
-    pick.checkbox("Select", key=f"pub-pick-{video.id}", disabled=off is not None)
+    pick.checkbox("Select", key=f"pub-pick-{video.id}", disabled=not platforms)
     with form:
-        _publish_form(video, off)
+        _publish_form(video, platforms)
 
 
-def _card(video: Video, off: str | None) -> None:
+def _card(video: Video, targets: dict[str, Target], chosen: list[str]) -> None:
     with st.container(border=True):
         st.markdown(f"**{ui.md(video.title)}**")
         seconds = f"{video.video_seconds:.1f} s" if video.video_seconds else "?"
@@ -141,51 +213,79 @@ def _card(video: Video, off: str | None) -> None:
             st.caption(
                 f"Written by {ui.md(video.script_engine or '?')} · file {ui.md(video.video_path)}"
             )
-        _publication(video, off)
+        _publication(video, targets, chosen)
         if link := ui.web_url(video.url):
             st.link_button("Original post", link)
 
 
-def _quota_line(off: str | None) -> None:
-    settings = ui.settings()
-    if off:
-        st.warning(f"Publishing is off. {off[0].upper()}{off[1:]}")
-        return
+def _allowance(target: Target) -> str:
+    """Today's allowance on an on platform, as the platform counts its days."""
     with ui.db() as session:
-        day = today(session, settings)
-    where = (
-        "the loopback fake YouTube (sample mode: nothing reaches YouTube)"
-        if youtube_endpoint(settings).sample
-        else "YouTube"
+        day = today(session, ui.settings(), target.platform)
+    zone = "Pacific time" if target.platform == "youtube" else "UTC"
+    units = f", {day.units:,} of {day.unit_limit:,} units" if day.unit_limit else ""
+    spent = f"; {target.name} said: {ui.md(day.exhausted)}" if day.exhausted else ""
+    where = f"Sample mode: nothing reaches {target.name}. " if target.sample else ""
+    return (
+        f"{where}Today ({zone}, {day.day}): {day.uploads} of {day.upload_limit} "
+        f"uploads{units} used; {day.uploads_left} upload(s) left{spent}."
     )
-    spent = f"; YouTube said: {day.exhausted}" if day.exhausted else ""
-    st.caption(
-        f"Publishing to {where}. Today (Pacific time, {day.day}): {day.uploads} of "
-        f"{day.upload_limit} uploads, {day.units:,} of {day.unit_limit:,} units used; "
-        f"{day.uploads_left} upload(s) left{ui.md(spent)}."
-    )
+
+
+def _choose(targets: dict[str, Target]) -> list[str]:
+    """The platforms ticked (default: WAGGLE_PUBLISH_PLATFORMS); an off one cannot be."""
+    default = ui.settings().publish_platforms
+    st.markdown("**Publish to**")
+    for column, target in zip(st.columns(len(targets)), targets.values(), strict=True):
+        with column:
+            st.checkbox(
+                target.label,
+                key=f"pub-to-{target.platform}",
+                value=target.platform in default and not target.off,
+                disabled=target.off is not None,
+            )
+            if target.off:
+                st.caption(f":material/block: {ui.md(target.off[:1].upper() + target.off[1:])}")
+            else:
+                st.caption(_allowance(target))
+    # An off platform is never asked for, whatever its box says (it may have turned off
+    # since it was ticked).
+    chosen = [p for p, t in targets.items() if not t.off and st.session_state.get(f"pub-to-{p}")]
+    if all(t.off for t in targets.values()):
+        st.warning("Publishing is off on every platform: connect one (each says how above).")
+    elif "tiktok" in chosen and ui.settings().tiktok_privacy == "SELF_ONLY":
+        st.info(SELF_ONLY, icon=":material/visibility_off:")
+    return chosen
 
 
 st.title("Gallery")
-st.caption("Rendered Shorts, newest first. Publish one (title and description editable) or many.")
+st.caption(
+    "Rendered Shorts, newest first. Tick the platforms, then publish one (title and "
+    "description editable) or many."
+)
 ui.show_flashes()
-off = publishing_off(ui.settings())
-_quota_line(off)
+targets = _targets()
+chosen = _choose(targets)
 with ui.db() as session:
     videos, total = gallery_page(session, ui.page_of(PAGE_KEY), PER_PAGE)
 if not videos:
     st.info("No Short has been made yet.")
-picked = [v.id for v in videos if st.session_state.get(f"pub-pick-{v.id}")]
-if any(v.status is PostStatus.RENDERED for v in videos):
+openings = {v.id: _open(v, chosen) for v in videos}
+picked = {
+    v.id: openings[v.id]
+    for v in videos
+    if openings[v.id] and st.session_state.get(f"pub-pick-{v.id}")
+}
+if any(openings.values()):
     st.button(
         f"Publish selected ({len(picked)})",
         type="primary",
-        disabled=not picked or off is not None,
+        disabled=not picked,
         on_click=_publish,
         args=(picked,),
     )
 for row in range(0, len(videos), 3):
     for column, video in zip(st.columns(3), videos[row : row + 3], strict=False):
         with column:
-            _card(video, off)
+            _card(video, targets, chosen)
 ui.pager(PAGE_KEY, total, PER_PAGE)

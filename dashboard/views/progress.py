@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import ui
 from wagglebot.core.db.queries import status_counts
+from wagglebot.publish.platforms import PLATFORMS
 from wagglebot.publish.store import waiting_to_publish
 from wagglebot.review.decisions import retry
 from wagglebot.review.queries import (
@@ -27,10 +28,13 @@ REFRESH = timedelta(seconds=10)
 def _retry(post_ids: list[int]) -> None:
     sweep = "{n} failed post(s) retried by {user} in the dashboard"
     ui.decide(retry, post_ids, "retried", picks="retry-pick", sweep=sweep)
-    with ui.db() as session:  # a failed upload goes back to its Short: publish it again
-        again = waiting_to_publish(session, post_ids)
-    if again:
-        ui.ask_to_publish(again, f"{len(again)} failed upload(s) retried in the dashboard")
+    # A failed upload waits on its platform again: publish it again there.
+    with ui.db() as session:
+        again = {p: waiting_to_publish(session, post_ids, p) for p in PLATFORMS}
+    if posts := sorted({pid for ids in again.values() for pid in ids}):
+        platforms = [p for p, ids in again.items() if ids]
+        note = f"{len(posts)} failed upload(s) retried in the dashboard"
+        ui.ask_to_publish(posts, note, platforms)
 
 
 @st.fragment(run_every=REFRESH)
@@ -90,19 +94,23 @@ def live() -> None:
 
 
 def _uploads(uploads: list[UploadInFlight]) -> None:
+    """Each platform's upload in flight: bytes sent, and how long since its last heartbeat
+    (every chunk moves it; a stale one is resumed by the platform's next run)."""
     if not uploads:
         return
     st.subheader(f"Publishing ({len(uploads)})")
     for upload in uploads:
-        total = upload.total_bytes or 0
-        done = (
-            f"{upload.bytes_sent / 2**20:.1f} of {total / 2**20:.1f} MiB" if total else "starting"
+        done = ui.upload_done(upload.bytes_sent, upload.total_bytes)
+        beat = (
+            f"heartbeat {ui.ago_precise(upload.heartbeat_at)}"
+            if upload.heartbeat_at
+            else "no heartbeat yet"
         )
-        beat = f", last chunk {ui.ago(upload.heartbeat_at)}" if upload.heartbeat_at else ""
-        note = f" · {upload.note}" if upload.note else ""
+        note = f" · {ui.clip_note(upload.note)}" if upload.note else ""
         st.progress(
-            upload.bytes_sent / total if total else 0.0,
-            text=f"#{upload.id} {ui.md(upload.title)}: {done}{beat}{ui.md(note)}",
+            ui.upload_fraction(upload.bytes_sent, upload.total_bytes),
+            text=f"**{ui.platform_name(upload.platform)}** · #{upload.id} {ui.md(upload.title)}: "
+            f"{done}, {beat}{ui.md(note)}",
         )
 
 

@@ -112,6 +112,10 @@ class FakeHandler(BaseHTTPRequestHandler, Generic[S]):
 
     server: FakeServer[S]
     protocol_version = "HTTP/1.1"  # keep-alive, as the clients under test expect
+    # http.server writes an answer's headers and body apart: with Nagle's algorithm on,
+    # each answer with a body waits for the client's delayed ACK (40 ms on Linux), a
+    # stall of the fake's that a platform's front end does not have.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:  # the log is kept in state
         pass

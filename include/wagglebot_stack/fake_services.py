@@ -16,10 +16,8 @@ import sys
 import requests
 
 from wagglebot.core.config import Settings
-from wagglebot.publish.platforms import endpoint, ensure_sample
+from wagglebot.publish.platforms import NAMES, endpoint, ensure_sample
 from wagglebot_stack.procs import Service, StackPaths
-
-NAMES = {"youtube": "YouTube", "tiktok": "TikTok", "instagram": "Instagram"}
 
 
 class FakePlatformService(Service):

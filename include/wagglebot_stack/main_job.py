@@ -22,8 +22,7 @@ from wagglebot.core.statuses import PostStatus, UploadState
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.dag_ids import CRAWL_DAG, PRODUCE_DAG, PUBLISH_DAG, STATS_DAG
 from wagglebot.produce.stages.script import CHARS_PER_SECOND, MIN_SHORT_SECONDS, InvalidScript
-from wagglebot.publish.platforms import PLATFORMS, endpoint, platform_off
-from wagglebot.publish.quota import NAMES
+from wagglebot.publish.platforms import NAMES, PLATFORMS, endpoint, platform_off
 from wagglebot.publish.store import request_publish
 from wagglebot.review.decisions import (
     approve_script,

@@ -21,7 +21,7 @@ from wagglebot.core.config import Settings
 from wagglebot.publish import Publisher, PublishingOff
 
 PLATFORMS = ("youtube", "tiktok", "instagram")
-_NAMES = {"youtube": "YouTube", "tiktok": "TikTok", "instagram": "Instagram"}
+NAMES = {"youtube": "YouTube", "tiktok": "TikTok", "instagram": "Instagram"}  # as people write them
 # The settings each platform's endpoint comes from: its token file, its API address, and
 # its loopback fake's port.
 _SETTINGS = {
@@ -124,7 +124,7 @@ def _ensure(path: Path, make: Callable[[], dict]) -> dict:
 def _stored(where: PlatformEndpoint, platform: str) -> Path:
     """The token file (sample mode's made if missing), or PublishingOff naming it and the
     command that writes it."""
-    path, name, command = where.token_file, _NAMES[platform], f"{platform}-auth"
+    path, name, command = where.token_file, NAMES[platform], f"{platform}-auth"
     if where.sample and not path.exists():
         ensure_sample(platform, path)  # a publish may come before the fake's first start
     try:
@@ -143,6 +143,8 @@ def _youtube(settings: Settings) -> Publisher:
     from wagglebot.publish.youtube import YouTubePublisher
 
     where = youtube_endpoint(settings)  # decided once: credentials and API agree
+    if where.sample and not where.token_file.exists():
+        ensure_sample("youtube", where.token_file)  # before the fake's first start, too
     return YouTubePublisher(
         load_credentials(settings, where),
         api_url=where.api_url,

@@ -26,11 +26,9 @@ from sqlalchemy.orm import Session
 from wagglebot.core.config import Settings
 from wagglebot.core.db.models import PublishQuota
 from wagglebot.publish import QuotaExhausted
+from wagglebot.publish.platforms import NAMES
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
-
-
-NAMES = {"youtube": "YouTube", "tiktok": "TikTok", "instagram": "Instagram"}
 
 
 def pacific_day(now: datetime | None = None) -> date:

@@ -7,7 +7,7 @@ round trips whatever its length: no query per post.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, aliased
 
 from wagglebot.core.db.models import Content, Post, StageRun, Story, Upload
 from wagglebot.core.db.queries import BestComment, best_comments
-from wagglebot.core.statuses import PostStatus, Stage, StoryStanding
+from wagglebot.core.statuses import PostStatus, Stage, StoryStanding, UploadState
+from wagglebot.publish.platforms import PLATFORMS
 
 PREVIEW_CHARS = 1500  # of a body, in a list; the whole text is read for one post on demand
 Sort = Literal["popularity", "expected", "newest", "views", "likes", "score"]
@@ -323,9 +324,18 @@ def _story_members(session: Session, rows: list) -> dict[int, list[PostCard]]:
     alone = [r.post_id for r in rows if r.story_id is None]
     if not rows:
         return {}
+    published_at = (  # where it is published, on any platform (YouTube's link first)
+        select(Upload.video_url)
+        .where(
+            Upload.post_id == Post.id, Upload.state == UploadState.PUBLISHED, Upload.video_url != ""
+        )
+        .order_by(Upload.platform != "youtube")
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
     found_rows = session.execute(
-        select(*_CARD_COLUMNS, Upload.video_url)
-        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
+        select(*_CARD_COLUMNS, published_at.label("video_url"))
         .where(or_(Post.story_id.in_(stories), Post.id.in_(alone)))
         .order_by(Post.likes.desc(), Post.id)
     ).all()
@@ -501,20 +511,23 @@ def failures_page(session: Session, page: int, per_page: int) -> tuple[list[Fail
 
 
 @dataclass(frozen=True)
-class Publication:
-    """A Short's publication, as far as it got (from its uploads row)."""
+class PlatformUpload:
+    """A Short's publication on one platform, as far as it got (its uploads row)."""
 
-    requested_at: datetime | None
+    platform: str
+    state: UploadState
+    requested_at: datetime | None  # None: never asked, or the request was withdrawn (note)
     requested_by: str | None
     title: str | None  # a person's title, if they gave one
     description: str | None
-    privacy: str | None
+    privacy: str | None  # as asked; once published, as the platform answered
     publish_at: datetime | None
     bytes_sent: int
     total_bytes: int | None
+    heartbeat_at: datetime | None
     video_url: str | None
     uploaded_at: datetime | None
-    note: str | None
+    note: str | None  # why it waits (quota, off) or the platform's refusal
 
 
 @dataclass(frozen=True)
@@ -532,23 +545,44 @@ class Video:
     thumbnail_path: str | None
     video_seconds: float | None
     made_at: datetime
-    publication: Publication | None
+    platforms: dict[str, PlatformUpload]  # in PLATFORMS' order; only those it has a row on
+
+    def state(self, platform: str) -> UploadState | None:
+        upload = self.platforms.get(platform)
+        return upload.state if upload else None
 
 
-_PUBLICATION = (
-    Upload.requested_at,
-    Upload.requested_by,
-    Upload.title,
-    Upload.description,
-    Upload.privacy,
-    Upload.publish_at,
-    Upload.bytes_sent,
-    Upload.total_bytes,
-    Upload.video_url,
-    Upload.uploaded_at,
-    Upload.note,
-)
+_UPLOAD_COLUMNS = tuple(getattr(Upload, f) for f in PlatformUpload.__dataclass_fields__)
 MADE = (PostStatus.RENDERED, PostStatus.PUBLISHING, PostStatus.UPLOADED)
+
+
+def platform_uploads(session: Session, post_ids: list[int]) -> dict[int, dict[str, PlatformUpload]]:
+    """Each post's uploads by platform (in PLATFORMS' order), in one query. A published
+    upload's privacy is what the platform answered (contents.upload_meta), not what was
+    asked: YouTube's choice means nothing to TikTok."""
+    if not post_ids:
+        return {}
+    rows = session.execute(
+        select(Upload.post_id, Content.upload_meta, *_UPLOAD_COLUMNS)
+        .outerjoin(Content, Content.post_id == Upload.post_id)
+        .where(Upload.post_id.in_(post_ids))
+    ).all()
+    order = {p: i for i, p in enumerate(PLATFORMS)}
+    found: dict[int, dict[str, PlatformUpload]] = {}
+    for row in sorted(rows, key=lambda r: (order.get(r.platform, len(order)), r.platform)):
+        upload = PlatformUpload(*row[2:])
+        if upload.state is UploadState.PUBLISHED and (
+            said := _answered(row.upload_meta, row.platform)
+        ):
+            upload = replace(upload, privacy=said)
+        found.setdefault(row.post_id, {})[row.platform] = upload
+    return found
+
+
+def _answered(meta: object, platform: str) -> str | None:
+    """The privacy the platform answered, from contents.upload_meta ({platform: {...}})."""
+    entry = meta.get(platform) if isinstance(meta, dict) else None
+    return entry.get("privacy") if isinstance(entry, dict) else None
 
 
 def _videos(
@@ -571,42 +605,37 @@ def _videos(
             Content.thumbnail_path,
             Content.video_seconds,
             Post.status_changed_at,
-            *_PUBLICATION,
         )
         .join(Content, Content.post_id == Post.id)
-        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
         .where(made)
         .order_by(Post.status_changed_at.desc(), Post.id.desc())
     )
     rows = session.execute(_page(stmt, page, per_page)).all()
-    n = len(Video.__dataclass_fields__) - 1
+    uploads = platform_uploads(session, [r.id for r in rows])
     return [
-        Video(
-            *row[:5],
-            row[5] or "",
-            *row[6:n],
-            Publication(*row[n:]) if row.bytes_sent is not None else None,
-        )
-        for row in rows
+        Video(*row[:5], row[5] or "", *row[6:], platforms=uploads.get(row.id, {})) for row in rows
     ], total or 0
 
 
 def gallery_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
-    """Made Shorts, newest first (a post becomes RENDERED with its contents row)."""
+    """Made Shorts, newest first (a post becomes RENDERED with its contents row), each with
+    its uploads on every platform."""
     return _videos(session, MADE, page, per_page)
 
 
-# --- published (the gallery's videos that are on YouTube) ----------------------------------
+# --- published (the gallery's videos that are on a platform) -------------------------------
 
 
 def published_page(session: Session, page: int, per_page: int) -> tuple[list[Video], int]:
-    """Shorts on YouTube, most recently published first."""
+    """Shorts published on at least one platform (the post is UPLOADED then), most recently
+    published first, each with every platform's upload: published, failed or on its way."""
     return _videos(session, (PostStatus.UPLOADED,), page, per_page)
 
 
 @dataclass(frozen=True)
 class UploadInFlight:
     id: int
+    platform: str
     title: str
     bytes_sent: int
     total_bytes: int | None
@@ -615,10 +644,12 @@ class UploadInFlight:
 
 
 def uploads_in_flight(session: Session) -> list[UploadInFlight]:
-    """Posts being published now, with the bytes sent so far."""
+    """Each platform's upload a run holds now (a post may upload to several at once), with
+    the bytes sent so far; the longest running first."""
     rows = session.execute(
         select(
             Post.id,
+            Upload.platform,
             Post.title,
             Upload.bytes_sent,
             Upload.total_bytes,
@@ -626,7 +657,8 @@ def uploads_in_flight(session: Session) -> list[UploadInFlight]:
             Upload.note,
         )
         .join(Upload, Upload.post_id == Post.id)
-        .where(Post.status == PostStatus.PUBLISHING)
-        .order_by(Post.status_changed_at, Post.id)
+        # by platform first: the (platform, state) index finds them
+        .where(Upload.platform.in_(PLATFORMS), Upload.state == UploadState.UPLOADING)
+        .order_by(Upload.requested_at, Post.id, Upload.platform)
     ).all()
     return [UploadInFlight(*row) for row in rows]

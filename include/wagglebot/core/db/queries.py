@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wagglebot.core.db.models import Comment, Post, Story, Upload
-from wagglebot.core.statuses import PostStatus, StoryStanding
+from wagglebot.core.statuses import PostStatus, StoryStanding, UploadState
 
 
 def status_counts(session: Session) -> dict[PostStatus, int]:
@@ -93,11 +93,13 @@ def story_taken_by(
         session.execute(select(Story.id).where(Story.id == story_id).with_for_update())
     statuses = PUBLISHED if published_only else PUBLISHED + IN_PRODUCTION
     rows = session.execute(
-        select(Post.id, Post.site_code, Post.status, Upload.video_url)
-        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.platform == "youtube"))
+        select(Post.id, Post.site_code, Post.status, Upload.video_url, Upload.platform)
+        # where it is published, on any platform (YouTube's link first)
+        .outerjoin(Upload, (Upload.post_id == Post.id) & (Upload.state == UploadState.PUBLISHED))
         .where(Post.story_id == story_id, Post.id != post_id, Post.status.in_(statuses))
     ).all()
     if not rows:
         return None
-    row = min(rows, key=lambda r: (r.status not in PUBLISHED, r.video_url is None, r.id))
+    row = min(rows, key=lambda r: (r.status not in PUBLISHED, not r.video_url,
+                                   r.platform != "youtube", r.id))  # fmt: skip
     return TakenBy(row.id, row.site_code, PostStatus(row.status), row.video_url)

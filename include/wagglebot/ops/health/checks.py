@@ -298,8 +298,8 @@ def production_checks(session: Session, settings: Settings, now: datetime) -> li
 
 def quota_checks(session: Session, settings: Settings) -> list[Check]:
     """Each platform that publishes here: what its day's allowance has left."""
-    from wagglebot.publish.platforms import PLATFORMS, platform_off
-    from wagglebot.publish.quota import NAMES, today
+    from wagglebot.publish.platforms import NAMES, PLATFORMS, platform_off
+    from wagglebot.publish.quota import today
 
     checks = []
     for platform in PLATFORMS:
