@@ -309,8 +309,11 @@ def test_up_publishes_the_shorts_to_the_three_loopback_fakes(stack: RunningStack
         out,
         re.M,
     ), out
-    lines = re.findall(r"^  post (\d+) +(YouTube|TikTok|Instagram) +published +(\S*)$", out, re.M)
+    lines = re.findall(r"^  post (\d+) +(YouTube|TikTok|Instagram) +published +(.+)$", out, re.M)
     assert len(lines) == 9, out
+    # SELF_ONLY (an unaudited app's only choice) has no public address: said so.
+    tiktok = {detail for _, platform, detail in lines if platform == "TikTok"}
+    assert tiktok == {"no public address: only the account sees it, in the app"}
     assert "publish success: 9 of 9 uploads published" in out
     assert "SAMPLE MODE: YouTube, TikTok, Instagram here are WaggleBot's loopback stand-ins" in out
     received = {

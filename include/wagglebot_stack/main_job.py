@@ -231,7 +231,9 @@ def publish(settings: Settings, say: Callable[[str], None], post_ids: list[int])
             .order_by(Upload.post_id, Upload.platform)
         ).all()
     for row in rows:
-        detail = row.video_url if row.state is UploadState.PUBLISHED else row.note or ""
+        detail = row.note or ""
+        if row.state is UploadState.PUBLISHED:  # a private post (TikTok's SELF_ONLY) has none
+            detail = row.video_url or "no public address: only the account sees it, in the app"
         say(f"  post {row.post_id:<5} {NAMES[row.platform]:<10} {row.state:<10} {detail}")
     published = [r for r in rows if r.state is UploadState.PUBLISHED]
     say(f"publish {final['state']}: {len(published)} of {len(rows)} uploads published")
