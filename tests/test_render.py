@@ -23,7 +23,7 @@ from wagglebot.produce.stages.clips import LOOP_SECONDS, VIDEO_SECONDS, make_cli
 from wagglebot.produce.stages.encoder import h264_encoder
 from wagglebot.produce.stages.layout import SAFE, Box, picture_spans
 from wagglebot.produce.stages.music import music_file
-from wagglebot.produce.stages.render import RenderError, render_short
+from wagglebot.produce.stages.render import RenderError, boxed_spans, render_short
 from wagglebot.produce.stages.subtitles import ass_text, write_ass
 from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
@@ -174,11 +174,88 @@ def test_a_picture_is_shown_whole_over_a_blurred_copy(speech: Speech, tmp_path: 
         assert found["blue"][3] < found["yellow"][1]
         assert found["green"][3] - found["red"][1] > 900  # ~1018 px: the whole width
         assert found["red"][4] < found["blue"][2]  # top above bottom
-    # Above and below the picture: its blurred, darkened copy, not black and not sharp.
+    # Between the picture and the captions: its blurred, darkened copy, not black, not sharp.
     frame = _gray_frame(out, 0.1)
-    band = frame[1080 * 200 : 1080 * 500]
+    band = frame[1080 * 1010 : 1080 * 1230]
     assert 15 < sum(band) / len(band) < 140
     assert max(band) - min(band) < 120  # blurred: no hard edges left
+
+
+def _caption_box(frame: bytes, top: int = 900) -> tuple[int, int, int, int]:
+    """(min x, min y, max x, max y) of the caption's white glyph pixels below ``top``."""
+    xs, ys = [], []
+    for y in range(top, 1920, 2):
+        row = frame[(y * 1080) * 3 : ((y + 1) * 1080) * 3]
+        for x in range(0, 1080, 2):
+            if min(row[x * 3 : x * 3 + 3]) > 235:
+                xs.append(x)
+                ys.append(y)
+    return min(xs, default=-1), min(ys, default=-1), max(xs, default=-1), max(ys, default=-1)
+
+
+def test_a_landscape_picture_sits_above_its_captions_which_never_cover_it(
+    speech: Speech, tmp_path: Path
+) -> None:
+    picture = tmp_path / "landscape.png"  # gray, a coloured square in each corner
+    boxes = ",".join(
+        f"drawbox=x={x}:y={y}:w=120:h=120:color=0x{r:02X}{g:02X}{b:02X}:t=fill"
+        for (r, g, b), (x, y) in zip(
+            CORNERS.values(), [(0, 0), (1480, 0), (0, 1080), (1480, 1080)], strict=True
+        )
+    )
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=1600x1200", "-vf", boxes, "-frames:v", "1",
+            str(picture))  # fmt: skip
+    out = tmp_path / "landscape.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
+    for n, cue in enumerate(speech.cues):
+        at = cue.end - 0.1 if n else (cue.start + cue.end) / 2  # the most zoomed too
+        frame = _rgb_frame(out, at)
+        picture_bottom = max(_where(frame, CORNERS[c])[4] for c in ("blue", "yellow"))
+        picture_top = min(_where(frame, CORNERS[c])[2] for c in ("red", "green"))
+        left, top, right, bottom = _caption_box(frame, picture_top)
+        assert top > picture_bottom + 20, (at, top, picture_bottom)  # no caption pixel on it
+        assert SAFE.x <= left
+        assert right <= SAFE.right
+        assert bottom < SAFE.bottom
+        assert picture_top >= SAFE.y - 60  # the picture is in the upper part
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    at = (speech.cues[1].start + speech.cues[1].end) / 2
+    _ffmpeg("-ss", f"{at:.2f}", "-i", str(out), "-frames:v", "1",
+            str(ARTIFACTS / "short-landscape-caption.png"))  # fmt: skip
+
+
+def test_a_portrait_picture_fills_the_frame_and_its_captions_are_boxed(
+    speech: Speech, tmp_path: Path
+) -> None:
+    picture = tmp_path / "portrait.png"  # light gray: white glyphs alone would not read
+    _ffmpeg("-f", "lavfi", "-i", "color=c=0xD0D0D0:s=900x1600", "-frames:v", "1", str(picture))
+    out = tmp_path / "portrait.mp4"
+    render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
+    cue = speech.cues[1]
+    frame = _gray_frame(out, (cue.start + cue.end) / 2)
+    rgb = _rgb_frame(out, (cue.start + cue.end) / 2)
+    left, top, right, bottom = _caption_box(rgb)
+    assert top > 0, "no caption drawn"
+    # Around the glyphs, a dark translucent box; just above it, the light picture itself.
+    inside = Box(left, top, right - left, bottom - top)
+    assert _share(frame, inside, lambda px: px < 110) > 0.3
+    above = Box(left, top - 90, right - left, 30)
+    assert _share(frame, above, lambda px: px > 180) > 0.9
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-ss", f"{(cue.start + cue.end) / 2:.2f}", "-i", str(out), "-frames:v", "1",
+            str(ARTIFACTS / "short-portrait-boxed-caption.png"))  # fmt: skip
+
+
+def test_only_the_spans_of_frame_filling_pictures_get_boxed_captions(tmp_path: Path) -> None:
+    wide, tall = tmp_path / "wide.png", tmp_path / "tall.png"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=1200x900", "-frames:v", "1", str(wide))
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=900x1600", "-frames:v", "1", str(tall))
+    spans = [(0.0, 4.0), (4.0, 9.0)]
+    assert boxed_spans([wide, tall], spans) == [(4.0, 9.0)]
+    cues = [Cue(0.0, 3.9, "첫 문장입니다."), Cue(4.1, 8.9, "둘째 문장입니다.")]
+    ass = write_ass(cues, tmp_path / "s.ass", boxed=boxed_spans([wide, tall], spans))
+    styles = [line.split(",")[3] for line in ass.read_text().splitlines() if line.startswith("Dia")]
+    assert styles == ["Default", "Boxed"]
 
 
 def test_pictures_change_at_sentence_boundaries() -> None:

@@ -33,7 +33,18 @@ from pathlib import Path
 
 from wagglebot.produce.stages.cards import CommentCard, TitleCard, place_cards
 from wagglebot.produce.stages.encoder import h264_encoder
-from wagglebot.produce.stages.layout import FIT_H, FIT_W, FPS, HEIGHT, WIDTH, ZOOM, picture_spans
+from wagglebot.produce.stages.layout import (
+    AREA_FIT_H,
+    FIT_H,
+    FIT_W,
+    FPS,
+    HEIGHT,
+    PICTURE_AREA,
+    WIDTH,
+    ZOOM,
+    leaves_room,
+    picture_spans,
+)
 from wagglebot.produce.stages.render import render_short
 from wagglebot.produce.stages.subtitles import caption_events
 from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
@@ -136,7 +147,10 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
             fill.save(fill_path)
         image = ImageClip(str(path)).with_duration(share)
         blurred = ImageClip(str(fill_path)).with_duration(share)
-        fit = min(FIT_W / image.w, FIT_H / image.h)
+        # ours: a picture that leaves room sits above the captions, a taller one is centred
+        room = leaves_room(image.w, image.h)
+        fit = min(FIT_W / image.w, (AREA_FIT_H if room else FIT_H) / image.h)
+        centre = PICTURE_AREA.y + PICTURE_AREA.h // 2 if room else HEIGHT // 2
         cover = max(WIDTH / blurred.w, HEIGHT / blurred.h)
 
         def drift(t: float, i: int = i, share: float = share) -> float:
@@ -145,7 +159,12 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
 
         layers = [
             blurred.resized(lambda t, c=cover: c * drift(t)).with_position("center"),
-            image.resized(lambda t, f=fit: f * drift(t)).with_position("center"),
+            image.resized(lambda t, f=fit: f * drift(t)).with_position(
+                lambda t, f=fit, w=image.w, h=image.h, c=centre: (
+                    (WIDTH - w * f * drift(t)) / 2,
+                    c - h * f * drift(t) / 2,
+                )
+            ),
         ]
         segments.append(CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(share))
     video = concatenate_videoclips(segments)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from wagglebot.produce.stages.layout import SAFE, Box
+from wagglebot.produce.stages.layout import CAPTIONS_TOP, SAFE, Box
 from wagglebot.produce.stages.speech_text import on_screen
 from wagglebot.produce.stages.tts import Cue
 
@@ -27,7 +27,6 @@ TITLE_TOP = SAFE.y + 140  # the hook sits high, where the eye lands first
 COMMENT_TOP = SAFE.y + 60
 HOOK_MIN, HOOK_MAX = 2.0, 3.0  # seconds the title card stays
 BACKDROP_TOP = 760  # the title card's top on a post without pictures
-CAPTIONS_TOP = 1250  # the captions' band begins about here (two lines above MarginV 480)
 # Each community's own colour on its badge, as its pages show it (others: a neutral one).
 SITE_COLOURS = {
     "nate_pann": (237, 28, 36),

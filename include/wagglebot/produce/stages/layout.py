@@ -40,6 +40,18 @@ class Box:
 
 # Clear of the Shorts player's own controls: the bottom 20 % and the right 12 %.
 SAFE = Box(60, 160, WIDTH - 60 - 130, int(HEIGHT * 0.80) - 160)
+CAPTIONS_TOP = 1250  # the captions' band begins about here (two lines above MarginV 480)
+# A picture that leaves room (landscape or square) sits in the upper part of the frame,
+# above the captions' band, so no caption pixel falls on it; one taller than ROOM_RATIO
+# (height over width) fills the frame instead, and its captions are boxed.
+ROOM_RATIO = 1.1
+PICTURE_AREA = Box(0, SAFE.y, WIDTH, CAPTIONS_TOP - 60 - SAFE.y)
+# Fitted inside this, it stays inside the area at its widest zoom (about its own centre).
+AREA_FIT_H = int(PICTURE_AREA.h / (1 + ZOOM)) // 2 * 2
+
+
+def leaves_room(width: int, height: int) -> bool:
+    return height <= width * ROOM_RATIO
 
 
 def _shares(duration: float, longest: Sequence[float | None]) -> list[float]:

@@ -36,15 +36,18 @@ from wagglebot.produce.stages.cards import (
 from wagglebot.produce.stages.clips import clip_seconds, is_clip
 from wagglebot.produce.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.produce.stages.layout import (
+    AREA_FIT_H,
     BLUR_SIGMA,
     FILL_BRIGHTNESS,
     FIT_H,
     FIT_W,
     FPS,
     HEIGHT,
+    PICTURE_AREA,
     TALL_RATIO,
     WIDTH,
     ZOOM,
+    leaves_room,
     picture_spans,
 )
 from wagglebot.produce.stages.subtitles import FONTS_DIR, write_ass
@@ -85,34 +88,50 @@ def _held(stream, frames: int):
     )
 
 
-def _picture(path: Path, seconds: float, index: int):
+def _picture(path: Path, seconds: float, index: int, room: bool):
     """A picture shown whole (fitted, never cropped) over a blurred, darkened copy of itself
-    filling the frame, zooming gently in or out. The composite is made once, from one
-    decode, and then looped, so the blur costs one frame, not every frame."""
+    filling the frame, zooming gently in or out about its own centre. One that leaves room
+    (``room``: landscape or square) sits in the upper part, above the captions' band; a
+    taller one fills the frame. The composite is made once, from one decode, and then
+    looped, so the blur costs one frame, not every frame."""
     frames = max(1, round(seconds * FPS))
     zoom = f"(1+{ZOOM}*t/{seconds:.3f})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*t/{seconds:.3f})"
     still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
     fill = _fill(still[0])
+    box_h = AREA_FIT_H if room else FIT_H
+    centre = PICTURE_AREA.y + PICTURE_AREA.h // 2 if room else HEIGHT // 2
     whole = still[1].filter(
-        "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
+        "scale", FIT_W, box_h, force_original_aspect_ratio="decrease", force_divisible_by=2
     )
-    composed = ffmpeg.overlay(fill, whole, x="(W-w)/2", y="(H-h)/2")
+    composed = ffmpeg.overlay(fill, whole, x="(W-w)/2", y=f"{centre}-h/2")
     return (
         _held(composed, frames)  # composed once, shown `frames` times
         .filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame")
-        .filter("crop", WIDTH, HEIGHT, "(iw-ow)/2", "(ih-oh)/2")
+        # the crop keeps the picture's centre where it was: it grows about itself
+        .filter("crop", WIDTH, HEIGHT, "(iw-ow)/2", f"(ih-oh)*{centre / HEIGHT:.4f}")
         .filter("setsar", 1)
     )
 
 
-def _is_tall(path: Path) -> bool:
-    """A screenshot of a long thread: fitted whole it would be too small to read."""
+def _size(path: Path) -> tuple[int, int] | None:
     try:
         with Image.open(path) as img:
-            width, height = img.size
+            return img.size
     except OSError:
-        return False  # ffmpeg reads it, or says why
-    return height / max(width, 1) > TALL_RATIO
+        return None  # ffmpeg reads it, or says why
+
+
+def _is_tall(path: Path) -> bool:
+    """A screenshot of a long thread: fitted whole it would be too small to read."""
+    size = _size(path)
+    return size is not None and size[1] / max(size[0], 1) > TALL_RATIO
+
+
+def sits_above_captions(path: Path) -> bool:
+    """A still that leaves room for the captions below it (layout.leaves_room); a clip,
+    a tall screenshot or a portrait picture fills the frame, and its captions are boxed."""
+    size = None if is_clip(path) else _size(path)
+    return size is not None and leaves_room(*size)
 
 
 def _scrolling(path: Path, seconds: float):
@@ -152,7 +171,19 @@ def _shown(path: Path, span: tuple[float, float], index: int):
     seconds = span[1] - span[0]
     if is_clip(path):
         return _clip(path, seconds)
-    return _scrolling(path, seconds) if _is_tall(path) else _picture(path, seconds, index)
+    if _is_tall(path):
+        return _scrolling(path, seconds)
+    return _picture(path, seconds, index, sits_above_captions(path))
+
+
+def boxed_spans(images: Sequence[Path], spans: Sequence[tuple[float, float]]) -> list:
+    """When the frame is filled by a picture (captions on it need their box)."""
+    return [span for p, span in zip(images, spans, strict=True) if not sits_above_captions(p)]
+
+
+def image_spans(images: Sequence[Path], duration: float, cues: Sequence[Cue]) -> list:
+    longest = [clip_seconds(p) if is_clip(p) else None for p in images]
+    return picture_spans(duration, cues, len(images), longest)
 
 
 def _background(seconds: float):
@@ -175,8 +206,7 @@ def build(
     cards: Sequence[Placed] = (),
 ):
     if images:
-        longest = [clip_seconds(p) if is_clip(p) else None for p in images]
-        spans = picture_spans(duration, cues, len(images), longest)
+        spans = image_spans(images, duration, cues)
         video = ffmpeg.concat(
             *(_shown(p, span, i) for i, (p, span) in enumerate(zip(images, spans, strict=True))),
             v=1,
@@ -288,9 +318,10 @@ def render_short(
     for stale in out.parent.glob(f".{out.stem}-render-*"):  # left by a killed render
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
-        ass = write_ass(cues, Path(tmp) / "subtitles.ass")
         if not images and title:  # no pictures: the title card stays, moving, all along
             images, title = [draw_backdrop(title, Path(tmp) / "backdrop.png")], None
+        boxed = boxed_spans(images, image_spans(images, duration, cues)) if images else []
+        ass = write_ass(cues, Path(tmp) / "subtitles.ass", boxed=boxed)
         cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
         argv = build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile()

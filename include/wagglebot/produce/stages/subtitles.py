@@ -2,14 +2,16 @@
 
 Placed in the safe area (layout.SAFE): their baseline 480 px above the bottom, clear
 of the Shorts player's bottom fifth, and 130 px from the right edge, clear of its
-buttons; cards keep to the upper part, so captions never cover one.
+buttons; cards keep to the upper part, so captions never cover one. Below a picture
+that leaves room they have a band of their own (white, outlined); over a picture that
+fills the frame they sit on a translucent dark box.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from wagglebot.produce.stages.speech_text import on_screen
@@ -30,6 +32,8 @@ Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle,
 Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
 Style: Default,{FONT},72,&H00FFFFFF,&H00FFFFFF,&H00000000,&H64000000,-1,0,0,0,100,100,0,0,1,5,\
 1,2,60,130,480,1
+Style: Boxed,{FONT},72,&H00FFFFFF,&H00FFFFFF,&H50000000,&H50000000,-1,0,0,0,100,100,0,0,3,9,\
+0,2,60,130,480,1
 
 [Events]
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
@@ -106,9 +110,16 @@ def caption_events(cue: Cue) -> list[tuple[float, float, str]]:
     return events
 
 
-def write_ass(cues: Iterable[Cue], path: Path) -> Path:
+def _style(start: float, end: float, boxed: Sequence[tuple[float, float]]) -> str:
+    """Boxed while a picture fills the frame behind the caption (any part of it)."""
+    return "Boxed" if any(a < end and start < b for a, b in boxed) else "Default"
+
+
+def write_ass(cues: Iterable[Cue], path: Path, boxed: Sequence[tuple[float, float]] = ()) -> Path:
+    """The captions as ASS; ``boxed``: the spans when a picture fills the frame, whose
+    captions sit on a translucent box (readable over any picture) instead of an outline."""
     lines = [
-        f"Dialogue: 0,{_clock(a)},{_clock(b)},Default,,0,0,0,,{text}"
+        f"Dialogue: 0,{_clock(a)},{_clock(b)},{_style(a, b, boxed)},,0,0,0,,{text}"
         for c in cues
         for a, b, text in caption_events(c)
         if b > a
