@@ -21,9 +21,17 @@ from wagglebot.produce.stages.cards import (
 )
 from wagglebot.produce.stages.clips import LOOP_SECONDS, VIDEO_SECONDS, make_clip
 from wagglebot.produce.stages.encoder import h264_encoder
-from wagglebot.produce.stages.layout import SAFE, Box, picture_spans
+from wagglebot.produce.stages.layout import (
+    CAPTIONS_TOP,
+    DISSOLVE_S,
+    LOOP_S,
+    MOVES,
+    SAFE,
+    Box,
+    picture_spans,
+)
 from wagglebot.produce.stages.music import music_file
-from wagglebot.produce.stages.render import RenderError, boxed_spans, render_short
+from wagglebot.produce.stages.render import RenderError, boxed_spans, image_spans, render_short
 from wagglebot.produce.stages.subtitles import ass_text, write_ass
 from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
@@ -573,7 +581,8 @@ def test_a_tall_screenshot_scrolls_at_a_readable_size(speech: Speech, tmp_path: 
             "-frames:v", "1", str(tall))  # fmt: skip
     out = tmp_path / "scroll.mp4"
     render_short(speech.audio_path, speech.duration, speech.cues, [tall], out)
-    top, foot = _rgb_frame(out, 0.2), _rgb_frame(out, speech.duration - 0.2)
+    # (the last LOOP_S lead back to the top: the foot is seen just before)
+    top, foot = _rgb_frame(out, 0.2), _rgb_frame(out, speech.duration - LOOP_S - 0.1)
     red, blue = CORNERS["red"], CORNERS["blue"]
     count, x0, y0, x1, _ = _where(top, red)
     assert count > 1000
@@ -623,9 +632,11 @@ def test_a_clip_plays_muted_and_a_gif_loops(tmp_path: Path) -> None:
     render_short(silence, 6.0, cues, clips, out)
     red, blue = (255, 0, 0), (0, 0, 255)
     green, yellow = (0, 255, 0), (255, 255, 0)
-    # The video plays (red, then blue) and, its two seconds done, starts again...
-    for at, colour in [(0.5, red), (1.5, blue), (2.5, red), (3.2, green), (3.45, yellow),
-                       (4.2, green), (5.45, yellow)]:  # fmt: skip
+    # The video plays (red, then blue) and, its two seconds done, starts again; the GIF's
+    # frames (a quarter second each) turn from its start, half a dissolve before its turn...
+    gif_start = image_spans(clips, 6.0, cues)[1][0] - DISSOLVE_S / 2
+    for at, colour in [(0.5, red), (1.5, blue), (2.5, red), (gif_start + 0.6, green),
+                       (gif_start + 0.85, yellow), (gif_start + 1.1, green)]:  # fmt: skip
         assert _near(_centre(_rgb_frame(out, at)), colour), (at, _centre(_rgb_frame(out, at)))
     # ...and its tone is not heard: the voice (silence here) is the Short's only sound.
     assert _max_volume(out) < -50
@@ -639,3 +650,85 @@ def test_a_clip_plays_about_its_own_length_beside_pictures() -> None:
     assert picture_spans(9.0, [], 3, [2.0, None, None]) == [(0.0, 2.0), (2.0, 5.5), (5.5, 9.0)]
     # Only clips: none can take the others' time, so they share it evenly (and loop).
     assert picture_spans(9.0, [], 2, [2.0, 1.0]) == [(0.0, 4.5), (4.5, 9.0)]
+
+
+# --- motion, dissolves, the loop -------------------------------------------------------
+
+
+def _marked(path: Path, size: str, base: str) -> Path:
+    """A ``base``-coloured picture of ``size`` with a red square near its top left."""
+    mark = "drawbox=x=40:y=40:w=160:h=160:color=0xFF0000:t=fill"
+    _ffmpeg("-f", "lavfi", "-i", f"color=c={base}:s={size}", "-vf", mark, "-frames:v", "1",
+            str(path))  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Speech, list]:
+    """Two landscape pictures, blue then green, each with a red mark, and their spans."""
+    folder = tmp_path_factory.mktemp("moving")
+    voice = espeak_speech(HOOK_SCRIPT, folder / "voice.wav")
+    pictures = [_marked(folder / "blue.png", "1600x1200", "0x2040C0"),
+                _marked(folder / "green.png", "1600x1200", "0x20A040")]  # fmt: skip
+    out = folder / "moving.mp4"
+    render_short(voice.audio_path, voice.duration, voice.cues, pictures, out)
+    return out, voice, image_spans(pictures, voice.duration, voice.cues)
+
+
+def test_each_picture_moves_and_in_its_own_direction(moving: tuple[Path, Speech, list]) -> None:
+    out, _, spans = moving
+    travel = []
+    for start, end in spans:  # the red mark's top-left corner, early and late in its span
+        early, late = start + DISSOLVE_S, end - DISSOLVE_S - LOOP_S
+        (_, x0, y0, *_), (_, x1, y1, *_) = (
+            _where(_rgb_frame(out, at), (255, 0, 0)) for at in (early, late)
+        )
+        assert (x0, y0) != (x1, y1)  # the Ken Burns moves it
+        travel.append((x1 - x0, y1 - y0))
+    assert travel[0] != travel[1]  # ...and not the same way twice
+    assert len({m for m in MOVES}) == len(MOVES)
+
+
+def test_consecutive_pictures_dissolve_at_their_turn(moving: tuple[Path, Speech, list]) -> None:
+    out, _, spans = moving
+    turn = spans[1][0]
+    blue, green = (0x20, 0x40, 0xC0), (0x20, 0xA0, 0x40)
+    assert _near(_centre(_rgb_frame(out, turn - DISSOLVE_S)), blue)
+    assert _near(_centre(_rgb_frame(out, turn + DISSOLVE_S)), green)
+    _, g, b = _centre(_rgb_frame(out, turn))  # both at once, half each
+    assert 0x40 + 30 < b < 0xC0 - 30
+    assert 0x40 + 30 < g < 0xA0 - 30
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-ss", f"{turn:.3f}", "-i", str(out), "-frames:v", "1",
+            str(ARTIFACTS / "short-dissolve.png"))  # fmt: skip
+
+
+def _mean_difference(a: bytes, b: bytes, rows: tuple[int, int] = (0, 1920)) -> float:
+    part = slice(rows[0] * 1080, rows[1] * 1080)
+    return sum(abs(x - y) for x, y in zip(a[part][::7], b[part][::7], strict=True)) / len(
+        a[part][::7]
+    )
+
+
+def test_the_end_leads_back_into_the_opening_frame(
+    moving: tuple[Path, Speech, list], tmp_path: Path
+) -> None:
+    out, voice, _ = moving
+    last_at = voice.duration - 0.06  # its last frame
+    first, last = _gray_frame(out, 0), _gray_frame(out, last_at)
+    # The picture and its framing are the opening's; only the caption's words differ.
+    assert _mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0
+    assert _mean_difference(first, last) < 6.0
+    before = _gray_frame(out, voice.duration - LOOP_S - 0.1)  # the second picture, green
+    assert _mean_difference(first, before, (0, CAPTIONS_TOP)) > 10
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pair = ARTIFACTS / "short-first-and-last.png"
+    _ffmpeg("-i", str(out), "-ss", f"{last_at:.3f}", "-i", str(out), "-filter_complex",
+            "[0:v]trim=end_frame=1,scale=540:960[a];[1:v]trim=end_frame=1,scale=540:960[b];"
+            "[a][b]hstack", "-frames:v", "1", str(pair))  # fmt: skip
+    # Turned off, the Short ends on its last picture.
+    plain = tmp_path / "plain.mp4"
+    render_short(voice.audio_path, voice.duration, voice.cues,
+                 [p for p in sorted(out.parent.glob("*.png"))], plain, loop=False)  # fmt: skip
+    ended = _gray_frame(plain, last_at)
+    assert _mean_difference(_gray_frame(plain, 0), ended, (0, CAPTIONS_TOP)) > 10

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     """The edge-tts voice."""
     video_encoder: Literal["auto", "h264_nvenc", "libx264"] = "auto"
     """auto: NVENC where a test encode proves it works, else libx264."""
+    render_loop: bool = True
+    """A Short's last half-second dissolves back into its opening frame, so it loops
+    without a jump; false: it ends on its last picture."""
     script_review: bool = True
     """Stop after the LLM so a person reads (and may edit) each script before it is voiced."""
     background_music: Path | None = None

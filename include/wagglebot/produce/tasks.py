@@ -298,6 +298,7 @@ def render(
                 title=title,
                 comments=comments,
                 encoder_preference=settings.video_encoder,
+                loop=settings.render_loop,
             )
             return done.encoder.name
 

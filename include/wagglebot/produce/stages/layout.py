@@ -14,6 +14,17 @@ from wagglebot.produce.stages.tts import Cue
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 ZOOM = 0.06  # how far a picture drifts in or out over its time on screen
+DISSOLVE_S = 0.4  # consecutive pictures dissolve into each other, centred on the turn
+LOOP_S = 0.5  # the last half-second dissolves back into the opening frame
+# Ken Burns: where the zoomed frame's window starts and ends, as fractions of the room
+# the zoom leaves (x, y; 0.5 is the middle), in turn from picture to picture, so the
+# direction varies. A picture above the captions only drifts up, never into their band.
+MOVES = (
+    ((0.5, 0.5), (0.5, 0.5)),  # straight in (or out)
+    ((0.0, 0.5), (1.0, 0.5)),  # left to right
+    ((1.0, 0.2), (0.0, 0.7)),  # right to left, downwards
+    ((0.5, 0.0), (0.5, 1.0)),  # top to bottom
+)
 # A picture fits inside this box, so that at its widest zoom it still shows whole.
 FIT_W, FIT_H = int(WIDTH / (1 + ZOOM)) // 2 * 2, int(HEIGHT / (1 + ZOOM)) // 2 * 2
 # Taller than this (height over width) a picture is a long screenshot: it scrolls.

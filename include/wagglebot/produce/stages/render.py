@@ -38,11 +38,14 @@ from wagglebot.produce.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.produce.stages.layout import (
     AREA_FIT_H,
     BLUR_SIGMA,
+    DISSOLVE_S,
     FILL_BRIGHTNESS,
     FIT_H,
     FIT_W,
     FPS,
     HEIGHT,
+    LOOP_S,
+    MOVES,
     PICTURE_AREA,
     TALL_RATIO,
     WIDTH,
@@ -88,29 +91,45 @@ def _held(stream, frames: int):
     )
 
 
-def _picture(path: Path, seconds: float, index: int, room: bool):
-    """A picture shown whole (fitted, never cropped) over a blurred, darkened copy of itself
-    filling the frame, zooming gently in or out about its own centre. One that leaves room
-    (``room``: landscape or square) sits in the upper part, above the captions' band; a
-    taller one fills the frame. The composite is made once, from one decode, and then
-    looped, so the blur costs one frame, not every frame."""
-    frames = max(1, round(seconds * FPS))
-    zoom = f"(1+{ZOOM}*t/{seconds:.3f})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*t/{seconds:.3f})"
-    still = ffmpeg.input(str(path), framerate=FPS).video.filter("setsar", 1).split()
-    fill = _fill(still[0])
+def _composed(source, room: bool):
+    """A picture fitted whole over a blurred, darkened copy of itself filling the frame:
+    one that leaves room (``room``: landscape or square) in the upper part, above the
+    captions' band; a taller one in the middle, filling the frame."""
+    parts = source.filter("setsar", 1).split()
     box_h = AREA_FIT_H if room else FIT_H
     centre = PICTURE_AREA.y + PICTURE_AREA.h // 2 if room else HEIGHT // 2
-    whole = still[1].filter(
+    whole = parts[1].filter(
         "scale", FIT_W, box_h, force_original_aspect_ratio="decrease", force_divisible_by=2
     )
-    composed = ffmpeg.overlay(fill, whole, x="(W-w)/2", y=f"{centre}-h/2")
-    return (
-        _held(composed, frames)  # composed once, shown `frames` times
-        .filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame")
-        # the crop keeps the picture's centre where it was: it grows about itself
-        .filter("crop", WIDTH, HEIGHT, "(iw-ow)/2", f"(ih-oh)*{centre / HEIGHT:.4f}")
-        .filter("setsar", 1)
+    return ffmpeg.overlay(_fill(parts[0]), whole, x="(W-w)/2", y=f"{centre}-h/2")
+
+
+def _picture(path: Path, seconds: float, index: int, room: bool):
+    """A picture (``_composed``) with a slow Ken Burns move: zooming in (or out, every
+    other picture) while the zoomed frame's window travels as layout.MOVES says for this
+    picture, so the direction varies. The window stays inside the zoomed frame, so the
+    picture is cropped only by what the zoom adds, and a picture above the captions
+    never reaches their band. Composed once, from one decode, then looped: the blur
+    costs one frame, not every frame."""
+    frames = max(1, round(seconds * FPS))
+    progress = f"(t/{seconds:.3f})"
+    zoom = f"(1+{ZOOM}*{progress})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*{progress})"
+    (x0, y0), (x1, y1) = MOVES[index % len(MOVES)]
+    composed = _held(_composed(ffmpeg.input(str(path), framerate=FPS).video, room), frames)
+    return _even(
+        composed.filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame").filter(
+            "crop",
+            WIDTH,
+            HEIGHT,
+            f"(iw-ow)*({x0}+{x1 - x0}*{progress})",
+            f"(ih-oh)*({y0}+{y1 - y0}*{progress})",
+        )
     )
+
+
+def _even(stream):
+    """Every segment alike (size, pixels, clock), as xfade needs its two inputs."""
+    return stream.filter("setsar", 1).filter("format", "yuv420p").filter("fps", FPS)
 
 
 def _size(path: Path) -> tuple[int, int] | None:
@@ -142,12 +161,14 @@ def _scrolling(path: Path, seconds: float):
     fill = _fill(still[0])
     strip = still[1].filter("scale", FIT_W, -2)
     travel = max(seconds - 1.0, 0.1)
-    return ffmpeg.overlay(
-        _held(fill, frames),
-        _held(strip, frames),
-        x="(W-w)/2",
-        y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))",
-    ).filter("setsar", 1)
+    return _even(
+        ffmpeg.overlay(
+            _held(fill, frames),
+            _held(strip, frames),
+            x="(W-w)/2",
+            y=f"(H-h)*min(1,max(0,(t-0.5)/{travel:.3f}))",
+        )
+    )
 
 
 def _clip(path: Path, seconds: float):
@@ -157,23 +178,48 @@ def _clip(path: Path, seconds: float):
     moving = ffmpeg.input(str(path), stream_loop=-1, t=f"{seconds:.3f}").video
     moving = moving.filter("setsar", 1).split()
     fill = _held(_fill(moving[0].filter("trim", end_frame=1)), frames)
-    shown = (
-        moving[1]
-        .filter("scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2)
-        .filter("setpts", "PTS-STARTPTS")
+    shown = moving[1].filter(
+        "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
     )
-    return ffmpeg.overlay(fill, shown, x="(W-w)/2", y="(H-h)/2", eof_action="repeat").filter(
-        "setsar", 1
-    )
+    shown = shown.filter("setpts", "PTS-STARTPTS")
+    return _even(ffmpeg.overlay(fill, shown, x="(W-w)/2", y="(H-h)/2", eof_action="repeat"))
 
 
-def _shown(path: Path, span: tuple[float, float], index: int):
-    seconds = span[1] - span[0]
+def _shown(path: Path, seconds: float, index: int):
     if is_clip(path):
         return _clip(path, seconds)
     if _is_tall(path):
         return _scrolling(path, seconds)
     return _picture(path, seconds, index, sits_above_captions(path))
+
+
+def _dissolved(images: Sequence[Path], spans: Sequence[tuple[float, float]], loop: bool):
+    """The pictures one after another, each dissolving into the next over DISSOLVE_S
+    centred on their turn (a sentence boundary): each is shown DISSOLVE_S/2 longer at
+    each turn, and the xfades overlap exactly that, so every turn keeps its time.
+    ``loop``: the last LOOP_S dissolve into the opening frame (the first picture's first
+    frame: MOVES[0] zooms in from 1, a tall one holds its top, a clip its first frame),
+    so a Short played again shows no jump."""
+    half = DISSOLVE_S / 2
+    last = len(images) - 1
+    video = opening = None
+    for i, (path, (start, end)) in enumerate(zip(images, spans, strict=True)):
+        seconds = end - start + (half if i > 0 else 0) + (half if i < last else 0)
+        shown = _shown(path, seconds, i)
+        if i == 0 and loop:  # its first frame, held: taken from this very stream
+            split = shown.split()
+            shown = split[0]
+            held = round(LOOP_S * FPS) + 3  # a few frames past the end, cut by -t
+            opening = _even(_held(split[1].filter("trim", end_frame=1), held))
+        video = shown if video is None else _xfade(video, shown, DISSOLVE_S, start - half)
+    if opening is not None:  # done two frames early: the last frames are the opening's own
+        video = _xfade(video, opening, LOOP_S, spans[-1][1] - LOOP_S - 2 / FPS)
+    return video
+
+
+def _xfade(first, second, seconds: float, offset: float):
+    return ffmpeg.filter([first, second], "xfade", transition="fade", duration=seconds,
+                         offset=f"{offset:.3f}")  # fmt: skip
 
 
 def boxed_spans(images: Sequence[Path], spans: Sequence[tuple[float, float]]) -> list:
@@ -204,14 +250,11 @@ def build(
     encoder: EncoderChoice,
     music: Path | None = None,
     cards: Sequence[Placed] = (),
+    loop: bool = True,
 ):
+    loop = loop and bool(images) and duration > 4 * LOOP_S
     if images:
-        spans = image_spans(images, duration, cues)
-        video = ffmpeg.concat(
-            *(_shown(p, span, i) for i, (p, span) in enumerate(zip(images, spans, strict=True))),
-            v=1,
-            a=0,
-        )
+        video = _dissolved(images, image_spans(images, duration, cues), loop)
     else:
         video = _background(duration)
     for card in cards:  # one still each, blended only while it is due
@@ -222,6 +265,14 @@ def build(
             y=card.box.y,
             enable=f"between(t,{card.start:.3f},{card.end:.3f})",
         )
+        if loop and card.start == 0:  # the opening's card fades back in with the loop
+            tail = (
+                ffmpeg.input(str(card.path), loop=1, framerate=FPS, t=f"{LOOP_S + 0.2:.3f}")
+                .filter("format", "rgba")
+                .filter("fade", type="in", duration=LOOP_S - 2 / FPS, alpha=1)
+                .filter("setpts", f"PTS-STARTPTS+{duration - LOOP_S - 2 / FPS:.3f}/TB")
+            )
+            video = ffmpeg.overlay(video, tail, x=card.box.x, y=card.box.y, eof_action="pass")
     video = video.filter("subtitles", str(ass), fontsdir=FONTS_DIR).filter("format", "yuv420p")
 
     voice = ffmpeg.input(str(audio)).audio.filter("aresample", 48000)
@@ -304,10 +355,11 @@ def render_short(
     comments: Sequence[CommentCard] = (),
     encoder_preference: str = "auto",
     timeout: float = 900,
+    loop: bool = True,
 ) -> Rendered:
     """Render to ``out`` and its thumbnail (default: beside it, .jpg), both written
     atomically. ``title``: the hook card shown first; ``comments``: cards shown while the
-    script reads them."""
+    script reads them; ``loop``: the last half-second leads back into the opening frame."""
     if duration <= 0:
         raise RenderError("the voice has no length")
     started = time.monotonic()
@@ -324,7 +376,9 @@ def render_short(
         ass = write_ass(cues, Path(tmp) / "subtitles.ass", boxed=boxed)
         cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
-        argv = build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile()
+        argv = build(
+            audio, duration, cues, ass, images, staging, encoder, music, cards, loop
+        ).compile()
         try:
             _run(argv, duration, timeout)
         except RenderError as exc:
@@ -333,7 +387,9 @@ def render_short(
             log.warning("render: h264_nvenc failed (%s); rendering again with libx264", exc)
             encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
             _run(
-                build(audio, duration, cues, ass, images, staging, encoder, music, cards).compile(),
+                build(
+                    audio, duration, cues, ass, images, staging, encoder, music, cards, loop
+                ).compile(),
                 duration,
                 timeout,
             )
