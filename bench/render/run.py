@@ -13,11 +13,16 @@ outline, two lines at a time; libx264 veryfast CRF 23.
 - wagglebot: wagglebot.produce.stages.render.render_short (one ffmpeg filter graph, one
   encode; it also loudness-normalises the voice and lights each spoken word in
   the captions, which the MoviePy side does not).
+- encode-only: the ceiling. The finished Short decoded and encoded again with the
+  same libx264 settings, nothing else: what the render would cost if its filter
+  graph (the moves, the dissolves, the blur, the cards, the captions) were free.
 - moviepy: MoviePy 2.x, the approach of the old spec and the best-known peer
   (ImageClips with a per-frame resize, the fill blurred once with Pillow, the
-  cards as ImageClips, TextClip captions, CompositeVideoClip).
+  cards as ImageClips, TextClip captions, CompositeVideoClip; the pictures
+  dissolve into each other as ours do, with CrossFadeIn and a negative padding).
 
-Rounds alternate; medians and their ratio go to bench/results/render.json.
+Rounds alternate; medians, the ratio to MoviePy and the share of the encode-only
+ceiling go to bench/results/render.json.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from wagglebot.produce.stages.cards import CommentCard, TitleCard, place_cards
 from wagglebot.produce.stages.encoder import h264_encoder
 from wagglebot.produce.stages.layout import (
     AREA_FIT_H,
+    DISSOLVE_S,
     FIT_H,
     FIT_W,
     FPS,
@@ -131,14 +137,17 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
         ImageClip,
         TextClip,
         concatenate_videoclips,
+        vfx,
     )
     from PIL import Image, ImageEnhance, ImageFilter
 
     t0 = time.perf_counter()
     spans = picture_spans(speech.duration, speech.cues, len(pictures))
     segments = []
+    last = len(pictures) - 1
     for i, (path, (start, end)) in enumerate(zip(pictures, spans, strict=True)):
-        share = end - start
+        # as ours: half a dissolve longer at each turn, the next one fading in over it
+        share = end - start + DISSOLVE_S / 2 * ((i > 0) + (i < last))
         with Image.open(path) as img:  # the fill: blurred and darkened once, as ours is
             fill = ImageEnhance.Brightness(
                 img.convert("RGB").filter(ImageFilter.GaussianBlur(40))
@@ -166,8 +175,11 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
                 )
             ),
         ]
-        segments.append(CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(share))
-    video = concatenate_videoclips(segments)
+        segment = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(share)
+        if i > 0:
+            segment = segment.with_effects([vfx.CrossFadeIn(DISSOLVE_S)])
+        segments.append(segment)
+    video = concatenate_videoclips(segments, method="compose", padding=-DISSOLVE_S)
     with tempfile.TemporaryDirectory() as cards_dir:
         placed = place_cards(TITLE, [COMMENT], speech.cues, speech.duration, Path(cards_dir))
         cards = [
@@ -217,6 +229,20 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def encode_only(rendered: Path, out: Path) -> float:
+    """The ceiling: the finished Short decoded and encoded again with the very libx264
+    settings the render uses, nothing else (what the render would take if its filter
+    graph were free)."""
+    x264 = h264_encoder("libx264").args()
+    argv = ["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-i", str(rendered),
+            "-map", "0", "-c:a", "copy", "-r", str(FPS),
+            *(item for key, value in x264.items() for item in (f"-{key}", str(value))),
+            str(out)]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -226,9 +252,10 @@ def main() -> None:
     try:
         speech = espeak_speech(SCRIPT, work / "voice.wav")
         pictures = make_pictures(work)
-        runs: dict[str, list[float]] = {"wagglebot": [], "moviepy": []}
-        for _ in range(args.rounds):
+        runs: dict[str, list[float]] = {"wagglebot": [], "encode-only": [], "moviepy": []}
+        for _ in range(args.rounds):  # side by side, alternating
             runs["wagglebot"].append(wagglebot_render(speech, pictures, work / "wb.mp4"))
+            runs["encode-only"].append(encode_only(work / "wb.mp4", work / "again.mp4"))
             runs["moviepy"].append(moviepy_render(speech, pictures, work / "mp.mp4"))
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
@@ -245,6 +272,7 @@ def main() -> None:
         "median_seconds": medians,
         "video_seconds_per_second": speed,
         "ratio": speed["wagglebot"] / speed["moviepy"],
+        "share_of_ceiling": speed["wagglebot"] / speed["encode-only"],
     }
     out = REPO / "bench" / "results" / "render.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +288,7 @@ def main() -> None:
             f"{listed})"
         )
     print(f"  ratio      {result['ratio']:.1f}x  (wagglebot / moviepy)")
+    print(f"  share      {result['share_of_ceiling']:.0%} of the encode-only ceiling")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,9 @@ def _picture(path: Path, seconds: float, index: int, room: bool):
     (x0, y0), (x1, y1) = MOVES[index % len(MOVES)]
     composed = _held(_composed(ffmpeg.input(str(path), framerate=FPS).video, room), frames)
     return _even(
-        composed.filter("scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame").filter(
+        composed.filter(
+            "scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame", flags="fast_bilinear"
+        ).filter(
             "crop",
             WIDTH,
             HEIGHT,
