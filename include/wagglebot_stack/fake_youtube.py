@@ -178,8 +178,8 @@ class _Handler(FakeHandler[FakeState]):
             if fault.status == 401 or fault.reason == "authError":
                 with self.state.lock:
                     self.state.tokens.clear()  # the token expired: the client must refresh
-            self._error(fault.reason or "backendError", fault.status)
             self._record(kind, fault.status or REASONS[fault.reason][0], fault=True, **extra)
+            self._error(fault.reason or "backendError", fault.status)  # after its log entry
             return True
         return False
 
@@ -199,8 +199,8 @@ class _Handler(FakeHandler[FakeState]):
         body: dict = {"code": code, "message": message or error["message"], "errors": [error]}
         if status:
             body["status"] = status
+        self._record(kind, code, **extra)  # before the answer: a test may read it at once
         self._json(code, {"error": body}, headers)
-        self._record(kind, code, **extra)
 
     def _allowed(self, kind: str, scopes: frozenset[str], **extra: object) -> bool:
         """Whether the token may call this: 401 when it is not valid, 403 (Google's
