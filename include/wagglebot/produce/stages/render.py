@@ -253,10 +253,12 @@ def build(
     music: Path | None = None,
     cards: Sequence[Placed] = (),
     loop: bool = True,
+    spans: Sequence[tuple[float, float]] | None = None,
 ):
     loop = loop and bool(images) and duration > 4 * LOOP_S
     if images:
-        video = _dissolved(images, image_spans(images, duration, cues), loop)
+        spans = spans or image_spans(images, duration, cues)
+        video = _dissolved(images, spans, loop)
     else:
         video = _background(duration)
     for card in cards:  # one still each, blended only while it is due
@@ -374,12 +376,13 @@ def render_short(
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         if not images and title:  # no pictures: the title card stays, moving, all along
             images, title = [draw_backdrop(title, Path(tmp) / "backdrop.png")], None
-        boxed = boxed_spans(images, image_spans(images, duration, cues)) if images else []
+        spans = image_spans(images, duration, cues) if images else []  # probed once, used twice
+        boxed = boxed_spans(images, spans)
         ass = write_ass(cues, Path(tmp) / "subtitles.ass", boxed=boxed)
         cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
         argv = build(
-            audio, duration, cues, ass, images, staging, encoder, music, cards, loop
+            audio, duration, cues, ass, images, staging, encoder, music, cards, loop, spans
         ).compile()
         try:
             _run(argv, duration, timeout)
@@ -390,7 +393,7 @@ def render_short(
             encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
             _run(
                 build(
-                    audio, duration, cues, ass, images, staging, encoder, music, cards, loop
+                    audio, duration, cues, ass, images, staging, encoder, music, cards, loop, spans
                 ).compile(),
                 duration,
                 timeout,
