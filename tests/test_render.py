@@ -687,6 +687,11 @@ def test_each_picture_moves_and_in_its_own_direction(moving: tuple[Path, Speech,
         travel.append((x1 - x0, y1 - y0))
     assert travel[0] != travel[1]  # ...and not the same way twice
     assert len({m for m in MOVES}) == len(MOVES)
+    # The first goes straight in, about the frame's centre: its top-left mark moves out,
+    # up and to the left (anchored at the corner it would move down and right).
+    assert MOVES[0] == ((0.5, 0.5), (0.5, 0.5))
+    assert travel[0][0] < 0
+    assert travel[0][1] < 0
 
 
 def test_consecutive_pictures_dissolve_at_their_turn(moving: tuple[Path, Speech, list]) -> None:

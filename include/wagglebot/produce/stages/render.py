@@ -2,8 +2,9 @@
 
 One ffmpeg filter graph and one encode (peers lost 20-30% time and quality to
 three lossy passes). Each picture is decoded once, shown whole over a blurred
-copy of itself, and zoomed with scale+crop (about 20% cheaper than zoompan, and
-no whole-pixel jitter); pictures change at sentence boundaries (layout.py). A clip
+copy of itself, and moved with scale+crop (about 20% cheaper than zoompan), scaled
+only when the move takes a step; pictures dissolve into each other at sentence
+boundaries (layout.py), and only the frames they share are blended. A clip
 (a post's video or animated GIF, clips.py) plays, looped and muted, over its own
 blurred first frame, for about its own length when there are stills to share the time.
 With no pictures a slowly moving gradient stands in. The voice is loudness-normalised, music (if
@@ -12,7 +13,9 @@ any) ducked under it; the video lasts exactly as long as the voice.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -82,13 +85,22 @@ def _fill(still):
     )
 
 
-def _held(stream, frames: int):
-    """One decoded frame shown ``frames`` times, on the render's 30 fps clock."""
+def _held(stream, frames: int, rate: int = FPS):
+    """One decoded frame shown ``frames`` times, on a ``rate`` fps clock."""
     return (
         stream.filter("loop", loop=frames - 1, size=1, start=0)
-        .filter("settb", "1/30")
+        .filter("settb", f"1/{rate}")
         .filter("setpts", "N")
     )
+
+
+def _zoom_rate(seconds: float) -> int:
+    """How often a picture's move is worked out: once for each step it takes (the zoomed
+    width changes in 2 px steps, as 4:2:0 allows; the window travels no further than
+    the zoom adds), at most every frame. A divisor of FPS, so each step is shown for the
+    same number of frames."""
+    steps = WIDTH * ZOOM / 2 / max(seconds, 1 / FPS)
+    return next(rate for rate in (1, 2, 3, 5, 6, 10, 15, FPS) if rate >= steps or rate == FPS)
 
 
 def _composed(source, room: bool):
@@ -110,27 +122,31 @@ def _picture(path: Path, seconds: float, index: int, room: bool):
     picture, so the direction varies. The window stays inside the zoomed frame, so the
     picture is cropped only by what the zoom adds, and a picture above the captions
     never reaches their band. Composed once, from one decode, then looped: the blur
-    costs one frame, not every frame."""
+    costs one frame, not every frame; scaled only as often as the move takes a step."""
     frames = max(1, round(seconds * FPS))
     progress = f"(t/{seconds:.3f})"
     zoom = f"(1+{ZOOM}*{progress})" if index % 2 == 0 else f"(1+{ZOOM}-{ZOOM}*{progress})"
+    # the zoomed size spelled out: crop's iw and ih keep the first frame's size
+    width, height = f"(trunc({WIDTH}*{zoom}/2)*2)", f"(trunc({HEIGHT}*{zoom}/2)*2)"
     (x0, y0), (x1, y1) = MOVES[index % len(MOVES)]
-    composed = _held(_composed(ffmpeg.input(str(path), framerate=FPS).video, room), frames)
-    return _even(
-        composed.filter(
-            "scale", w=f"trunc({WIDTH}*{zoom}/2)*2", h=-2, eval="frame", flags="fast_bilinear"
-        ).filter(
+    rate = _zoom_rate(seconds)
+    composed = _composed(ffmpeg.input(str(path), framerate=FPS).video, room)
+    moved = (
+        _held(composed, math.ceil(seconds * rate) + 1, rate)
+        .filter("scale", w=width, h=height, eval="frame", flags="fast_bilinear")
+        .filter(
             "crop",
             WIDTH,
             HEIGHT,
-            f"(iw-ow)*({x0}+{x1 - x0}*{progress})",
-            f"(ih-oh)*({y0}+{y1 - y0}*{progress})",
+            f"({width}-{WIDTH})*({x0}+{x1 - x0}*{progress})",
+            f"({height}-{HEIGHT})*({y0}+{y1 - y0}*{progress})",
         )
     )
+    return _even(moved).filter("trim", end_frame=frames)
 
 
 def _even(stream):
-    """Every segment alike (size, pixels, clock), as xfade needs its two inputs."""
+    """Every segment alike (size, pixels, clock), as concat and the blends need them."""
     return stream.filter("setsar", 1).filter("format", "yuv420p").filter("fps", FPS)
 
 
@@ -195,33 +211,80 @@ def _shown(path: Path, seconds: float, index: int):
     return _picture(path, seconds, index, sits_above_captions(path))
 
 
-def _dissolved(images: Sequence[Path], spans: Sequence[tuple[float, float]], loop: bool):
+def _frames_of(starts: Sequence[int], total: int, dissolve: int):
+    """Each picture's frames [first, end) on the Short's clock, from the frames its turn
+    (a sentence boundary) falls on: it starts half a dissolve before its turn and lasts
+    until half a dissolve after the next, so two pictures share exactly ``dissolve``
+    frames around each turn; the last runs a few frames past ``total`` (cut by -t)."""
+    firsts = [0] + [turn - dissolve // 2 for turn in starts[1:]]
+    ends = [first + dissolve for first in firsts[1:]] + [total + 3]
+    return list(zip(firsts, ends, strict=True))
+
+
+def _pieces(stream, count: int, cuts: Sequence[tuple[int, int]]) -> list:
+    """The frames [a, b) of a ``count``-frame stream for each cut, each from frame 0 again."""
+    parts = stream.split() if len(cuts) > 1 else None
+    out = []
+    for k, (a, b) in enumerate(cuts):
+        part = parts[k] if parts is not None else stream
+        if a > 0 or b < count:
+            part = part.filter("trim", start_frame=a, end_frame=b)
+        out.append(part.filter("setpts", "PTS-STARTPTS"))
+    return out
+
+
+def _dissolved(
+    images: Sequence[Path], spans: Sequence[tuple[float, float]], duration: float, loop: bool
+):
     """The pictures one after another, each dissolving into the next over DISSOLVE_S
-    centred on their turn (a sentence boundary): each is shown DISSOLVE_S/2 longer at
-    each turn, and the xfades overlap exactly that, so every turn keeps its time.
-    ``loop``: the last LOOP_S dissolve into the opening frame (the first picture's first
-    frame: MOVES[0] zooms in from 1, a tall one holds its top, a clip its first frame),
-    so a Short played again shows no jump."""
-    half = DISSOLVE_S / 2
+    centred on their turn, so every turn keeps its time. ``loop``: the last LOOP_S dissolve
+    into the opening frame (the first picture's first frame: MOVES[0] zooms in from 1, a
+    tall one holds its top, a clip its first frame), so a Short played again shows no jump.
+
+    Only the frames two pictures share are blended (``_blend_into``); the rest is cut and
+    joined with concat, untouched. (ffmpeg's xfade works in 4:4:4 only: chained over the
+    whole Short it converted every frame to 4:4:4 and back, about as costly as the rest
+    of the graph together.)"""
+    total = math.ceil(round(duration * FPS, 3))
+    starts = [round(start * FPS) for start, _ in spans]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    dissolve = min([round(DISSOLVE_S * FPS), *gaps]) // 2 * 2  # never more than a turn's
+    frames = _frames_of(starts, total, dissolve)
     last = len(images) - 1
-    video = opening = None
-    for i, (path, (start, end)) in enumerate(zip(images, spans, strict=True)):
-        seconds = end - start + (half if i > 0 else 0) + (half if i < last else 0)
-        shown = _shown(path, seconds, i)
-        if i == 0 and loop:  # its first frame, held: taken from this very stream
-            split = shown.split()
-            shown = split[0]
-            held = round(LOOP_S * FPS) + 3  # a few frames past the end, cut by -t
-            opening = _even(_held(split[1].filter("trim", end_frame=1), held))
-        video = shown if video is None else _xfade(video, shown, DISSOLVE_S, start - half)
-    if opening is not None:  # done two frames early: the last frames are the opening's own
-        video = _xfade(video, opening, LOOP_S, spans[-1][1] - LOOP_S - 2 / FPS)
-    return video
+    joined: list = []
+    for i, (path, (first, end)) in enumerate(zip(images, frames, strict=True)):
+        count = end - first
+        head = dissolve if i > 0 else 0
+        tail_from = end - first - (dissolve if i < last else 0)
+        if i == last and loop:  # the loop's dissolve ends two frames early: the opening's own
+            tail_from = max(total - 2 - round(LOOP_S * FPS) - first, head)
+            count = total - 2 - first
+        cuts = {"head": (0, head), "body": (head, tail_from), "tail": (tail_from, count)}
+        if i == 0 and loop:
+            cuts["opening"] = (0, 1)
+        cuts = {name: cut for name, cut in cuts.items() if cut[0] < cut[1]}
+        shown = _shown(path, (end - first) / FPS, i)
+        pieces = dict(zip(cuts, _pieces(shown, end - first, list(cuts.values())), strict=True))
+        if "opening" in pieces:  # the opening frame, held past the end
+            opening = _even(_held(pieces["opening"], round(LOOP_S * FPS) + 5))
+        if "head" in pieces:  # the previous picture's last frames dissolve into these
+            joined[-1] = _blend_into(joined[-1], pieces["head"], head / FPS)
+        joined += [pieces[name] for name in ("body", "tail") if name in pieces]
+    if loop and "tail" in pieces:
+        joined[-1] = _blend_into(joined[-1], opening, (count - tail_from) / FPS)
+    video = ffmpeg.concat(*joined, v=1, a=0) if len(joined) > 1 else joined[0]
+    return video.filter("settb", f"1/{FPS}").filter("setpts", "N")
 
 
-def _xfade(first, second, seconds: float, offset: float):
-    return ffmpeg.filter([first, second], "xfade", transition="fade", duration=seconds,
-                         offset=f"{offset:.3f}")  # fmt: skip
+def _blend_into(first, second, seconds: float):
+    """``first`` dissolving into ``second`` over its own length (``seconds``), then the rest
+    of ``second``: the fade xfade makes, made as ``first`` fading out over ``second``. The
+    blend stays in 4:2:0, where xfade would convert both to 4:4:4 and back (four times
+    the cost)."""
+    fading = first.filter("format", "yuva420p").filter(
+        "fade", type="out", start_time=0, duration=f"{seconds:.4f}", alpha=1
+    )
+    return ffmpeg.overlay(second, fading, eof_action="pass")
 
 
 def boxed_spans(images: Sequence[Path], spans: Sequence[tuple[float, float]]) -> list:
@@ -258,7 +321,7 @@ def build(
     loop = loop and bool(images) and duration > 4 * LOOP_S
     if images:
         spans = spans or image_spans(images, duration, cues)
-        video = _dissolved(images, spans, loop)
+        video = _dissolved(images, spans, duration, loop)
     else:
         video = _background(duration)
     for card in cards:  # one still each, blended only while it is due
@@ -301,6 +364,9 @@ def build(
         r=FPS,
         acodec="aac",
         audio_bitrate="128k",
+        # at 128k FFmpeg's "fast" coder sounds no worse than its default "twoloop" and
+        # costs a third of the time, on the thread the filter graph runs on
+        aac_coder="fast",
         movflags="+faststart",
         f="mp4",
         **encoder.args(),
