@@ -26,16 +26,24 @@ from wagglebot.produce.stages.layout import (
     DISSOLVE_S,
     LOOP_S,
     MOVES,
+    PICTURE_AREA,
     SAFE,
     Box,
     picture_spans,
 )
 from wagglebot.produce.stages.music import music_file
-from wagglebot.produce.stages.render import RenderError, boxed_spans, image_spans, render_short
+from wagglebot.produce.stages.render import (
+    RenderError,
+    boxed_spans,
+    image_spans,
+    render_short,
+    sits_above_captions,
+)
 from wagglebot.produce.stages.subtitles import ass_text, write_ass
 from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
 from conftest import REPO
+from frames import caption_box, gray_frame, rgb_frame, share, where
 
 
 def _ffmpeg(*args: str) -> None:
@@ -53,32 +61,6 @@ def _probe(path: Path) -> dict:
         timeout=60,
     )
     return json.loads(done.stdout)
-
-
-def _gray_frame(video: Path, at: float) -> bytes:
-    """One decoded frame at `at` seconds, 1080x1920 8-bit gray."""
-    return subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-ss",
-            f"{at}",
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -131,33 +113,12 @@ def test_a_short_with_pictures(speech: Speech, images: list[Path], tmp_path: Pat
     assert rendered.encoder.name in ("libx264", "h264_nvenc")
 
     # The pictures move (a slow zoom), and the subtitle is drawn in its band while it is due.
-    first, later = _gray_frame(out, 0.1), _gray_frame(out, speech.cues[0].end - 0.1)
+    first, later = gray_frame(out, 0.1), gray_frame(out, speech.cues[0].end - 0.1)
     assert len(first) == 1080 * 1920
     assert first != later
 
 
-def _rgb_frame(video: Path, at: float) -> bytes:
-    """One decoded frame at `at` seconds, 1080x1920 RGB."""
-    return subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", f"{at}", "-i", str(video),
-         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-
-
 CORNERS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
-
-
-def _where(frame: bytes, colour: tuple[int, int, int]) -> tuple[int, int, int, int, int]:
-    """(count, min x, min y, max x, max y) of the frame's pixels close to ``colour``."""
-    xs, ys = [], []
-    for i in range(0, len(frame), 3 * 3):  # every third pixel is plenty
-        if all(abs(frame[i + c] - colour[c]) < 60 for c in range(3)):
-            px = i // 3
-            xs.append(px % 1080)
-            ys.append(px // 1080)
-    return (len(xs), min(xs, default=-1), min(ys, default=-1), max(xs, default=-1),
-            max(ys, default=-1))  # fmt: skip
 
 
 def test_a_picture_is_shown_whole_over_a_blurred_copy(speech: Speech, tmp_path: Path) -> None:
@@ -173,8 +134,8 @@ def test_a_picture_is_shown_whole_over_a_blurred_copy(speech: Speech, tmp_path: 
     out = tmp_path / "whole.mp4"
     render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
     for at in (0.1, speech.duration - 0.1):  # least and most zoomed
-        frame = _rgb_frame(out, at)
-        found = {name: _where(frame, rgb) for name, rgb in CORNERS.items()}
+        frame = rgb_frame(out, at)
+        found = {name: where(frame, rgb) for name, rgb in CORNERS.items()}
         for name, (count, *_box) in found.items():
             assert count > 150, (at, name, found)  # every corner of the picture is there
         # ...where it belongs: the left squares left, the right ones right, a full width.
@@ -183,22 +144,10 @@ def test_a_picture_is_shown_whole_over_a_blurred_copy(speech: Speech, tmp_path: 
         assert found["green"][3] - found["red"][1] > 900  # ~1018 px: the whole width
         assert found["red"][4] < found["blue"][2]  # top above bottom
     # Between the picture and the captions: its blurred, darkened copy, not black, not sharp.
-    frame = _gray_frame(out, 0.1)
+    frame = gray_frame(out, 0.1)
     band = frame[1080 * 1010 : 1080 * 1230]
     assert 15 < sum(band) / len(band) < 140
     assert max(band) - min(band) < 120  # blurred: no hard edges left
-
-
-def _caption_box(frame: bytes, top: int = 900) -> tuple[int, int, int, int]:
-    """(min x, min y, max x, max y) of the caption's white glyph pixels below ``top``."""
-    xs, ys = [], []
-    for y in range(top, 1920, 2):
-        row = frame[(y * 1080) * 3 : ((y + 1) * 1080) * 3]
-        for x in range(0, 1080, 2):
-            if min(row[x * 3 : x * 3 + 3]) > 235:
-                xs.append(x)
-                ys.append(y)
-    return min(xs, default=-1), min(ys, default=-1), max(xs, default=-1), max(ys, default=-1)
 
 
 def test_a_landscape_picture_sits_above_its_captions_which_never_cover_it(
@@ -217,10 +166,10 @@ def test_a_landscape_picture_sits_above_its_captions_which_never_cover_it(
     render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
     for n, cue in enumerate(speech.cues):
         at = cue.end - 0.1 if n else (cue.start + cue.end) / 2  # the most zoomed too
-        frame = _rgb_frame(out, at)
-        picture_bottom = max(_where(frame, CORNERS[c])[4] for c in ("blue", "yellow"))
-        picture_top = min(_where(frame, CORNERS[c])[2] for c in ("red", "green"))
-        left, top, right, bottom = _caption_box(frame, picture_top)
+        frame = rgb_frame(out, at)
+        picture_bottom = max(where(frame, CORNERS[c])[4] for c in ("blue", "yellow"))
+        picture_top = min(where(frame, CORNERS[c])[2] for c in ("red", "green"))
+        left, top, right, bottom = caption_box(frame, picture_top)
         assert top > picture_bottom + 20, (at, top, picture_bottom)  # no caption pixel on it
         assert SAFE.x <= left
         assert right <= SAFE.right
@@ -240,15 +189,15 @@ def test_a_portrait_picture_fills_the_frame_and_its_captions_are_boxed(
     out = tmp_path / "portrait.mp4"
     render_short(speech.audio_path, speech.duration, speech.cues, [picture], out)
     cue = speech.cues[1]
-    frame = _gray_frame(out, (cue.start + cue.end) / 2)
-    rgb = _rgb_frame(out, (cue.start + cue.end) / 2)
-    left, top, right, bottom = _caption_box(rgb)
+    frame = gray_frame(out, (cue.start + cue.end) / 2)
+    rgb = rgb_frame(out, (cue.start + cue.end) / 2)
+    left, top, right, bottom = caption_box(rgb)
     assert top > 0, "no caption drawn"
     # Around the glyphs, a dark translucent box; just above it, the light picture itself.
     inside = Box(left, top, right - left, bottom - top)
-    assert _share(frame, inside, lambda px: px < 110) > 0.3
+    assert share(frame, inside, lambda px: px < 110) > 0.3
     above = Box(left, top - 90, right - left, 30)
-    assert _share(frame, above, lambda px: px > 180) > 0.9
+    assert share(frame, above, lambda px: px > 180) > 0.9
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     _ffmpeg("-ss", f"{(cue.start + cue.end) / 2:.2f}", "-i", str(out), "-frames:v", "1",
             str(ARTIFACTS / "short-portrait-boxed-caption.png"))  # fmt: skip
@@ -278,7 +227,7 @@ def test_subtitles_are_burned_in_where_and_when_due(speech: Speech, tmp_path: Pa
     out = tmp_path / "plain.mp4"
     render_short(speech.audio_path, speech.duration, speech.cues, [], out)
     cue = speech.cues[1]
-    frame = _gray_frame(out, (cue.start + cue.end) / 2)
+    frame = gray_frame(out, (cue.start + cue.end) / 2)
     band = frame[1080 * 1250 : 1080 * 1500]  # above MarginV=480 from the bottom
     sky = frame[1080 * 100 : 1080 * 350]
     white = sum(1 for px in band[::7] if px > 235)
@@ -397,16 +346,6 @@ TITLE = TitleCard(
 COMMENT = CommentCard("베스트 댓글 1", "저희 회사도 똑같아요 커피는 생명입니다.", 512)
 
 
-def _share(frame: bytes, box: Box, test) -> float:
-    """The share of ``box``'s pixels (every 4th) for which ``test`` holds."""
-    hits = total = 0
-    for y in range(box.y, box.bottom, 4):
-        row = frame[y * 1080 + box.x : y * 1080 + box.right : 4]
-        hits += sum(1 for px in row if test(px))
-        total += len(row)
-    return hits / total
-
-
 @pytest.fixture(scope="module")
 def hooked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Speech]:
     folder = tmp_path_factory.mktemp("hook")
@@ -424,11 +363,11 @@ def test_the_title_card_opens_the_short_and_leaves_after_the_first_line(
 ) -> None:
     out, voice = hooked
     box = draw_title_card(TITLE, tmp_path / "t.png")
-    first = _gray_frame(out, 0.5)
-    assert _share(first, box, lambda px: px > 240) > 0.6  # the white card
-    assert _share(first, box, lambda px: px < 80) > 0.02  # with dark text on it
-    gone = _gray_frame(out, hook_end(voice.cues, voice.duration) + 0.4)
-    assert _share(gone, box, lambda px: px > 240) < 0.05
+    first = gray_frame(out, 0.5)
+    assert share(first, box, lambda px: px > 240) > 0.6  # the white card
+    assert share(first, box, lambda px: px < 80) > 0.02  # with dark text on it
+    gone = gray_frame(out, hook_end(voice.cues, voice.duration) + 0.4)
+    assert share(gone, box, lambda px: px > 240) < 0.05
     assert 2.0 <= hook_end(voice.cues, voice.duration) <= 3.0
 
 
@@ -438,10 +377,10 @@ def test_a_comment_card_shows_while_the_comment_is_read(
     out, voice = hooked
     box = draw_comment_card(COMMENT, tmp_path / "c.png")
     intro, read = voice.cues[2], voice.cues[3]  # "베스트 댓글은 이렇습니다." then the comment
-    during = _gray_frame(out, (read.start + read.end) / 2)
-    before = _gray_frame(out, (intro.start + intro.end) / 2)
-    assert _share(during, box, lambda px: px > 240) > 0.6
-    assert _share(before, box, lambda px: px > 240) < 0.05
+    during = gray_frame(out, (read.start + read.end) / 2)
+    before = gray_frame(out, (intro.start + intro.end) / 2)
+    assert share(during, box, lambda px: px > 240) > 0.6
+    assert share(before, box, lambda px: px > 240) < 0.05
 
 
 def test_captions_stay_in_the_safe_area_and_off_the_cards(hooked: tuple[Path, Speech]) -> None:
@@ -451,7 +390,7 @@ def test_captions_stay_in_the_safe_area_and_off_the_cards(hooked: tuple[Path, Sp
         draw_comment_card(COMMENT, out.parent / "c.png").bottom,
     )
     for cue in voice.cues:
-        frame = _gray_frame(out, (cue.start + cue.end) / 2)
+        frame = gray_frame(out, (cue.start + cue.end) / 2)
         glyphs = [i // 1080 for i in range(0, len(frame), 5) if frame[i] > 235]
         caption = [y for y in glyphs if y > cards_bottom]
         assert caption, cue  # the caption is drawn...
@@ -503,8 +442,8 @@ def test_the_word_being_spoken_is_lit_and_moves_with_the_voice(
               tuple(Word(i * step, (i + 1) * step, w) for i, w in enumerate(words)))  # fmt: skip
     out = tmp_path / "lit.mp4"
     render_short(speech.audio_path, speech.duration, [cue], [], out)
-    first = _yellow_x(_rgb_frame(out, step * 0.5))
-    third = _yellow_x(_rgb_frame(out, step * 2.5))
+    first = _yellow_x(rgb_frame(out, step * 0.5))
+    third = _yellow_x(rgb_frame(out, step * 2.5))
     assert third - first > 150  # the lit word moved right, word by word
 
 
@@ -514,7 +453,7 @@ def test_a_long_sentence_is_shown_two_lines_at_a_time(speech: Speech, tmp_path: 
     render_short(speech.audio_path, speech.duration, [Cue(0.0, speech.duration, long)], [], out)
     shown = []
     for at in (speech.duration * 0.2, speech.duration * 0.8):
-        frame = _gray_frame(out, at)
+        frame = gray_frame(out, at)
         rows = [i // 1080 for i in range(0, len(frame), 3) if frame[i] > 235]
         assert rows
         assert max(rows) - min(rows) < 2 * 95  # two lines of the 72 px font at most
@@ -527,10 +466,10 @@ def test_without_pictures_the_title_card_stays_and_moves(speech: Speech, tmp_pat
     render_short(speech.audio_path, speech.duration, speech.cues, [], out, title=TITLE)
     card = draw_title_card(TITLE, tmp_path / "t.png")
     held = Box(card.x + 40, 900, card.w - 80, 200)  # inside the held card, mid-frame
-    early, late = _gray_frame(out, 0.3), _gray_frame(out, speech.duration - 0.3)
+    early, late = gray_frame(out, 0.3), gray_frame(out, speech.duration - 0.3)
     for frame in (early, late):
-        assert _share(frame, held, lambda px: px > 235) > 0.5  # the card, all along
-        assert _share(frame, Box(0, 1600, 1080, 300), lambda px: px < 60) > 0.9  # dark below
+        assert share(frame, held, lambda px: px > 235) > 0.5  # the card, all along
+        assert share(frame, Box(0, 1600, 1080, 300), lambda px: px < 60) > 0.9  # dark below
     assert early != late  # it moves
 
 
@@ -564,11 +503,11 @@ def test_a_sample_short_frame_by_frame(hooked: tuple[Path, Speech], tmp_path: Pa
     for name, (at, box) in moments.items():
         shot = ARTIFACTS / f"short-{name}.png"
         _ffmpeg("-ss", f"{at:.2f}", "-i", str(out), "-frames:v", "1", str(shot))
-        frame = _gray_frame(out, at)
+        frame = gray_frame(out, at)
         if box:
-            assert _share(frame, box, lambda px: px > 240) > 0.6, name
+            assert share(frame, box, lambda px: px > 240) > 0.6, name
         else:  # no card: a caption, its spoken word in yellow, inside the safe area
-            x = _yellow_x(_rgb_frame(out, at))
+            x = _yellow_x(rgb_frame(out, at))
             assert SAFE.x < x < SAFE.right
         assert shot.stat().st_size > 10_000
 
@@ -582,22 +521,23 @@ def test_a_tall_screenshot_scrolls_at_a_readable_size(speech: Speech, tmp_path: 
     out = tmp_path / "scroll.mp4"
     render_short(speech.audio_path, speech.duration, speech.cues, [tall], out)
     # (the last LOOP_S lead back to the top: the foot is seen just before)
-    top, foot = _rgb_frame(out, 0.2), _rgb_frame(out, speech.duration - LOOP_S - 0.1)
+    top, foot = rgb_frame(out, 0.2), rgb_frame(out, speech.duration - LOOP_S - 0.1)
     red, blue = CORNERS["red"], CORNERS["blue"]
-    count, x0, y0, x1, _ = _where(top, red)
+    count, x0, y0, x1, _ = where(top, red)
     assert count > 1000
     assert y0 < 10
     assert x1 - x0 > 950  # ...at the frame's width (fitted whole it would be 530 wide)
-    assert _where(top, blue)[0] == 0
-    count, *_, y1 = _where(foot, blue)
+    assert where(top, blue)[0] == 0
+    count, *_, y1 = where(foot, blue)
     assert count > 1000
     assert y1 > 1900
-    assert _where(foot, red)[0] == 0
+    assert where(foot, red)[0] == 0
 
 
-def _centre(frame: bytes) -> tuple[int, int, int]:
-    """The mean colour of a 40x40 patch at the frame's centre."""
-    rows = [frame[((940 + y) * 1080 + 520) * 3 : ((940 + y) * 1080 + 560) * 3] for y in range(40)]
+def _centre(frame: bytes, at_y: int = 960) -> tuple[int, int, int]:
+    """The mean colour of a 40x40 patch centred on (540, ``at_y``), the frame's centre."""
+    top = at_y - 20
+    rows = [frame[((top + y) * 1080 + 520) * 3 : ((top + y) * 1080 + 560) * 3] for y in range(40)]
     return tuple(sum(row[c::3][i] for row in rows for i in range(40)) // 1600 for c in range(3))
 
 
@@ -634,10 +574,18 @@ def test_a_clip_plays_muted_and_a_gif_loops(tmp_path: Path) -> None:
     green, yellow = (0, 255, 0), (255, 255, 0)
     # The video plays (red, then blue) and, its two seconds done, starts again; the GIF's
     # frames (a quarter second each) turn from its start, half a dissolve before its turn...
+    # Both are landscape: they play in the upper part, above the captions.
+    assert all(sits_above_captions(clip) for clip in clips)
+    middle = PICTURE_AREA.y + PICTURE_AREA.h // 2
     gif_start = image_spans(clips, 6.0, cues)[1][0] - DISSOLVE_S / 2
     for at, colour in [(0.5, red), (1.5, blue), (2.5, red), (gif_start + 0.6, green),
                        (gif_start + 0.85, yellow), (gif_start + 1.1, green)]:  # fmt: skip
-        assert _near(_centre(_rgb_frame(out, at)), colour), (at, _centre(_rgb_frame(out, at)))
+        found = _centre(rgb_frame(out, at), middle)
+        assert _near(found, colour), (at, found)
+    frame = rgb_frame(out, 0.5)
+    clip_bottom = where(frame, red)[4]
+    _, top, _, _ = caption_box(frame, clip_bottom)
+    assert top > clip_bottom + 20  # the caption is below the clip, not on it
     # ...and its tone is not heard: the voice (silence here) is the Short's only sound.
     assert _max_volume(out) < -50
     assert _max_volume(video) > -30  # (the tone is there to be heard)
@@ -681,7 +629,7 @@ def test_each_picture_moves_and_in_its_own_direction(moving: tuple[Path, Speech,
     for start, end in spans:  # the red mark's top-left corner, early and late in its span
         early, late = start + DISSOLVE_S, end - DISSOLVE_S - LOOP_S
         (_, x0, y0, *_), (_, x1, y1, *_) = (
-            _where(_rgb_frame(out, at), (255, 0, 0)) for at in (early, late)
+            where(rgb_frame(out, at), (255, 0, 0)) for at in (early, late)
         )
         assert (x0, y0) != (x1, y1)  # the Ken Burns moves it
         travel.append((x1 - x0, y1 - y0))
@@ -698,9 +646,9 @@ def test_consecutive_pictures_dissolve_at_their_turn(moving: tuple[Path, Speech,
     out, _, spans = moving
     turn = spans[1][0]
     blue, green = (0x20, 0x40, 0xC0), (0x20, 0xA0, 0x40)
-    assert _near(_centre(_rgb_frame(out, turn - DISSOLVE_S)), blue)
-    assert _near(_centre(_rgb_frame(out, turn + DISSOLVE_S)), green)
-    _, g, b = _centre(_rgb_frame(out, turn))  # both at once, half each
+    assert _near(_centre(rgb_frame(out, turn - DISSOLVE_S)), blue)
+    assert _near(_centre(rgb_frame(out, turn + DISSOLVE_S)), green)
+    _, g, b = _centre(rgb_frame(out, turn))  # both at once, half each
     assert 0x40 + 30 < b < 0xC0 - 30
     assert 0x40 + 30 < g < 0xA0 - 30
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -720,11 +668,11 @@ def test_the_end_leads_back_into_the_opening_frame(
 ) -> None:
     out, voice, _ = moving
     last_at = voice.duration - 0.06  # its last frame
-    first, last = _gray_frame(out, 0), _gray_frame(out, last_at)
+    first, last = gray_frame(out, 0), gray_frame(out, last_at)
     # The picture and its framing are the opening's; only the caption's words differ.
     assert _mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0
     assert _mean_difference(first, last) < 6.0
-    before = _gray_frame(out, voice.duration - LOOP_S - 0.1)  # the second picture, green
+    before = gray_frame(out, voice.duration - LOOP_S - 0.1)  # the second picture, green
     assert _mean_difference(first, before, (0, CAPTIONS_TOP)) > 10
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pair = ARTIFACTS / "short-first-and-last.png"
@@ -735,5 +683,5 @@ def test_the_end_leads_back_into_the_opening_frame(
     plain = tmp_path / "plain.mp4"
     render_short(voice.audio_path, voice.duration, voice.cues,
                  [p for p in sorted(out.parent.glob("*.png"))], plain, loop=False)  # fmt: skip
-    ended = _gray_frame(plain, last_at)
-    assert _mean_difference(_gray_frame(plain, 0), ended, (0, CAPTIONS_TOP)) > 10
+    ended = gray_frame(plain, last_at)
+    assert _mean_difference(gray_frame(plain, 0), ended, (0, CAPTIONS_TOP)) > 10

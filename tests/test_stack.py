@@ -25,6 +25,7 @@ import jwt
 import psutil
 import pytest
 import requests
+from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -41,6 +42,7 @@ from wagglebot.ops.backup import finished_backups
 from wagglebot.ops.supervision import log_tail
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.api import health as airflow_health
+from wagglebot.produce.stages.layout import SAFE, Box
 from wagglebot.publish.platforms import NAMES, PLATFORMS
 from wagglebot.review.auth import hash_password
 
@@ -297,6 +299,93 @@ def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> No
     # The contents row names the video relative to the media folder (as XCom does).
     stored = [("UPLOADED", "extractive", "main-job", f"posts/{pid}/short.mp4") for pid, _ in made]
     assert sorted(rows) == sorted(stored)
+
+
+def test_every_sample_short_keeps_its_captions_off_its_pictures(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """Each caption page of each Short `up` made, against the picture on screen: below a
+    picture that leaves room, no caption pixel on it; over one that fills the frame, on
+    its box; never under a card. Where the picture is shows in a twin of the Short (the
+    same voice, captions and cards; each still replaced by a flat magenta one of its
+    size, so the same layout); the caption is measured in both, and must agree."""
+    from wagglebot.core.db import settings_session
+    from wagglebot.produce.stages.cards import place_cards
+    from wagglebot.produce.stages.clips import is_clip
+    from wagglebot.produce.stages.render import image_spans, render_short, sits_above_captions
+    from wagglebot.produce.stages.subtitles import caption_events
+    from wagglebot.produce.stages.tts import Cue
+    from wagglebot.produce.tasks import post_cards
+
+    from frames import caption_box, gray_frame, rgb_frame, share, where
+
+    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$",
+                      stack.up_output, re.M)  # fmt: skip
+    assert len(made) == 3
+    pages_checked = 0
+    for post_id, video in made:
+        folder = Path(video).parent
+        voice = json.loads((folder / "voice.json").read_text())
+        cues = [Cue.from_dict(c) for c in voice["cues"]]
+        duration = voice["duration"]
+        pictures = sorted((folder / "pictures").iterdir())
+        assert pictures, f"post {post_id} has no pictures"
+        twins = []
+        for n, picture in enumerate(pictures):
+            if is_clip(picture):
+                twins.append(picture)  # a clip fills the frame: its captions are boxed
+                continue
+            with Image.open(picture) as img:
+                size = img.size
+            twins.append(tmp_path / f"{post_id}-{n}.png")
+            Image.new("RGB", size, (255, 0, 255)).save(twins[-1])
+        with settings_session(stack.settings) as session:
+            title, comments = post_cards(session, [int(post_id)])[int(post_id)]
+        twin = tmp_path / f"{post_id}-twin.mp4"
+        audio = media_path(stack.settings, voice["audio"])
+        render_short(audio, duration, cues, twins, twin, title=title, comments=comments,
+                     encoder_preference="libx264", loop=stack.settings.render_loop)  # fmt: skip
+        (tmp_path / post_id).mkdir()
+        cards = place_cards(title, comments, cues, duration, tmp_path / post_id)
+        spans = image_spans(pictures, duration, cues)
+        turns = [start for start, _ in spans[1:]] + [duration - 0.5]  # dissolves, the loop
+        for start, end, _ in (page for cue in cues for page in caption_events(cue)):
+            at = (start + end) / 2
+            if end - start < 0.3 or any(abs(at - turn) < 0.35 for turn in turns):
+                continue  # two pictures at once: each is checked on its own pages
+            shown = next(p for p, (a, b) in zip(pictures, spans, strict=True) if a <= at < b)
+            frame = rgb_frame(twin, at)
+            left, top, right, bottom = caption_box(frame, spoken=True)
+            assert top > 0, f"post {post_id}: no caption at {at:.2f}s"
+            assert SAFE.x <= left
+            assert right <= SAFE.right
+            assert bottom < SAFE.bottom
+            above = sits_above_captions(shown)
+            if above:
+                count, *_, picture_bottom = where(frame, (255, 0, 255), tolerance=40)
+                assert count > 1000, f"post {post_id}: no picture at {at:.2f}s"
+                assert top > picture_bottom + 10, (post_id, at, top, picture_bottom)
+            else:  # on its translucent box
+                inside = Box(left, top, right - left, bottom - top)
+                assert share(gray_frame(twin, at), inside, lambda px: px < 110) > 0.3
+            for card in cards:
+                if card.start <= at < card.end:
+                    assert card.box.bottom < top, (post_id, at, card.path.name)
+            # The Short itself shows the very caption there (its rows; below a picture
+            # that leaves room, its width too: nothing of the picture reaches that band).
+            real = caption_box(rgb_frame(Path(video), at), top - 6, bottom + 7, spoken=True)
+            assert real[1] <= top + 6, (post_id, at, real, top)
+            assert abs(real[3] - bottom) <= 6, (post_id, at, real, bottom)
+            if above:
+                assert abs(real[0] - left) <= 6, (post_id, at, real, left)
+                assert abs(real[2] - right) <= 6, (post_id, at, real, right)
+            pages_checked += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        at = (cues[1].start + cues[1].end) / 2
+        Image.frombytes("RGB", (1080, 1920), rgb_frame(Path(video), at)).save(
+            ARTIFACTS / f"sample-short-{post_id}-caption.png"
+        )
+    assert pages_checked >= 15
 
 
 def test_up_publishes_the_shorts_to_the_three_loopback_fakes(stack: RunningStack) -> None:

@@ -219,6 +219,7 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
             preset=str(x264.pop("preset")),
             audio_codec="aac",
             audio_bitrate="128k",
+            temp_audiofile=str(out.with_name("moviepy-audio.m4a")),  # not in the cwd
             threads=2,
             ffmpeg_params=[
                 *(item for key, value in x264.items() for item in (f"-{key}", str(value))),

@@ -238,7 +238,7 @@ def gather_pictures(post_ids: list[int], settings: Settings | None = None) -> di
     return found
 
 
-def _cards(session: Session, post_ids: list[int]) -> dict[int, tuple[TitleCard, list]]:
+def post_cards(session: Session, post_ids: list[int]) -> dict[int, tuple[TitleCard, list]]:
     """What each post's cards say: its title card, and its best comments as the script
     reads them (softened, nicknames removed), their authors never named."""
     from wagglebot.crawl.sites import all_sites
@@ -281,7 +281,7 @@ def render(
     @contextlib.contextmanager
     def worker() -> Iterator[Worker]:
         with settings_session(settings) as session:
-            cards = _cards(session, list(voices))
+            cards = post_cards(session, list(voices))
         music = music_file(settings.background_music, music_folder(settings))
 
         def work(post_id: int) -> str:

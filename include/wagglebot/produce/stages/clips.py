@@ -76,3 +76,22 @@ def clip_seconds(path: Path) -> float:
         except (KeyError, TypeError, ValueError):
             continue
     raise ClipRejected(f"no length ({done.stderr.strip()[-200:] or 'no video stream'})")
+
+
+def clip_size(path: Path) -> tuple[int, int] | None:
+    """A clip's frame size (width, height), or None where ffprobe finds no video."""
+    done = subprocess.run(
+        [
+            *("ffprobe", "-v", "error", "-select_streams", "v:0", "-of", "json"),
+            *("-show_entries", "stream=width,height", str(path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    streams = json.loads(done.stdout or "{}").get("streams") or [{}]
+    try:
+        return int(streams[0]["width"]), int(streams[0]["height"])
+    except (KeyError, TypeError, ValueError):
+        return None

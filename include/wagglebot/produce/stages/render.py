@@ -36,7 +36,7 @@ from wagglebot.produce.stages.cards import (
     draw_backdrop,
     place_cards,
 )
-from wagglebot.produce.stages.clips import clip_seconds, is_clip
+from wagglebot.produce.stages.clips import clip_seconds, clip_size, is_clip
 from wagglebot.produce.stages.encoder import EncoderChoice, h264_encoder
 from wagglebot.produce.stages.layout import (
     AREA_FIT_H,
@@ -103,16 +103,23 @@ def _zoom_rate(seconds: float) -> int:
     return next(rate for rate in (1, 2, 3, 5, 6, 10, 15, FPS) if rate >= steps or rate == FPS)
 
 
-def _composed(source, room: bool):
-    """A picture fitted whole over a blurred, darkened copy of itself filling the frame:
-    one that leaves room (``room``: landscape or square) in the upper part, above the
-    captions' band; a taller one in the middle, filling the frame."""
-    parts = source.filter("setsar", 1).split()
+def _fitted(stream, room: bool):
+    """``stream`` fitted whole, and the y of its centre in the frame: one that leaves room
+    (``room``: landscape or square) in the upper part, above the captions' band; a
+    taller one in the middle, filling the frame."""
     box_h = AREA_FIT_H if room else FIT_H
     centre = PICTURE_AREA.y + PICTURE_AREA.h // 2 if room else HEIGHT // 2
-    whole = parts[1].filter(
+    whole = stream.filter(
         "scale", FIT_W, box_h, force_original_aspect_ratio="decrease", force_divisible_by=2
     )
+    return whole, centre
+
+
+def _composed(source, room: bool):
+    """A picture fitted whole (``_fitted``) over a blurred, darkened copy of itself filling
+    the frame."""
+    parts = source.filter("setsar", 1).split()
+    whole, centre = _fitted(parts[1], room)
     return ffmpeg.overlay(_fill(parts[0]), whole, x="(W-w)/2", y=f"{centre}-h/2")
 
 
@@ -165,9 +172,9 @@ def _is_tall(path: Path) -> bool:
 
 
 def sits_above_captions(path: Path) -> bool:
-    """A still that leaves room for the captions below it (layout.leaves_room); a clip,
-    a tall screenshot or a portrait picture fills the frame, and its captions are boxed."""
-    size = None if is_clip(path) else _size(path)
+    """A picture or clip that leaves room for the captions below it (layout.leaves_room);
+    a tall screenshot or a portrait one fills the frame, and its captions are boxed."""
+    size = clip_size(path) if is_clip(path) else _size(path)
     return size is not None and leaves_room(*size)
 
 
@@ -189,23 +196,22 @@ def _scrolling(path: Path, seconds: float):
     )
 
 
-def _clip(path: Path, seconds: float):
-    """A clip (clips.py: silent, 30 fps) fitted whole over a blurred copy of its first frame,
-    looped for as long as it is shown. Only its picture is read: the voice stays alone."""
+def _clip(path: Path, seconds: float, room: bool):
+    """A clip (clips.py: silent, 30 fps) fitted whole (``_fitted``) over a blurred copy of
+    its first frame, looped for as long as it is shown. Only its picture is read: the
+    voice stays alone."""
     frames = max(1, round(seconds * FPS))
     moving = ffmpeg.input(str(path), stream_loop=-1, t=f"{seconds:.3f}").video
     moving = moving.filter("setsar", 1).split()
     fill = _held(_fill(moving[0].filter("trim", end_frame=1)), frames)
-    shown = moving[1].filter(
-        "scale", FIT_W, FIT_H, force_original_aspect_ratio="decrease", force_divisible_by=2
-    )
+    shown, centre = _fitted(moving[1], room)
     shown = shown.filter("setpts", "PTS-STARTPTS")
-    return _even(ffmpeg.overlay(fill, shown, x="(W-w)/2", y="(H-h)/2", eof_action="repeat"))
+    return _even(ffmpeg.overlay(fill, shown, x="(W-w)/2", y=f"{centre}-h/2", eof_action="repeat"))
 
 
 def _shown(path: Path, seconds: float, index: int):
     if is_clip(path):
-        return _clip(path, seconds)
+        return _clip(path, seconds, sits_above_captions(path))
     if _is_tall(path):
         return _scrolling(path, seconds)
     return _picture(path, seconds, index, sits_above_captions(path))
