@@ -70,3 +70,10 @@ def share(frame: bytes, box: Box, test: Callable[[int], bool]) -> float:
         hits += sum(1 for px in row if test(px))
         total += len(row)
     return hits / total
+
+
+def mean_difference(a: bytes, b: bytes, rows: tuple[int, int] = (0, HEIGHT)) -> float:
+    """Mean absolute difference of two gray frames over ``rows`` (every 7th pixel)."""
+    part = slice(rows[0] * WIDTH, rows[1] * WIDTH)
+    x, y = a[part][::7], b[part][::7]
+    return sum(abs(p - q) for p, q in zip(x, y, strict=True)) / len(x)

@@ -43,7 +43,7 @@ from wagglebot.produce.stages.subtitles import ass_text, write_ass
 from wagglebot.produce.stages.tts import Cue, Speech, Word, espeak_speech
 
 from conftest import REPO
-from frames import caption_box, gray_frame, rgb_frame, share, where
+from frames import caption_box, gray_frame, mean_difference, rgb_frame, share, where
 
 
 def _ffmpeg(*args: str) -> None:
@@ -383,6 +383,18 @@ def test_a_comment_card_shows_while_the_comment_is_read(
     assert share(before, box, lambda px: px > 240) < 0.05
 
 
+def test_a_card_up_at_the_end_fades_out_with_the_loop(
+    hooked: tuple[Path, Speech], tmp_path: Path
+) -> None:
+    out, voice = hooked  # the comment is read last: its card is up when the loop begins
+    box = draw_comment_card(COMMENT, tmp_path / "c.png")
+    up = gray_frame(out, voice.duration - LOOP_S - 0.2)
+    assert share(up, box, lambda px: px > 240) > 0.6
+    first, last = gray_frame(out, 0), gray_frame(out, voice.duration - 0.06)
+    # The title card is back, the comment card gone: the opening frame again.
+    assert mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0
+
+
 def test_captions_stay_in_the_safe_area_and_off_the_cards(hooked: tuple[Path, Speech]) -> None:
     out, voice = hooked
     cards_bottom = max(
@@ -656,13 +668,6 @@ def test_consecutive_pictures_dissolve_at_their_turn(moving: tuple[Path, Speech,
             str(ARTIFACTS / "short-dissolve.png"))  # fmt: skip
 
 
-def _mean_difference(a: bytes, b: bytes, rows: tuple[int, int] = (0, 1920)) -> float:
-    part = slice(rows[0] * 1080, rows[1] * 1080)
-    return sum(abs(x - y) for x, y in zip(a[part][::7], b[part][::7], strict=True)) / len(
-        a[part][::7]
-    )
-
-
 def test_the_end_leads_back_into_the_opening_frame(
     moving: tuple[Path, Speech, list], tmp_path: Path
 ) -> None:
@@ -670,10 +675,10 @@ def test_the_end_leads_back_into_the_opening_frame(
     last_at = voice.duration - 0.06  # its last frame
     first, last = gray_frame(out, 0), gray_frame(out, last_at)
     # The picture and its framing are the opening's; only the caption's words differ.
-    assert _mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0
-    assert _mean_difference(first, last) < 6.0
+    assert mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0
+    assert mean_difference(first, last) < 6.0
     before = gray_frame(out, voice.duration - LOOP_S - 0.1)  # the second picture, green
-    assert _mean_difference(first, before, (0, CAPTIONS_TOP)) > 10
+    assert mean_difference(first, before, (0, CAPTIONS_TOP)) > 10
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pair = ARTIFACTS / "short-first-and-last.png"
     _ffmpeg("-i", str(out), "-ss", f"{last_at:.3f}", "-i", str(out), "-filter_complex",
@@ -684,4 +689,4 @@ def test_the_end_leads_back_into_the_opening_frame(
     render_short(voice.audio_path, voice.duration, voice.cues,
                  [p for p in sorted(out.parent.glob("*.png"))], plain, loop=False)  # fmt: skip
     ended = gray_frame(plain, last_at)
-    assert _mean_difference(gray_frame(plain, 0), ended, (0, CAPTIONS_TOP)) > 10
+    assert mean_difference(gray_frame(plain, 0), ended, (0, CAPTIONS_TOP)) > 10

@@ -35,20 +35,27 @@ from wagglebot_stack import Stack
 from wagglebot_stack.procs import port_in_use
 
 from wagglebot.core.config import get_settings
-from wagglebot.core.db import engine_for, make_engine
+from wagglebot.core.db import engine_for, make_engine, settings_session
 from wagglebot.core.post_files import media_path
 from wagglebot.crawl.sites import sample_base_urls as base_urls
 from wagglebot.ops.backup import finished_backups
 from wagglebot.ops.supervision import log_tail
 from wagglebot.orchestration.api import AirflowClient, AirflowError
 from wagglebot.orchestration.api import health as airflow_health
-from wagglebot.produce.stages.layout import SAFE, Box
+from wagglebot.produce.stages.cards import place_cards
+from wagglebot.produce.stages.clips import is_clip
+from wagglebot.produce.stages.layout import CAPTIONS_TOP, DISSOLVE_S, LOOP_S, SAFE, Box
+from wagglebot.produce.stages.render import image_spans, render_short, sits_above_captions
+from wagglebot.produce.stages.subtitles import caption_events
+from wagglebot.produce.stages.tts import Cue
+from wagglebot.produce.tasks import post_cards
 from wagglebot.publish.platforms import NAMES, PLATFORMS
 from wagglebot.review.auth import hash_password
 
 from alert_receiver import AlertReceiver
 from conftest import REPO, free_ports, make_settings
 from crawl_support import SITES, expected, stored_posts
+from frames import caption_box, gray_frame, mean_difference, rgb_frame, share, where
 from stack_support import RunningStack, brought_up, stack_env, stack_processes, succeeded
 
 SERVICES = (
@@ -309,16 +316,6 @@ def test_every_sample_short_keeps_its_captions_off_its_pictures(
     its box; never under a card. Where the picture is shows in a twin of the Short (the
     same voice, captions and cards; each still replaced by a flat magenta one of its
     size, so the same layout); the caption is measured in both, and must agree."""
-    from wagglebot.core.db import settings_session
-    from wagglebot.produce.stages.cards import place_cards
-    from wagglebot.produce.stages.clips import is_clip
-    from wagglebot.produce.stages.render import image_spans, render_short, sits_above_captions
-    from wagglebot.produce.stages.subtitles import caption_events
-    from wagglebot.produce.stages.tts import Cue
-    from wagglebot.produce.tasks import post_cards
-
-    from frames import caption_box, gray_frame, rgb_frame, share, where
-
     made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$",
                       stack.up_output, re.M)  # fmt: skip
     assert len(made) == 3
@@ -386,6 +383,46 @@ def test_every_sample_short_keeps_its_captions_off_its_pictures(
             ARTIFACTS / f"sample-short-{post_id}-caption.png"
         )
     assert pages_checked >= 15
+
+
+def test_every_sample_short_moves_dissolves_and_loops(stack: RunningStack) -> None:
+    """On the Shorts `up` made: each picture moves while it is shown (compared between
+    the cards and the captions' band, so a card coming or going does not count); at a
+    turn the frame is both pictures at once; the last frame is the first one again."""
+    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$",
+                      stack.up_output, re.M)  # fmt: skip
+    dissolves = 0
+    for post_id, name in made:
+        video = Path(name)
+        voice = json.loads((video.parent / "voice.json").read_text())
+        duration = voice["duration"]
+        cues = [Cue.from_dict(c) for c in voice["cues"]]
+        spans = image_spans(sorted((video.parent / "pictures").iterdir()), duration, cues)
+        for start, end in spans:
+            early, late = start + DISSOLVE_S, end - DISSOLVE_S - LOOP_S
+            moved = mean_difference(
+                gray_frame(video, early), gray_frame(video, late), (760, CAPTIONS_TOP)
+            )
+            assert moved > 3, (post_id, start, moved)
+        for turn, _ in spans[1:]:
+            moments = (turn - DISSOLVE_S, turn, turn + DISSOLVE_S)
+            before, during, after = (gray_frame(video, at) for at in moments)
+            apart = mean_difference(before, after, (0, CAPTIONS_TOP))
+            half = bytes((p + q) // 2 for p, q in zip(before, after, strict=True))
+            assert mean_difference(during, half, (0, CAPTIONS_TOP)) < 0.35 * apart
+            assert mean_difference(during, before, (0, CAPTIONS_TOP)) > 0.25 * apart
+            assert mean_difference(during, after, (0, CAPTIONS_TOP)) > 0.25 * apart
+            dissolves += 1
+        first, last = gray_frame(video, 0), gray_frame(video, duration - 0.06)
+        # The picture and its framing are the opening's; only the caption's words differ.
+        assert mean_difference(first, last, (0, CAPTIONS_TOP)) < 2.0, post_id
+        if post_id == made[0][0]:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            pair = Image.new("L", (2160, 1920))
+            pair.paste(Image.frombytes("L", (1080, 1920), first), (0, 0))
+            pair.paste(Image.frombytes("L", (1080, 1920), last), (1080, 0))
+            pair.save(ARTIFACTS / f"sample-short-{post_id}-first-and-last.png")
+    assert dissolves >= 1  # one of the sample Shorts has two pictures
 
 
 def test_up_publishes_the_shorts_to_the_three_loopback_fakes(stack: RunningStack) -> None:

@@ -311,6 +311,16 @@ def _background(seconds: float):
     return ffmpeg.input(source, f="lavfi").video
 
 
+def _fading(card: Placed, direction: str, start: float):
+    """``card`` fading ``direction`` ("in" or "out") over the loop's dissolve from ``start``."""
+    return (
+        ffmpeg.input(str(card.path), loop=1, framerate=FPS, t=f"{LOOP_S + 0.2:.3f}")
+        .filter("format", "rgba")
+        .filter("fade", type=direction, duration=LOOP_S - 2 / FPS, alpha=1)
+        .filter("setpts", f"PTS-STARTPTS+{start:.3f}/TB")
+    )
+
+
 def build(
     audio: Path,
     duration: float,
@@ -330,22 +340,22 @@ def build(
         video = _dissolved(images, spans, duration, loop)
     else:
         video = _background(duration)
+    loop_from = duration - LOOP_S - 2 / FPS  # the loop's dissolve: the cards follow it
     for card in cards:  # one still each, blended only while it is due
+        end = card.end
+        fading_out = loop and 0 < card.start < loop_from < card.end
+        if fading_out:  # a card still up when the loop begins fades out with it
+            end = loop_from
         video = ffmpeg.overlay(
             video,
             ffmpeg.input(str(card.path)),
             x=card.box.x,
             y=card.box.y,
-            enable=f"between(t,{card.start:.3f},{card.end:.3f})",
+            enable=f"between(t,{card.start:.3f},{end:.3f})",
         )
-        if loop and card.start == 0:  # the opening's card fades back in with the loop
-            tail = (
-                ffmpeg.input(str(card.path), loop=1, framerate=FPS, t=f"{LOOP_S + 0.2:.3f}")
-                .filter("format", "rgba")
-                .filter("fade", type="in", duration=LOOP_S - 2 / FPS, alpha=1)
-                .filter("setpts", f"PTS-STARTPTS+{duration - LOOP_S - 2 / FPS:.3f}/TB")
-            )
-            video = ffmpeg.overlay(video, tail, x=card.box.x, y=card.box.y, eof_action="pass")
+        if (loop and card.start == 0) or fading_out:  # the opening's card fades back in
+            fading = _fading(card, "out" if fading_out else "in", loop_from)
+            video = ffmpeg.overlay(video, fading, x=card.box.x, y=card.box.y, eof_action="pass")
     video = video.filter("subtitles", str(ass), fontsdir=FONTS_DIR).filter("format", "yuv420p")
 
     voice = ffmpeg.input(str(audio)).audio.filter("aresample", 48000)
