@@ -208,9 +208,10 @@ def test_only_the_spans_of_frame_filling_pictures_get_boxed_captions(tmp_path: P
     _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=1200x900", "-frames:v", "1", str(wide))
     _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=900x1600", "-frames:v", "1", str(tall))
     spans = [(0.0, 4.0), (4.0, 9.0)]
-    assert boxed_spans([wide, tall], spans) == [(4.0, 9.0)]
+    rooms = [sits_above_captions(wide), sits_above_captions(tall)]
+    assert boxed_spans(spans, rooms) == [(4.0, 9.0)]
     cues = [Cue(0.0, 3.9, "첫 문장입니다."), Cue(4.1, 8.9, "둘째 문장입니다.")]
-    ass = write_ass(cues, tmp_path / "s.ass", boxed=boxed_spans([wide, tall], spans))
+    ass = write_ass(cues, tmp_path / "s.ass", boxed=boxed_spans(spans, rooms))
     styles = [line.split(",")[3] for line in ass.read_text().splitlines() if line.startswith("Dia")]
     assert styles == ["Default", "Boxed"]
 

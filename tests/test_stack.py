@@ -271,12 +271,17 @@ def test_up_groups_the_crawl_into_stories_and_one_is_on_four_communities(
     assert ungrouped == 0
 
 
+def _made_shorts(up_output: str) -> list[tuple[str, str]]:
+    """(post id, video path) of each Short the main job lists as made."""
+    return re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$", up_output, re.M)
+
+
 def test_up_approves_posts_and_makes_them_into_shorts(stack: RunningStack) -> None:
     out = stack.up_output
     assert re.search(r"^approved posts \[[\d, ]+\]; making Shorts through Airflow", out, re.M)
     # Script review is on by default: the first sweep writes, the main job approves as is.
     assert re.search(r"^scripts written for posts \[[\d, ]+\]; approved as they are", out, re.M)
-    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$", out, re.M)
+    made = _made_shorts(out)
     assert len(made) == 3, out
     assert "3 of 3 Shorts made." in out
     media = stack.settings.media_root / "posts"
@@ -316,8 +321,7 @@ def test_every_sample_short_keeps_its_captions_off_its_pictures(
     its box; never under a card. Where the picture is shows in a twin of the Short (the
     same voice, captions and cards; each still replaced by a flat magenta one of its
     size, so the same layout); the caption is measured in both, and must agree."""
-    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$",
-                      stack.up_output, re.M)  # fmt: skip
+    made = _made_shorts(stack.up_output)
     assert len(made) == 3
     pages_checked = 0
     for post_id, video in made:
@@ -389,8 +393,7 @@ def test_every_sample_short_moves_dissolves_and_loops(stack: RunningStack) -> No
     """On the Shorts `up` made: each picture moves while it is shown (compared between
     the cards and the captions' band, so a card coming or going does not count); at a
     turn the frame is both pictures at once; the last frame is the first one again."""
-    made = re.findall(r"^  post (\d+) +\w+ +RENDERED +[\d.]+s  (\S+/short\.mp4)$",
-                      stack.up_output, re.M)  # fmt: skip
+    made = _made_shorts(stack.up_output)
     dissolves = 0
     for post_id, name in made:
         video = Path(name)

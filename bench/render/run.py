@@ -222,12 +222,17 @@ def moviepy_render(speech: Speech, pictures: list[Path], out: Path) -> float:
             temp_audiofile=str(out.with_name("moviepy-audio.m4a")),  # not in the cwd
             threads=2,
             ffmpeg_params=[
-                *(item for key, value in x264.items() for item in (f"-{key}", str(value))),
+                *_flags(x264),
                 *("-pix_fmt", "yuv420p"),
             ],
             logger=None,
         )
     return time.perf_counter() - t0
+
+
+def _flags(args: dict) -> list[str]:
+    """EncoderChoice.args() as ffmpeg's command-line flags."""
+    return [item for key, value in args.items() for item in (f"-{key}", str(value))]
 
 
 def encode_only(rendered: Path, out: Path) -> float:
@@ -237,7 +242,7 @@ def encode_only(rendered: Path, out: Path) -> float:
     x264 = h264_encoder("libx264").args()
     argv = ["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-i", str(rendered),
             "-map", "0", "-c:a", "copy", "-r", str(FPS),
-            *(item for key, value in x264.items() for item in (f"-{key}", str(value))),
+            *_flags(x264),
             str(out)]  # fmt: skip
     t0 = time.perf_counter()
     subprocess.run(argv, check=True)

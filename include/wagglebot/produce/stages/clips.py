@@ -57,40 +57,35 @@ def make_clip(source: Path, target: Path, seconds: float) -> float:
     return length
 
 
-def clip_seconds(path: Path) -> float:
-    """How long a clip plays (its video stream's length)."""
+def _probe(path: Path, entries: str) -> tuple[dict, str]:
+    """ffprobe's ``entries`` for the clip's video stream (JSON), and what it said on stderr."""
     done = subprocess.run(
         [
             *("ffprobe", "-v", "error", "-select_streams", "v:0", "-of", "json"),
-            *("-show_entries", "stream=duration:format=duration", str(path)),
+            *("-show_entries", entries, str(path)),
         ],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
-    data = json.loads(done.stdout or "{}")
+    return json.loads(done.stdout or "{}"), done.stderr.strip()
+
+
+def clip_seconds(path: Path) -> float:
+    """How long a clip plays (its video stream's length)."""
+    data, said = _probe(path, "stream=duration:format=duration")
     for found in [*(data.get("streams") or []), data.get("format") or {}]:
         try:
             return float(found["duration"])
         except (KeyError, TypeError, ValueError):
             continue
-    raise ClipRejected(f"no length ({done.stderr.strip()[-200:] or 'no video stream'})")
+    raise ClipRejected(f"no length ({said[-200:] or 'no video stream'})")
 
 
 def clip_size(path: Path) -> tuple[int, int] | None:
     """A clip's frame size (width, height), or None where ffprobe finds no video."""
-    done = subprocess.run(
-        [
-            *("ffprobe", "-v", "error", "-select_streams", "v:0", "-of", "json"),
-            *("-show_entries", "stream=width,height", str(path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    streams = json.loads(done.stdout or "{}").get("streams") or [{}]
+    streams = _probe(path, "stream=width,height")[0].get("streams") or [{}]
     try:
         return int(streams[0]["width"]), int(streams[0]["height"])
     except (KeyError, TypeError, ValueError):

@@ -209,12 +209,12 @@ def _clip(path: Path, seconds: float, room: bool):
     return _even(ffmpeg.overlay(fill, shown, x="(W-w)/2", y=f"{centre}-h/2", eof_action="repeat"))
 
 
-def _shown(path: Path, seconds: float, index: int):
+def _shown(path: Path, seconds: float, index: int, room: bool):
     if is_clip(path):
-        return _clip(path, seconds, sits_above_captions(path))
+        return _clip(path, seconds, room)
     if _is_tall(path):
         return _scrolling(path, seconds)
-    return _picture(path, seconds, index, sits_above_captions(path))
+    return _picture(path, seconds, index, room)
 
 
 def _frames_of(starts: Sequence[int], total: int, dissolve: int):
@@ -227,20 +227,22 @@ def _frames_of(starts: Sequence[int], total: int, dissolve: int):
     return list(zip(firsts, ends, strict=True))
 
 
-def _pieces(stream, count: int, cuts: Sequence[tuple[int, int]]) -> list:
-    """The frames [a, b) of a ``count``-frame stream for each cut, each from frame 0 again."""
-    parts = stream.split() if len(cuts) > 1 else None
-    out = []
-    for k, (a, b) in enumerate(cuts):
-        part = parts[k] if parts is not None else stream
-        if a > 0 or b < count:
-            part = part.filter("trim", start_frame=a, end_frame=b)
-        out.append(part.filter("setpts", "PTS-STARTPTS"))
-    return out
+def _pieces(stream, cuts: Sequence[tuple[int, int]]) -> list:
+    """The frames [a, b) of ``stream`` for each cut, each from frame 0 again."""
+    split = stream.split() if len(cuts) > 1 else None
+    parts = [split[k] for k in range(len(cuts))] if split else [stream]
+    return [
+        part.filter("trim", start_frame=a, end_frame=b).filter("setpts", "PTS-STARTPTS")
+        for part, (a, b) in zip(parts, cuts, strict=True)
+    ]
 
 
 def _dissolved(
-    images: Sequence[Path], spans: Sequence[tuple[float, float]], duration: float, loop: bool
+    images: Sequence[Path],
+    spans: Sequence[tuple[float, float]],
+    rooms: Sequence[bool],
+    duration: float,
+    loop: bool,
 ):
     """The pictures one after another, each dissolving into the next over DISSOLVE_S
     centred on their turn, so every turn keeps its time. ``loop``: the last LOOP_S dissolve
@@ -258,7 +260,7 @@ def _dissolved(
     frames = _frames_of(starts, total, dissolve)
     last = len(images) - 1
     joined: list = []
-    for i, (path, (first, end)) in enumerate(zip(images, frames, strict=True)):
+    for i, (path, (first, end), room) in enumerate(zip(images, frames, rooms, strict=True)):
         count = end - first
         head = dissolve if i > 0 else 0
         tail_from = end - first - (dissolve if i < last else 0)
@@ -269,15 +271,15 @@ def _dissolved(
         if i == 0 and loop:
             cuts["opening"] = (0, 1)
         cuts = {name: cut for name, cut in cuts.items() if cut[0] < cut[1]}
-        shown = _shown(path, (end - first) / FPS, i)
-        pieces = dict(zip(cuts, _pieces(shown, end - first, list(cuts.values())), strict=True))
+        shown = _shown(path, (end - first) / FPS, i, room)
+        pieces = dict(zip(cuts, _pieces(shown, list(cuts.values())), strict=True))
         if "opening" in pieces:  # the opening frame, held past the end
             opening = _even(_held(pieces["opening"], round(LOOP_S * FPS) + 5))
         if "head" in pieces:  # the previous picture's last frames dissolve into these
             joined[-1] = _blend_into(joined[-1], pieces["head"], head / FPS)
         joined += [pieces[name] for name in ("body", "tail") if name in pieces]
-    if loop and "tail" in pieces:
-        joined[-1] = _blend_into(joined[-1], opening, (count - tail_from) / FPS)
+        if i == last and loop and "tail" in pieces:  # ...and the last into the opening
+            joined[-1] = _blend_into(joined[-1], opening, (count - tail_from) / FPS)
     video = ffmpeg.concat(*joined, v=1, a=0) if len(joined) > 1 else joined[0]
     return video.filter("settb", f"1/{FPS}").filter("setpts", "N")
 
@@ -293,9 +295,10 @@ def _blend_into(first, second, seconds: float):
     return ffmpeg.overlay(second, fading, eof_action="pass")
 
 
-def boxed_spans(images: Sequence[Path], spans: Sequence[tuple[float, float]]) -> list:
-    """When the frame is filled by a picture (captions on it need their box)."""
-    return [span for p, span in zip(images, spans, strict=True) if not sits_above_captions(p)]
+def boxed_spans(spans: Sequence[tuple[float, float]], rooms: Sequence[bool]) -> list:
+    """When the frame is filled by a picture (captions on it need their box): the spans of
+    those that do not sit above the captions (``rooms``, sits_above_captions of each)."""
+    return [span for span, room in zip(spans, rooms, strict=True) if not room]
 
 
 def image_spans(images: Sequence[Path], duration: float, cues: Sequence[Cue]) -> list:
@@ -324,22 +327,20 @@ def _fading(card: Placed, direction: str, start: float):
 def build(
     audio: Path,
     duration: float,
-    cues: Sequence[Cue],
     ass: Path,
     images: Sequence[Path],
+    spans: Sequence[tuple[float, float]],
+    rooms: Sequence[bool],
     out: Path,
     encoder: EncoderChoice,
     music: Path | None = None,
     cards: Sequence[Placed] = (),
     loop: bool = True,
-    spans: Sequence[tuple[float, float]] | None = None,
 ):
+    """The whole render as one ffmpeg command: ``images`` shown over ``spans`` (image_spans),
+    each placed by ``rooms`` (sits_above_captions), under the captions in ``ass``."""
     loop = loop and bool(images) and duration > 4 * LOOP_S
-    if images:
-        spans = spans or image_spans(images, duration, cues)
-        video = _dissolved(images, spans, duration, loop)
-    else:
-        video = _background(duration)
+    video = _dissolved(images, spans, rooms, duration, loop) if images else _background(duration)
     loop_from = duration - LOOP_S - 2 / FPS  # the loop's dissolve: the cards follow it
     for card in cards:  # one still each, blended only while it is due
         end = card.end
@@ -458,28 +459,26 @@ def render_short(
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}-render-", dir=out.parent) as tmp:
         if not images and title:  # no pictures: the title card stays, moving, all along
             images, title = [draw_backdrop(title, Path(tmp) / "backdrop.png")], None
-        spans = image_spans(images, duration, cues) if images else []  # probed once, used twice
-        boxed = boxed_spans(images, spans)
-        ass = write_ass(cues, Path(tmp) / "subtitles.ass", boxed=boxed)
+        # probed once (a clip's length and size by ffprobe), used by captions and graph
+        spans = image_spans(images, duration, cues) if images else []
+        rooms = [sits_above_captions(p) for p in images]
+        ass = write_ass(cues, Path(tmp) / "subtitles.ass", boxed=boxed_spans(spans, rooms))
         cards = place_cards(title, comments, cues, duration, Path(tmp))
         staging = Path(tmp) / "video.mp4"
-        argv = build(
-            audio, duration, cues, ass, images, staging, encoder, music, cards, loop, spans
-        ).compile()
+
+        def command(encoder: EncoderChoice) -> list[str]:
+            graph = build(audio, duration, ass, images, spans, rooms, staging, encoder, music,
+                          cards, loop)  # fmt: skip
+            return graph.compile()
+
         try:
-            _run(argv, duration, timeout)
+            _run(command(encoder), duration, timeout)
         except RenderError as exc:
             if encoder.name != "h264_nvenc":
                 raise
             log.warning("render: h264_nvenc failed (%s); rendering again with libx264", exc)
             encoder = EncoderChoice("libx264", f"h264_nvenc failed mid-render: {exc}")
-            _run(
-                build(
-                    audio, duration, cues, ass, images, staging, encoder, music, cards, loop, spans
-                ).compile(),
-                duration,
-                timeout,
-            )
+            _run(command(encoder), duration, timeout)
         thumb_tmp = Path(tmp) / "thumb.jpg"
         (
             ffmpeg.input(str(staging), ss=min(1.0, duration / 2))
